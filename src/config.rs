@@ -1,0 +1,494 @@
+//! Configuration: embedded defaults, then a file, then `KAWAL__` variables.
+//!
+//! `config/default.toml` is compiled in and is also the schema: it lists
+//! every key, so a key it lacks is unknown, and its values give each key's
+//! type. Layers are merged as TOML tables and checked against it in one
+//! pass that collects every problem (unknown keys, wrong types, bad
+//! durations, inconsistent thresholds), so a user fixing a config sees all
+//! of them at once instead of one per run. Only then is the merged table
+//! deserialised into [`Config`], whose structs also deny unknown fields as
+//! a second guard.
+//!
+//! Environment variables use `__` between path segments:
+//! `KAWAL__SEVERITY__HIGH=8` sets `[severity] high`. Their values are read
+//! as TOML (`8`, `true`, `["a","b"]`) and fall back to a plain string.
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::Path;
+use toml::{Table, Value};
+
+use crate::time::{parse_duration, Millis};
+
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const ENV_PREFIX: &str = "KAWAL__";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub detect: DetectConfig,
+    pub learning: LearningConfig,
+    pub severity: SeverityConfig,
+    pub travel: TravelConfig,
+    pub posting: PostingConfig,
+    pub networks: NetworksConfig,
+    pub apps: AppsConfig,
+    pub weights: Weights,
+    pub geoip: GeoipConfig,
+    pub replay: ReplayConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    pub short_window: String,
+    pub long_window: String,
+    pub open_threshold: f64,
+    pub join_threshold: f64,
+    pub risky_access: f64,
+    pub max_evidence: usize,
+    pub long_window_weight: f64,
+}
+
+impl DetectConfig {
+    pub fn short_window_ms(&self) -> Millis {
+        parse_duration(&self.short_window).unwrap_or(0)
+    }
+    pub fn long_window_ms(&self) -> Millis {
+        parse_duration(&self.long_window).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearningConfig {
+    pub min_days: u32,
+    pub min_events: u32,
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityConfig {
+    pub low: f64,
+    pub medium: f64,
+    pub high: f64,
+    pub critical: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TravelConfig {
+    pub max_speed_kmh: f64,
+    pub min_distance_km: f64,
+    pub default_accuracy_km: f64,
+    pub regular_place_logins: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostingConfig {
+    pub burst_window: String,
+    pub burst_min_posts: u32,
+    pub burst_dispersion: f64,
+    pub min_posts_for_hours: u32,
+    pub weekend_utc_offset_minutes: i32,
+}
+
+impl PostingConfig {
+    pub fn burst_window_ms(&self) -> Millis {
+        parse_duration(&self.burst_window).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworksConfig {
+    pub hosting_asns: Vec<u64>,
+    pub hosting_org_keywords: Vec<String>,
+    pub corporate_asns: Vec<u64>,
+    pub mobile_org_keywords: Vec<String>,
+    pub automation_user_agents: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppsConfig {
+    pub management_apps: Vec<String>,
+    pub trusted_link_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    pub attacker_new_country: f64,
+    pub attacker_new_network: f64,
+    pub attacker_new_ip_range: f64,
+    pub attacker_new_device: f64,
+    pub attacker_new_user_agent: f64,
+    pub attacker_new_actor: f64,
+    pub attacker_hosting: f64,
+    pub attacker_known_device: f64,
+    pub novelty_cap: f64,
+    pub automation_user_agent: f64,
+    pub failed_login_burst: f64,
+    pub mfa_disabled: f64,
+    pub mfa_method_removed: f64,
+    pub recovery_changed: f64,
+    pub password_reset: f64,
+    pub password_changed: f64,
+    pub role_granted_to_new_actor: f64,
+    pub role_granted_by_new_actor: f64,
+    pub admin_revoked: f64,
+    pub app_granted: f64,
+    pub profile_handle: f64,
+    pub profile_display_name: f64,
+    pub profile_avatar: f64,
+    pub profile_other: f64,
+    pub sequence: f64,
+    pub security_cluster: f64,
+    pub posts_via_new_app: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoipConfig {
+    pub city_db: String,
+    pub asn_db: String,
+    pub anonymous_db: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayConfig {
+    pub shards: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: String,
+    pub level: String,
+}
+
+/// Every problem found in a configuration, reported together.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration ({} problem", self.problems.len())?;
+        if self.problems.len() != 1 {
+            f.write_str("s")?;
+        }
+        f.write_str("):")?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::load(None, std::iter::empty::<(String, String)>())
+            .expect("the embedded default configuration is valid")
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the `KAWAL__` variables
+    /// among `env`. Pass `std::env::vars()` for the process environment.
+    pub fn load<I>(file: Option<&Path>, env: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let schema: Table = DEFAULT_TOML.parse().expect("embedded default.toml parses");
+        let mut merged = schema.clone();
+        let mut problems = Vec::new();
+
+        if let Some(path) = file {
+            match std::fs::read_to_string(path) {
+                Err(e) => problems.push(format!("{}: cannot read: {e}", path.display())),
+                Ok(text) => match text.parse::<Table>() {
+                    Err(e) => problems.push(format!("{}: {}", path.display(), e.to_string().trim())),
+                    Ok(table) => {
+                        let origin = path.display().to_string();
+                        merge(&schema, &mut merged, table, &mut Vec::new(), &origin, &mut problems)
+                    }
+                },
+            }
+        }
+
+        let mut vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        vars.sort();
+        for (name, raw) in vars {
+            let path: Vec<String> = name[ENV_PREFIX.len()..]
+                .split("__")
+                .map(|s| s.to_ascii_lowercase())
+                .collect();
+            if path.iter().any(|s| s.is_empty()) {
+                problems.push(format!("{name}: malformed variable name"));
+                continue;
+            }
+            let value = parse_env_value(&raw);
+            // Build a nested table for the one key and merge it like a file.
+            let mut table = Table::new();
+            let (last, parents) = path.split_last().expect("non-empty path");
+            let mut cursor = &mut table;
+            for p in parents {
+                cursor = cursor
+                    .entry(p.clone())
+                    .or_insert_with(|| Value::Table(Table::new()))
+                    .as_table_mut()
+                    .expect("fresh table");
+            }
+            cursor.insert(last.clone(), value);
+            merge(&schema, &mut merged, table, &mut Vec::new(), &name, &mut problems);
+        }
+
+        let config = if problems.is_empty() {
+            match Value::Table(merged).try_into::<Config>() {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    problems.push(e.to_string().trim().to_string());
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(c) = &config {
+            c.validate(&mut problems);
+        }
+        match config {
+            Some(c) if problems.is_empty() => Ok(c),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+
+    /// Semantic checks that types alone cannot express.
+    fn validate(&self, problems: &mut Vec<String>) {
+        let mut dur = |key: &str, v: &str| match parse_duration(v) {
+            Some(ms) if ms > 0 => {}
+            _ => problems.push(format!(
+                "{key}: {v:?} is not a positive duration (like \"90s\", \"15m\", \"48h\", \"7d\")"
+            )),
+        };
+        dur("detect.short_window", &self.detect.short_window);
+        dur("detect.long_window", &self.detect.long_window);
+        dur("posting.burst_window", &self.posting.burst_window);
+        if problems.is_empty() && self.detect.short_window_ms() > self.detect.long_window_ms() {
+            problems.push("detect.short_window is longer than detect.long_window".into());
+        }
+        let s = &self.severity;
+        if !(s.low > 0.0 && s.low < s.medium && s.medium < s.high && s.high < s.critical) {
+            problems.push(format!(
+                "severity: cut-offs must rise strictly from a positive low (low {} < medium {} < high {} < critical {})",
+                s.low, s.medium, s.high, s.critical
+            ));
+        }
+        let w = &self.weights;
+        for (name, p) in [
+            ("attacker_new_country", w.attacker_new_country),
+            ("attacker_new_network", w.attacker_new_network),
+            ("attacker_new_ip_range", w.attacker_new_ip_range),
+            ("attacker_new_device", w.attacker_new_device),
+            ("attacker_new_user_agent", w.attacker_new_user_agent),
+            ("attacker_new_actor", w.attacker_new_actor),
+            ("attacker_hosting", w.attacker_hosting),
+            ("attacker_known_device", w.attacker_known_device),
+        ] {
+            if !(p > 0.0 && p <= 1.0) {
+                problems.push(format!("weights.{name}: {p} is not a probability in (0, 1]"));
+            }
+        }
+        for (name, v) in [
+            ("learning.weight", self.learning.weight),
+            ("detect.long_window_weight", self.detect.long_window_weight),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                problems.push(format!("{name}: {v} is not within 0..1"));
+            }
+        }
+        if self.replay.shards == 0 || self.replay.shards > 256 {
+            problems.push(format!("replay.shards: {} is not within 1..256", self.replay.shards));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            problems.push(format!("log.format: {:?} is not \"text\" or \"json\"", self.log.format));
+        }
+        if self.posting.burst_min_posts < 2 {
+            problems.push("posting.burst_min_posts: a burst needs at least 2 posts".into());
+        }
+        if self.detect.max_evidence < 2 {
+            problems.push("detect.max_evidence: keep at least 2 events".into());
+        }
+    }
+}
+
+fn parse_env_value(raw: &str) -> Value {
+    // Read as a TOML value when it is one; otherwise it is a bare string.
+    format!("v = {raw}")
+        .parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(raw.to_string()))
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date-time",
+        Value::Array(_) => "an array",
+        Value::Table(_) => "a table",
+    }
+}
+
+/// Merges `layer` into `merged`, checking each key against `schema`.
+fn merge(
+    schema: &Table,
+    merged: &mut Table,
+    layer: Table,
+    path: &mut Vec<String>,
+    origin: &str,
+    problems: &mut Vec<String>,
+) {
+    for (key, value) in layer {
+        path.push(key.clone());
+        let dotted = path.join(".");
+        match (schema.get(&key), value) {
+            (None, _) => {
+                let known: Vec<&str> = schema.keys().map(|k| k.as_str()).collect();
+                problems.push(format!(
+                    "{origin}: unknown key `{dotted}` (known here: {})",
+                    known.join(", ")
+                ));
+            }
+            (Some(Value::Table(sub_schema)), Value::Table(sub_layer)) => {
+                let sub_merged = merged
+                    .get_mut(&key)
+                    .and_then(Value::as_table_mut)
+                    .expect("merged mirrors schema");
+                merge(sub_schema, sub_merged, sub_layer, path, origin, problems);
+            }
+            (Some(expected), value) => match coerce(expected, value) {
+                Ok(v) => {
+                    merged.insert(key, v);
+                }
+                Err(got) => problems.push(format!(
+                    "{origin}: `{dotted}` should be {}, not {got}",
+                    type_name(expected)
+                )),
+            },
+        }
+        path.pop();
+    }
+}
+
+/// Accepts `value` where `expected`'s type belongs; integers stand for
+/// floats, and array elements are checked against the default's elements.
+fn coerce(expected: &Value, value: Value) -> Result<Value, &'static str> {
+    match (expected, value) {
+        (Value::Float(_), Value::Integer(i)) => Ok(Value::Float(i as f64)),
+        (Value::Array(default), Value::Array(items)) => {
+            if let Some(proto) = default.first() {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(coerce(proto, item).map_err(|_| "an array of other types")?);
+                }
+                Ok(Value::Array(out))
+            } else {
+                Ok(Value::Array(items))
+            }
+        }
+        (Value::Table(_), v) | (_, v @ Value::Table(_)) => Err(type_name(&v)),
+        (e, v) if std::mem::discriminant(e) == std::mem::discriminant(&v) => Ok(v),
+        (_, v) => Err(type_name(&v)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let c = Config::default();
+        assert_eq!(c.detect.short_window_ms(), 60 * crate::time::MINUTE);
+        assert!(c.severity.high > c.severity.medium);
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "[severity]\nhigh = 9\ncritical = 12.5\n[replay]\nshards = 3").unwrap();
+        let c = Config::load(
+            Some(f.path()),
+            env(&[("KAWAL__SEVERITY__CRITICAL", "13"), ("HOME", "/root"), ("KAWAL__LOG__FORMAT", "json")]),
+        )
+        .unwrap();
+        assert_eq!(c.severity.high, 9.0);
+        assert_eq!(c.severity.critical, 13.0);
+        assert_eq!(c.replay.shards, 3);
+        assert_eq!(c.log.format, "json");
+    }
+
+    #[test]
+    fn env_lists_parse_as_toml() {
+        let c = Config::load(None, env(&[("KAWAL__NETWORKS__CORPORATE_ASNS", "[64500, 64501]")])).unwrap();
+        assert_eq!(c.networks.corporate_asns, vec![64500, 64501]);
+    }
+
+    #[test]
+    fn all_errors_are_reported_at_once() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            f,
+            "[severity]\nhihg = 9\n[detect]\nshort_window = 60\n[nonsense]\nx = 1\n[networks]\nhosting_asns = [\"a\"]"
+        )
+        .unwrap();
+        let err = Config::load(Some(f.path()), env(&[("KAWAL__LEARNING__MIN_DAYS", "soon")])).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.problems.len(), 5, "{text}");
+        assert!(text.contains("unknown key `severity.hihg`"), "{text}");
+        assert!(text.contains("`detect.short_window` should be a string"), "{text}");
+        assert!(text.contains("unknown key `nonsense`"), "{text}");
+        assert!(text.contains("`networks.hosting_asns` should be an array"), "{text}");
+        assert!(text.contains("KAWAL__LEARNING__MIN_DAYS"), "{text}");
+    }
+
+    #[test]
+    fn semantic_problems_are_collected() {
+        let err = Config::load(
+            None,
+            env(&[
+                ("KAWAL__DETECT__SHORT_WINDOW", "\"soon\""),
+                ("KAWAL__SEVERITY__LOW", "9"),
+                ("KAWAL__WEIGHTS__ATTACKER_HOSTING", "1.5"),
+                ("KAWAL__REPLAY__SHARDS", "0"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 4, "{err}");
+    }
+
+    #[test]
+    fn unreadable_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/kawal.toml")), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("cannot read"));
+    }
+}

@@ -1,0 +1,595 @@
+//! The detection core: per-account baselines, signals, cases, alerts.
+//!
+//! [`Detector::process`] is synchronous and lock-free: one detector owns
+//! the state of its accounts (one Kafka partition, or one replay shard),
+//! and nothing else touches it. It reads no clock: time is the event's
+//! time, so replaying a file gives what live processing gave.
+//!
+//! Per event: hash the account once, find its state in a dense slab, score
+//! the event against the baseline as it was *before* the event (signals),
+//! fold the evidence into the account's case and raise an alert when the
+//! case reaches a new severity (score), then learn from the event (unless
+//! the account is under a high-severity case: a hijacker's network must
+//! not become familiar while the incident is open).
+//!
+//! Memory: states live inline in a `Vec<AccountState>` and a hash map from
+//! account hash to slab index (12 bytes a slot). A hash map of states would
+//! over-allocate whole states by up to 2x when it grows; the slab's unused
+//! capacity is never touched, so it is never resident.
+
+pub mod score;
+pub mod signals;
+pub mod state;
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use crate::config::Config;
+use crate::decode::{Event, EventKind, NO_COUNTRY};
+use crate::hash::{hash_bytes, hash_str, key32, key32_ignore_case, BuildPassThrough};
+use crate::time::{rfc3339, Millis, MINUTE};
+pub use score::{Alert, AlertSignal, Case, CaseSignal, Severity};
+pub use signals::{Hit, Model, Population, Sig};
+pub use state::AccountState;
+use state::{day16, push_grant, secs32, Grant};
+
+/// Counters of what the detector did; the metrics layer reads them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    pub events: u64,
+    pub by_kind: [u64; 11],
+    pub alerts: [u64; 4],
+    pub signals: [u64; Sig::COUNT],
+    pub accounts: u64,
+    pub learning: u64,
+    pub cases_opened: u64,
+}
+
+impl Stats {
+    pub fn merge(&mut self, o: &Stats) {
+        self.events += o.events;
+        for (a, b) in self.by_kind.iter_mut().zip(o.by_kind) {
+            *a += b;
+        }
+        for (a, b) in self.alerts.iter_mut().zip(o.alerts) {
+            *a += b;
+        }
+        for (a, b) in self.signals.iter_mut().zip(o.signals) {
+            *a += b;
+        }
+        self.accounts += o.accounts;
+        self.learning += o.learning;
+        self.cases_opened += o.cases_opened;
+    }
+}
+
+pub struct Detector {
+    model: Model,
+    index: HashMap<u64, u32, BuildPassThrough>,
+    states: Vec<AccountState>,
+    pop: Population,
+    /// Reused per event (cleared, refilled): no allocation on the hot path.
+    hits: Vec<Hit>,
+    detail: String,
+    phrase: String,
+    pub stats: Stats,
+}
+
+impl Detector {
+    pub fn new(cfg: Config) -> Detector {
+        Detector {
+            model: Model::new(cfg),
+            index: HashMap::default(),
+            states: Vec::new(),
+            pop: Population::default(),
+            hits: Vec::with_capacity(16),
+            detail: String::new(),
+            phrase: String::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Reserves room for `n` accounts (avoids rehashing during a load).
+    pub fn reserve(&mut self, n: usize) {
+        self.index.reserve(n);
+        self.states.reserve(n);
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.model.cfg
+    }
+
+    pub fn state(&self, account: &str) -> Option<&AccountState> {
+        self.index
+            .get(&hash_str(account))
+            .map(|&i| &self.states[i as usize])
+    }
+
+    pub fn accounts(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Bytes held for account state: slab, index, open cases.
+    pub fn state_bytes(&self) -> usize {
+        let slab = self.states.len() * std::mem::size_of::<AccountState>();
+        // hashbrown: one control byte and one (key, value) per bucket.
+        let index = self.index.capacity() * (1 + std::mem::size_of::<(u64, u32)>());
+        let cases: usize = self
+            .states
+            .iter()
+            .filter_map(|s| s.case.as_ref())
+            .map(|c| {
+                std::mem::size_of::<Case>()
+                    + c.events.iter().map(|e| e.len() + 24).sum::<usize>()
+                    + c.signals.iter().map(|s| s.detail.len() + s.phrase.len() + 96).sum::<usize>()
+            })
+            .sum();
+        slab + index + cases
+    }
+
+    fn is_learning(cfg: &Config, st: &AccountState) -> bool {
+        st.history_days() < cfg.learning.min_days as f64 || st.events < cfg.learning.min_events
+    }
+
+    /// Processes one event (in event-time order per account) and appends
+    /// any alert it raises to `out`. Alerts leave with `detected_at` empty:
+    /// the caller stamps it with the wall clock ([`Alert::stamp`]).
+    pub fn process(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) {
+        let key = hash_str(&ev.account);
+        let idx = match self.index.get(&key) {
+            Some(&i) => i as usize,
+            None => {
+                let i = self.states.len();
+                self.states.push(AccountState::new(ev.time));
+                self.index.insert(key, i as u32);
+                self.stats.accounts += 1;
+                self.stats.learning += 1;
+                i
+            }
+        };
+        self.stats.events += 1;
+        self.stats.by_kind[ev.kind.index()] += 1;
+
+        // Split borrows: the state is mutated while the model is read.
+        let Detector { model, states, pop, hits, detail, phrase, stats, .. } = self;
+        let st = &mut states[idx];
+        let cfg = &model.cfg;
+
+        if let Some(case) = &st.case
+            && ev.time - case.last > model.long_ms
+        {
+            st.case = None;
+        }
+
+        let acc = model.access(ev);
+        let login = ev.kind == EventKind::Login;
+        if login && !ev.is_success() {
+            // A failed attempt is not the account's behaviour; it only
+            // feeds the failure-burst window.
+            record_failure(st, &acc, ev.time);
+            touch(st, ev.time);
+            return;
+        }
+
+        hits.clear();
+        model.access_signals(ev, &acc, st, pop, hits);
+        match ev.kind {
+            EventKind::Post => model.post_signals(ev, st, hits),
+            EventKind::Login | EventKind::Logout | EventKind::Other => {}
+            _ => model.change_signals(ev, &acc, st, hits),
+        }
+
+        let learning = Self::is_learning(cfg, st);
+        if learning {
+            for h in hits.iter_mut() {
+                if h.sig.is_novelty() {
+                    h.c *= cfg.learning.weight;
+                }
+            }
+        }
+
+        let alerted = evaluate(model, ev, &acc, st, hits, detail, phrase, learning, stats, out);
+        let quarantined = st.case.as_ref().is_some_and(|c| c.emitted >= Some(Severity::High));
+        learn(model, pop, st, ev, &acc, quarantined, alerted);
+        touch(st, ev.time);
+        if !st.graduated && !Self::is_learning(cfg, st) {
+            st.graduated = true;
+            stats.learning = stats.learning.saturating_sub(1);
+        }
+    }
+}
+
+fn touch(st: &mut AccountState, t: Millis) {
+    st.events = st.events.saturating_add(1);
+    st.last_seen = st.last_seen.max(secs32(t));
+}
+
+fn record_failure(st: &mut AccountState, acc: &signals::Access, t: Millis) {
+    let now = secs32(t);
+    let f = &mut st.failures;
+    if f.count == 0 || now.saturating_sub(f.last) > 1800 {
+        *f = state::Failures { since: now, ..Default::default() };
+    }
+    f.count = f.count.saturating_add(1);
+    f.last = now;
+    let net = if acc.network != 0 { acc.network } else { acc.ip_range };
+    if net != 0
+        && !f.networks.contains(&net)
+        && let Some(s) = f.networks.iter_mut().find(|k| **k == 0)
+    {
+        *s = net;
+    }
+    let c = if acc.country == NO_COUNTRY { 0 } else { acc.country + 1 };
+    if c != 0
+        && !f.countries.contains(&c)
+        && let Some(s) = f.countries.iter_mut().find(|k| **k == 0)
+    {
+        *s = c;
+    }
+}
+
+/// Folds the event's hits into the account's case; raises an alert on a
+/// new severity. Returns whether the event became evidence.
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
+    model: &Model,
+    ev: &Event<'_>,
+    acc: &signals::Access,
+    st: &mut AccountState,
+    hits: &mut Vec<Hit>,
+    detail: &mut String,
+    phrase: &mut String,
+    learning: bool,
+    stats: &mut Stats,
+    out: &mut Vec<Alert>,
+) -> bool {
+    let cfg = &model.cfg;
+    let (mut pos, mut neg, mut access_risk) = (0.0, 0.0, 0.0);
+    let mut lockout = false;
+    for h in hits.iter() {
+        if h.c > 0.0 {
+            pos += h.c;
+        } else {
+            neg += h.c;
+        }
+        if h.sig.is_access() {
+            access_risk += h.c;
+        }
+        lockout |= h.sig.is_lockout();
+    }
+    if pos <= 0.0 && !lockout {
+        return false;
+    }
+    let net = (pos + neg).max(0.0);
+    // Familiar context discounts the event's suspicious signals evenly.
+    let factor = if pos > 0.0 { net / pos } else { 0.0 };
+    let risky = access_risk >= cfg.detect.risky_access;
+
+    // Sequence: an action after a risky access (earlier, or this event's).
+    let risky_at = if risky { Some(ev.time) } else { st.case.as_ref().and_then(|c| c.risky_access) };
+    let n_before = hits.len();
+    if let Some(at) = risky_at {
+        let dt = ev.time - at;
+        let w = if dt <= model.short_ms {
+            1.0
+        } else if dt <= model.long_ms {
+            cfg.detect.long_window_weight
+        } else {
+            0.0
+        };
+        for i in 0..n_before {
+            let h = hits[i];
+            if h.sig.is_action() && h.c > 0.0 && w > 0.0 {
+                let strength = (h.c / 2.0).min(1.0);
+                hits.push(Hit {
+                    sig: h.sig,
+                    c: 0.0,
+                    a: dt as f64 / MINUTE as f64,
+                    b: w,
+                    raw: cfg.weights.sequence * w * strength,
+                });
+            }
+        }
+    }
+
+    let opens = net >= cfg.detect.open_threshold || lockout || hits.len() > n_before;
+    let joins = st.case.is_some() && (net >= cfg.detect.join_threshold || lockout || hits.len() > n_before);
+    if !(opens || joins) {
+        return false;
+    }
+    // The case is taken out of the state while evidence is folded in, so
+    // explanations can read the baseline; it goes back at the end.
+    let mut case = st.case.take().unwrap_or_else(|| {
+        stats.cases_opened += 1;
+        let id = hash_bytes(format!("{}\0{}", ev.account, ev.id).as_bytes());
+        Box::new(Case::new(id, ev.time))
+    });
+    case.last = ev.time;
+    if risky {
+        case.risky_access = Some(ev.time);
+    }
+
+    // Lock-out cluster: distinct lock-out kinds within the short window.
+    for h in hits[..n_before].iter().filter(|h| h.sig.is_lockout()) {
+        case.lockouts.push((h.sig, ev.time, h.raw));
+    }
+    case.lockouts.retain(|(_, t, _)| ev.time - t <= model.short_ms);
+    let mut kinds: Vec<(Sig, f64)> = Vec::new();
+    for (s, _, raw) in &case.lockouts {
+        match kinds.iter_mut().find(|(k, _)| k == s) {
+            Some((_, r)) => *r = r.max(*raw),
+            None => kinds.push((*s, *raw)),
+        }
+    }
+    if kinds.len() >= 3 {
+        let sum: f64 = kinds.iter().map(|(_, r)| r).sum();
+        hits.push(Hit {
+            sig: Sig::SecurityCluster,
+            c: cfg.weights.security_cluster + 0.5 * sum,
+            a: kinds.len() as f64,
+            b: 0.0,
+            raw: 0.0,
+        });
+    }
+
+    for (i, h) in hits.iter().enumerate() {
+        let sequence = i >= n_before && h.sig != Sig::SecurityCluster;
+        let contribution = if sequence {
+            h.raw * factor.max(0.5)
+        } else if h.sig == Sig::SecurityCluster {
+            h.c
+        } else if h.c > 0.0 {
+            h.c * factor
+        } else {
+            continue;
+        };
+        if contribution < 0.05 {
+            continue;
+        }
+        stats.signals[h.sig as usize] += 1;
+        if sequence {
+            detail.clear();
+            phrase.clear();
+            let what = h.sig.name().replace('_', " ");
+            let _ = write!(detail, "{what} {:.0} min after a risky sign-in", h.a);
+            let _ = write!(phrase, "{what} {:.0} min after it", h.a);
+        } else {
+            model.render(h, ev, acc, st, detail, phrase);
+            if factor < 0.999 && h.sig != Sig::SecurityCluster {
+                let _ = write!(detail, " (discounted to {:.0}% by familiar context)", factor * 100.0);
+            }
+        }
+        case.add_signal(CaseSignal {
+            sig: h.sig,
+            sequence,
+            contribution,
+            detail: detail.clone(),
+            phrase: phrase.clone(),
+            at: ev.time,
+        });
+    }
+
+    case.add_event(&ev.id, cfg.detect.max_evidence);
+    let has_action = case.signals.iter().any(|s| !s.sig.is_access());
+    let mut severity = Severity::from_score(case.score, &cfg.severity);
+    // Critical is a promise of confirmed misuse: access alone tops at high.
+    if !has_action && severity == Some(Severity::Critical) {
+        severity = Some(Severity::High);
+    }
+    if let Some(sev) = severity
+        && Some(sev) > case.emitted
+    {
+        case.emitted = Some(sev);
+        stats.alerts[sev as usize] += 1;
+        out.push(build_alert(ev, &case, sev, learning));
+    }
+    st.case = Some(case);
+    true
+}
+
+fn build_alert(ev: &Event<'_>, case: &Case, sev: Severity, learning: bool) -> Alert {
+    let id = hash_bytes(format!("{}\0{}\0takeover\0{}", ev.account, ev.id, sev.as_str()).as_bytes());
+    let mut signals: Vec<&CaseSignal> = case.signals.iter().collect();
+    signals.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.name().cmp(b.name())));
+
+    // Summary: the strongest signals' phrases, in the order they happened.
+    let mut top: Vec<&CaseSignal> = signals.iter().copied().filter(|s| s.contribution >= 0.75).take(5).collect();
+    top.sort_by_key(|s| s.at);
+    let mut summary = String::with_capacity(160);
+    summary.push_str(match sev {
+        Severity::Critical | Severity::High => "Likely takeover of ",
+        Severity::Medium => "Possible takeover of ",
+        Severity::Low => "Unusual activity on ",
+    });
+    summary.push_str(&ev.account);
+    summary.push_str(": ");
+    let first_at = top.first().map_or(ev.time, |s| s.at);
+    for (i, s) in top.iter().enumerate() {
+        if i > 0 {
+            if s.at - first_at >= MINUTE && s.at != top[i - 1].at {
+                summary.push_str(", then ");
+            } else {
+                summary.push_str(", ");
+            }
+        }
+        summary.push_str(&s.phrase);
+    }
+
+    Alert {
+        id: format!("al-{id:016x}"),
+        account: ev.account.to_string(),
+        time: rfc3339(ev.time),
+        detected_at: String::new(),
+        severity: sev,
+        score: score::round3(case.score),
+        summary,
+        signals: signals
+            .iter()
+            .map(|s| AlertSignal {
+                name: s.name().to_string(),
+                contribution: score::round3(s.contribution),
+                detail: s.detail.clone(),
+            })
+            .collect(),
+        events: case.events.clone(),
+        incident: case.incident_id(),
+        learning,
+        first_event_time: rfc3339(case.opened),
+        trigger_ms: ev.time,
+    }
+}
+
+/// Learns from the event: the baseline after it includes it.
+fn learn(
+    model: &Model,
+    pop: &mut Population,
+    st: &mut AccountState,
+    ev: &Event<'_>,
+    acc: &signals::Access,
+    quarantined: bool,
+    suspicious: bool,
+) {
+    let day = day16(ev.time);
+    let login = ev.kind == EventKind::Login;
+    if login {
+        st.logins_ok = st.logins_ok.saturating_add(1);
+        if acc.hosting {
+            st.hosting_logins = st.hosting_logins.saturating_add(1);
+        }
+        st.failures = Default::default();
+    }
+    if !quarantined {
+        if login && acc.located {
+            let first_located = st.countries.n == 0 && st.networks.n == 0;
+            if acc.country != NO_COUNTRY && st.countries.observe(acc.country as u32 + 1, day) {
+                *pop.countries.entry(acc.country).or_default() += 1;
+            }
+            if acc.network != 0 && st.networks.observe(acc.network, day) {
+                *pop.networks.entry(acc.network).or_default() += 1;
+            }
+            st.ip_ranges.observe(acc.ip_range, day);
+            if first_located && (st.countries.n > 0 || st.networks.n > 0) {
+                pop.located_accounts += 1;
+            }
+            if let Some((lat, lon)) = ev.source.position() {
+                learn_place(st, lat, lon, day);
+                st.last_login = state::LastLogin {
+                    at: secs32(ev.time),
+                    lat: lat as f32,
+                    lon: lon as f32,
+                    accuracy_km: ev.source.accuracy_km.unwrap_or(model.cfg.travel.default_accuracy_km) as f32,
+                    asn: acc.network,
+                    country: acc.country,
+                    has_position: true,
+                    mobile: acc.mobile,
+                };
+            }
+        }
+        st.devices.observe(acc.device, day);
+        st.agents.observe(acc.agent, day);
+        st.actors.observe(acc.actor, day);
+    }
+
+    match ev.kind {
+        EventKind::Post => learn_post(model, st, ev, day, quarantined),
+        EventKind::RoleChange => {
+            let ch = &ev.change;
+            let target = ch.target.as_deref().map_or(0, key32);
+            match ch.action.as_deref() {
+                Some("grant") => {
+                    let trusted = !suspicious && (st.is_admin(acc.actor) || st.actors.count(acc.actor) >= 10);
+                    push_grant(&mut st.role_grants, Grant { key: target, at: secs32(ev.time), trusted });
+                    let role = ch.role.as_deref().unwrap_or("");
+                    if trusted && matches!(role, "admin" | "owner" | "manager" | "administrator") {
+                        st.add_admin(target);
+                    }
+                }
+                Some("revoke") => st.remove_admin(target),
+                _ => {}
+            }
+        }
+        EventKind::AppAuthorization if ev.change.action.as_deref() == Some("grant") => {
+            let app = ev.change.app.as_deref().map_or(0, key32_ignore_case);
+            push_grant(&mut st.app_grants, Grant { key: app, at: secs32(ev.time), trusted: !suspicious });
+        }
+        _ => {}
+    }
+    // Actors active for weeks with many actions are established admins.
+    if acc.actor != 0 && !quarantined && st.actors.count(acc.actor) >= 40 && !suspicious {
+        st.add_admin(acc.actor);
+    }
+}
+
+fn learn_place(st: &mut AccountState, lat: f64, lon: f64, day: state::Day) {
+    if let Some(p) = st
+        .places
+        .iter_mut()
+        .find(|p| p.count > 0 && signals::haversine_km(lat, lon, p.lat as f64, p.lon as f64) <= 50.0)
+    {
+        p.count = p.count.saturating_add(1);
+        p.last_day = day;
+        return;
+    }
+    let weakest = st
+        .places
+        .iter_mut()
+        .min_by_key(|p| (p.count, p.last_day))
+        .expect("4 places");
+    *weakest = state::Place { lat: lat as f32, lon: lon as f32, count: 1, last_day: day };
+}
+
+fn learn_post(model: &Model, st: &mut AccountState, ev: &Event<'_>, day: state::Day, quarantined: bool) {
+    let cfg = &model.cfg.posting;
+    let p = &mut st.posting;
+    // Hours: weekly decay with a four-week half-life.
+    if p.hours_day == 0 {
+        p.hours_day = day;
+    }
+    let weeks = day.saturating_sub(p.hours_day) / 7;
+    if weeks > 0 {
+        let f = 0.5f32.powf(weeks as f32 / 4.0);
+        for h in p.hours.iter_mut().flatten() {
+            *h = (*h as f32 * f) as u16;
+        }
+        p.hours_day = p.hours_day.saturating_add(weeks * 7);
+    }
+    let (hour, weekend) = crate::time::hour_and_weekend(ev.time, cfg.weekend_utc_offset_minutes);
+    let (wk, hr) = (weekend as usize, hour as usize);
+    if p.hours[wk][hr] > u16::MAX - 16 {
+        for h in p.hours.iter_mut().flatten() {
+            *h /= 2;
+        }
+    }
+    if !quarantined {
+        p.hours[wk][hr] += 16;
+    }
+    // Daily rate: EWMA over days (idle days count as zero).
+    if day != p.today {
+        if p.today != 0 {
+            let alpha = 1.0 / 14.0;
+            p.per_day = p.per_day * (1.0 - alpha) + alpha * p.today_count as f32;
+            let idle = day.saturating_sub(p.today).saturating_sub(1).min(365);
+            p.per_day *= (1.0 - alpha).powi(idle as i32);
+        }
+        p.today = day;
+        p.today_count = 0;
+    }
+    p.today_count = p.today_count.saturating_add(1);
+    p.posts = p.posts.saturating_add(1);
+    p.recent[p.recent_next as usize % p.recent.len()] = secs32(ev.time);
+    p.recent_next = p.recent_next.wrapping_add(1) % p.recent.len() as u8;
+    if quarantined {
+        return;
+    }
+    if let Some(post) = ev.post.as_ref() {
+        if let Some(client) = post.client.as_deref() {
+            st.post_clients.observe(key32_ignore_case(client), day);
+        }
+        for link in post.links.iter() {
+            let host = signals::url_host(link);
+            if !host.is_empty() {
+                st.domains.observe(key32_ignore_case(host), day);
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Cases, scores, severities and alerts.
+//!
+//! A [`Case`] is the account's open incident: the evidence gathered while
+//! the account is under suspicion. Its score is the sum, over signal names,
+//! of the strongest contribution each name has shown (so twenty posts with
+//! a new link domain count once, not twenty times), plus sequence signals:
+//! an action after a risky access, or a cluster of lock-out changes.
+//! Severity is a cut-off on that score. An alert is raised when the case
+//! reaches a severity it has not reached before: evidence that repeats
+//! pages nobody twice, and an escalation names the same incident.
+//!
+//! Cases are boxed and exist only for accounts under suspicion, which keeps
+//! the fixed-size baseline small; they own their strings (event ids,
+//! explanations) because evidence outlives the input buffer it came from.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::signals::Sig;
+use crate::time::{rfc3339, Millis};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn from_score(score: f64, cfg: &crate::config::SeverityConfig) -> Option<Severity> {
+        if score >= cfg.critical {
+            Some(Severity::Critical)
+        } else if score >= cfg.high {
+            Some(Severity::High)
+        } else if score >= cfg.medium {
+            Some(Severity::Medium)
+        } else if score >= cfg.low {
+            Some(Severity::Low)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One signal's strongest showing in a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseSignal {
+    pub sig: Sig,
+    /// A sequence signal: `sig` after a risky access.
+    pub sequence: bool,
+    pub contribution: f64,
+    pub detail: String,
+    pub phrase: String,
+    pub at: Millis,
+}
+
+impl CaseSignal {
+    pub fn name(&self) -> &'static str {
+        if self.sequence { self.sig.sequence_name() } else { self.sig.name() }
+    }
+}
+
+/// An account's open incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    /// Incident id (stable: account and first evidence event).
+    pub id: u64,
+    pub opened: Millis,
+    pub last: Millis,
+    /// The latest risky access (time, and its phrase for summaries).
+    pub risky_access: Option<Millis>,
+    pub signals: Vec<CaseSignal>,
+    /// Evidence event ids, oldest first; the first is kept when capped.
+    pub events: Vec<String>,
+    /// Lock-out changes seen (kind, time, raw weight), for clusters.
+    pub lockouts: Vec<(Sig, Millis, f64)>,
+    pub emitted: Option<Severity>,
+    pub score: f64,
+}
+
+impl Case {
+    pub fn new(id: u64, at: Millis) -> Case {
+        Case {
+            id,
+            opened: at,
+            last: at,
+            risky_access: None,
+            signals: Vec::new(),
+            events: Vec::new(),
+            lockouts: Vec::new(),
+            emitted: None,
+            score: 0.0,
+        }
+    }
+
+    /// Keeps the strongest showing of each signal name.
+    pub fn add_signal(&mut self, s: CaseSignal) {
+        match self.signals.iter_mut().find(|x| x.sig == s.sig && x.sequence == s.sequence) {
+            Some(x) if x.contribution >= s.contribution => {}
+            Some(x) => *x = s,
+            None => self.signals.push(s),
+        }
+        self.score = self.signals.iter().map(|s| s.contribution).sum();
+    }
+
+    pub fn add_event(&mut self, id: &str, max: usize) {
+        if self.events.iter().any(|e| e == id) {
+            return;
+        }
+        if self.events.len() >= max {
+            // Keep the first (how it started) and the most recent.
+            self.events.remove(1);
+        }
+        self.events.push(id.to_string());
+    }
+
+    pub fn incident_id(&self) -> String {
+        format!("inc-{:016x}", self.id)
+    }
+}
+
+/// A signal as the alert contract shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertSignal {
+    pub name: String,
+    pub contribution: f64,
+    pub detail: String,
+}
+
+/// An alert (contract: `shared/contract/ALERTS.md`), with extensions:
+/// `incident` groups an incident's escalations, `learning` says the
+/// account's baseline was still young, `first_event_time` is the time of
+/// the case's first evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    pub account: String,
+    pub time: String,
+    pub detected_at: String,
+    pub severity: Severity,
+    pub score: f64,
+    pub summary: String,
+    pub signals: Vec<AlertSignal>,
+    pub events: Vec<String>,
+    pub incident: String,
+    pub learning: bool,
+    pub first_event_time: String,
+    /// Event time of the trigger, for ordering and latency (not serialised).
+    #[serde(skip)]
+    pub trigger_ms: Millis,
+}
+
+impl Alert {
+    /// Sets `detected_at` from the wall clock. Called by the pipeline edge
+    /// right after detection, never inside it.
+    pub fn stamp(&mut self, wall_ms: Millis) {
+        self.detected_at = rfc3339(wall_ms);
+    }
+}
+
+/// Rounds a score for output (stable text across platforms).
+pub fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(sig: Sig, c: f64) -> CaseSignal {
+        CaseSignal { sig, sequence: false, contribution: c, detail: String::new(), phrase: String::new(), at: 0 }
+    }
+
+    #[test]
+    fn case_keeps_strongest_per_signal() {
+        let mut case = Case::new(1, 0);
+        case.add_signal(sig(Sig::NewLinkDomain, 1.0));
+        case.add_signal(sig(Sig::NewLinkDomain, 2.0));
+        case.add_signal(sig(Sig::NewLinkDomain, 1.5));
+        case.add_signal(sig(Sig::MfaDisabled, 3.0));
+        assert_eq!(case.signals.len(), 2);
+        assert!((case.score - 5.0).abs() < 1e-9);
+        let mut seq = sig(Sig::MfaDisabled, 2.0);
+        seq.sequence = true;
+        case.add_signal(seq);
+        assert!((case.score - 7.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn evidence_is_capped_keeping_first_and_latest() {
+        let mut case = Case::new(1, 0);
+        for i in 0..10 {
+            case.add_event(&format!("e{i}"), 4);
+        }
+        case.add_event("e9", 4);
+        assert_eq!(case.events, vec!["e0", "e7", "e8", "e9"]);
+    }
+
+    #[test]
+    fn severity_cutoffs() {
+        let cfg = crate::config::Config::default().severity;
+        assert_eq!(Severity::from_score(cfg.low - 0.01, &cfg), None);
+        assert_eq!(Severity::from_score(cfg.low, &cfg), Some(Severity::Low));
+        assert_eq!(Severity::from_score(cfg.critical + 5.0, &cfg), Some(Severity::Critical));
+        assert!(Severity::High > Severity::Medium);
+        assert_eq!(Severity::parse("high"), Some(Severity::High));
+    }
+}

@@ -1,0 +1,944 @@
+//! Takeover signals: what an event shows against the account's baseline.
+//!
+//! Every signal is a log-likelihood ratio in nats, ln(P(x | takeover) /
+//! P(x | the account's own behaviour)), so signals add up and each one can
+//! say why it counts. Sign-in context follows Freeman et al. ("Who Are
+//! You?", NDSS 2016): location is a hierarchy, country > network (ASN) >
+//! IP range, and only the first level whose value the account has never
+//! used carries evidence (below it, user and attacker are equally new). The
+//! user's probability of a new value is the account's own novelty rate
+//! (`Slots::p_new`), and the attacker's is a configured prior; how rare the
+//! value is across all accounts ([`Population`]) raises or lowers it.
+//! Familiar context (a device the account uses, its usual IP range) is
+//! evidence too, with a negative sign: it is what makes a business trip on
+//! the staff laptop quiet.
+//!
+//! Signals are computed into a reused `Vec<Hit>` of plain numbers; words
+//! are rendered ([`Model::render`]) only for events that become evidence.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use statrs::distribution::{DiscreteCDF, Poisson};
+
+use super::state::{day16, secs32, AccountState, Slots};
+use crate::config::Config;
+use crate::decode::{country_code, country_str, Event, EventKind, NO_COUNTRY};
+use crate::hash::{fold32, hash_bytes, key32, key32_ignore_case};
+use crate::time::{Millis, HOUR, MINUTE};
+
+/// Every signal kind. The name is part of the alert contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sig {
+    // Access: where, with what, by whom.
+    NewCountry,
+    NewNetwork,
+    NewIpRange,
+    KnownNetwork,
+    HostingNetwork,
+    ImpossibleTravel,
+    NewDevice,
+    KnownDevice,
+    NewUserAgent,
+    AutomationUserAgent,
+    NewActor,
+    FailedLoginBurst,
+    // Posting.
+    UnusualPostHour,
+    PostBurst,
+    NewPostClient,
+    NewLinkDomain,
+    PostsViaNewApp,
+    // Security and administration.
+    MfaDisabled,
+    MfaMethodRemoved,
+    RecoveryChanged,
+    PasswordReset,
+    PasswordChanged,
+    RoleGrantedToNewActor,
+    RoleGrantedByNewActor,
+    AdminRevoked,
+    AppGranted,
+    ProfileChanged,
+    // Sequences.
+    SecurityCluster,
+}
+
+impl Sig {
+    pub const COUNT: usize = Sig::SecurityCluster as usize + 1;
+
+    pub fn name(self) -> &'static str {
+        use Sig::*;
+        match self {
+            NewCountry => "new_country",
+            NewNetwork => "new_network",
+            NewIpRange => "new_ip_range",
+            KnownNetwork => "known_network",
+            HostingNetwork => "hosting_network",
+            ImpossibleTravel => "impossible_travel",
+            NewDevice => "new_device",
+            KnownDevice => "known_device",
+            NewUserAgent => "new_user_agent",
+            AutomationUserAgent => "automation_user_agent",
+            NewActor => "new_actor",
+            FailedLoginBurst => "failed_login_burst",
+            UnusualPostHour => "unusual_post_hour",
+            PostBurst => "post_burst",
+            NewPostClient => "new_post_client",
+            NewLinkDomain => "new_link_domain",
+            PostsViaNewApp => "posts_via_new_app",
+            MfaDisabled => "mfa_disabled",
+            MfaMethodRemoved => "mfa_method_removed",
+            RecoveryChanged => "recovery_changed",
+            PasswordReset => "password_reset",
+            PasswordChanged => "password_changed",
+            RoleGrantedToNewActor => "role_granted_to_new_actor",
+            RoleGrantedByNewActor => "role_granted_by_new_actor",
+            AdminRevoked => "admin_revoked",
+            AppGranted => "app_granted",
+            ProfileChanged => "profile_changed",
+            SecurityCluster => "security_change_cluster",
+        }
+    }
+
+    /// Name of the sequence signal: this action after a risky access.
+    pub fn sequence_name(self) -> &'static str {
+        use Sig::*;
+        match self {
+            MfaDisabled => "mfa_disabled_after_risky_login",
+            MfaMethodRemoved => "mfa_method_removed_after_risky_login",
+            RecoveryChanged => "recovery_changed_after_risky_login",
+            PasswordReset => "password_reset_after_risky_login",
+            PasswordChanged => "password_changed_after_risky_login",
+            RoleGrantedToNewActor | RoleGrantedByNewActor => "role_granted_after_risky_login",
+            AdminRevoked => "admin_revoked_after_risky_login",
+            AppGranted => "app_granted_after_risky_login",
+            ProfileChanged => "profile_changed_after_risky_login",
+            PostBurst => "post_burst_after_risky_login",
+            NewLinkDomain => "new_link_domain_after_risky_login",
+            NewPostClient | PostsViaNewApp => "new_post_client_after_risky_login",
+            UnusualPostHour => "unusual_post_hour_after_risky_login",
+            _ => "activity_after_risky_login",
+        }
+    }
+
+    /// Access signals describe the session (where / what / who).
+    pub fn is_access(self) -> bool {
+        (self as u8) <= (Sig::FailedLoginBurst as u8)
+    }
+
+    /// Novelty signals depend on a learned baseline, so they count less
+    /// while an account is learning.
+    pub fn is_novelty(self) -> bool {
+        use Sig::*;
+        matches!(
+            self,
+            NewCountry
+                | NewNetwork
+                | NewIpRange
+                | HostingNetwork
+                | ImpossibleTravel
+                | NewDevice
+                | NewUserAgent
+                | NewActor
+                | UnusualPostHour
+                | PostBurst
+                | NewPostClient
+                | NewLinkDomain
+        )
+    }
+
+    /// Actions that a risky access makes worse (sequence correlation).
+    pub fn is_action(self) -> bool {
+        (self as u8) >= (Sig::UnusualPostHour as u8) && self != Sig::SecurityCluster
+    }
+
+    /// Security changes counted towards a lock-out cluster.
+    pub fn is_lockout(self) -> bool {
+        use Sig::*;
+        matches!(
+            self,
+            MfaDisabled
+                | MfaMethodRemoved
+                | RecoveryChanged
+                | PasswordReset
+                | AdminRevoked
+                | RoleGrantedByNewActor
+                | RoleGrantedToNewActor
+        )
+    }
+
+    pub fn all() -> impl Iterator<Item = Sig> {
+        (0..Sig::COUNT as u8).map(|i| {
+            // SAFETY-free conversion through a table of every variant.
+            ALL_SIGS[i as usize]
+        })
+    }
+}
+
+const ALL_SIGS: [Sig; Sig::COUNT] = {
+    use Sig::*;
+    [
+        NewCountry,
+        NewNetwork,
+        NewIpRange,
+        KnownNetwork,
+        HostingNetwork,
+        ImpossibleTravel,
+        NewDevice,
+        KnownDevice,
+        NewUserAgent,
+        AutomationUserAgent,
+        NewActor,
+        FailedLoginBurst,
+        UnusualPostHour,
+        PostBurst,
+        NewPostClient,
+        NewLinkDomain,
+        PostsViaNewApp,
+        MfaDisabled,
+        MfaMethodRemoved,
+        RecoveryChanged,
+        PasswordReset,
+        PasswordChanged,
+        RoleGrantedToNewActor,
+        RoleGrantedByNewActor,
+        AdminRevoked,
+        AppGranted,
+        ProfileChanged,
+        SecurityCluster,
+    ]
+};
+
+/// One signal fired by one event: numbers only, words come later.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub sig: Sig,
+    /// Contribution in nats (negative for reassuring context).
+    pub c: f64,
+    /// Signal-specific figures for the explanation.
+    pub a: f64,
+    pub b: f64,
+    /// Raw weight before reassurance (for lock-out clusters).
+    pub raw: f64,
+}
+
+impl Hit {
+    fn new(sig: Sig, c: f64) -> Hit {
+        Hit { sig, c, a: 0.0, b: 0.0, raw: c }
+    }
+    fn with(mut self, a: f64, b: f64) -> Hit {
+        self.a = a;
+        self.b = b;
+        self
+    }
+}
+
+/// How common values are across all accounts of this detector: the
+/// stand-in for where an attacker comes from.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Population {
+    pub countries: HashMap<u16, u32>,
+    pub networks: HashMap<u32, u32>,
+    /// Accounts with at least one located sign-in.
+    pub located_accounts: u32,
+}
+
+impl Population {
+    /// Rarity adjustment in nats: positive for values few accounts use,
+    /// negative for values most use. Zero until the population is large
+    /// enough to say.
+    pub fn rarity(&self, users: u32) -> f64 {
+        let total = self.located_accounts;
+        if total < 20 {
+            return 0.0;
+        }
+        let share = (users as f64 + 0.5) / (total as f64 + 1.0);
+        (0.5 * (0.05 / share).ln()).clamp(-1.0, 1.5)
+    }
+    pub fn country_rarity(&self, c: u16) -> f64 {
+        self.rarity(self.countries.get(&c).copied().unwrap_or(0))
+    }
+    pub fn network_rarity(&self, asn: u32) -> f64 {
+        self.rarity(self.networks.get(&asn).copied().unwrap_or(0))
+    }
+}
+
+/// Config-derived lookups, built once.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub cfg: Config,
+    hosting_asns: Vec<u64>,
+    corporate_asns: Vec<u64>,
+    hosting_words: Vec<String>,
+    mobile_words: Vec<String>,
+    automation_words: Vec<String>,
+    management_apps: Vec<u32>,
+    trusted_domains: Vec<String>,
+    pub short_ms: Millis,
+    pub long_ms: Millis,
+    burst_ms: Millis,
+}
+
+/// Facts about the event's access context computed once and shared by the
+/// signals and the baseline update.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Access {
+    pub country: u16,
+    pub network: u32,
+    pub ip_range: u32,
+    pub device: u32,
+    pub agent: u32,
+    pub actor: u32,
+    pub hosting: bool,
+    pub mobile: bool,
+    pub corporate: bool,
+    pub located: bool,
+}
+
+fn lower_contains(hay: &str, words: &[String]) -> bool {
+    // as_org and user agents are short; lowering a stack copy avoids a
+    // String per event.
+    let mut buf = [0u8; 256];
+    let n = hay.len().min(buf.len());
+    for (d, c) in buf[..n].iter_mut().zip(hay.bytes()) {
+        *d = c.to_ascii_lowercase();
+    }
+    let low = &buf[..n];
+    words
+        .iter()
+        .any(|w| memchr::memmem::find(low, w.as_bytes()).is_some())
+}
+
+/// The /24 (IPv4) or /48 (IPv6) containing an address, as a key.
+pub fn ip_range_key(ip: &str) -> u32 {
+    if !ip.contains(':') {
+        return match ip.rfind('.') {
+            Some(i) => key32(&ip[..i]),
+            None => key32(ip),
+        };
+    }
+    match ip.parse::<std::net::Ipv6Addr>() {
+        Ok(a) => {
+            let s = a.segments();
+            fold32(crate::hash::mix64(
+                ((s[0] as u64) << 32) | ((s[1] as u64) << 16) | s[2] as u64,
+            ))
+        }
+        Err(_) => key32(ip),
+    }
+}
+
+/// A user agent's family: the text without version digits, so that a
+/// browser update is not a new agent.
+pub fn agent_key(ua: &str) -> u32 {
+    let mut buf = [0u8; 256];
+    let mut n = 0;
+    for c in ua.bytes() {
+        if c.is_ascii_digit() || c == b'.' || c == b'_' {
+            continue;
+        }
+        if n == buf.len() {
+            break;
+        }
+        buf[n] = c;
+        n += 1;
+    }
+    fold32(hash_bytes(&buf[..n]))
+}
+
+/// The host of a URL, lower-cased by the caller's hash, without `www.`.
+pub fn url_host(url: &str) -> &str {
+    let rest = match url.find("://") {
+        Some(i) => &url[i + 3..],
+        None => url,
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let mut host = &rest[..end];
+    if let Some(at) = host.rfind('@') {
+        host = &host[at + 1..];
+    }
+    if let Some(colon) = host.rfind(':')
+        && !host.ends_with(']')
+    {
+        host = &host[..colon];
+    }
+    host.strip_prefix("www.").unwrap_or(host)
+}
+
+/// Great-circle distance in km.
+pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().min(1.0).asin()
+}
+
+/// P(X >= k) for X ~ Poisson(lambda).
+pub fn poisson_tail(lambda: f64, k: u32) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    match Poisson::new(lambda.max(1e-9)) {
+        Ok(p) => p.sf((k - 1) as u64),
+        Err(_) => 1.0,
+    }
+}
+
+impl Model {
+    pub fn new(cfg: Config) -> Model {
+        let low = |v: &[String]| v.iter().map(|s| s.to_ascii_lowercase()).collect::<Vec<_>>();
+        Model {
+            hosting_asns: cfg.networks.hosting_asns.clone(),
+            corporate_asns: cfg.networks.corporate_asns.clone(),
+            hosting_words: low(&cfg.networks.hosting_org_keywords),
+            mobile_words: low(&cfg.networks.mobile_org_keywords),
+            automation_words: low(&cfg.networks.automation_user_agents),
+            management_apps: cfg.apps.management_apps.iter().map(|a| key32_ignore_case(a)).collect(),
+            trusted_domains: low(&cfg.apps.trusted_link_domains),
+            short_ms: cfg.detect.short_window_ms(),
+            long_ms: cfg.detect.long_window_ms(),
+            burst_ms: cfg.posting.burst_window_ms(),
+            cfg,
+        }
+    }
+
+    pub fn is_management_app(&self, name: &str) -> bool {
+        self.management_apps.contains(&key32_ignore_case(name))
+    }
+
+    fn trusted_domain(&self, host: &str) -> bool {
+        self.trusted_domains.iter().any(|d| {
+            host.len() >= d.len()
+                && host[host.len() - d.len()..].eq_ignore_ascii_case(d)
+                && (host.len() == d.len() || host.as_bytes()[host.len() - d.len() - 1] == b'.')
+        })
+    }
+
+    /// Keys and network facts of the event's context.
+    pub fn access(&self, ev: &Event<'_>) -> Access {
+        let src = &ev.source;
+        let country = src.country.as_deref().map_or(NO_COUNTRY, country_code);
+        let asn = src.asn.unwrap_or(0);
+        let org = src.as_org.as_deref().unwrap_or("");
+        let corporate = asn != 0 && self.corporate_asns.contains(&asn);
+        let hosting = !corporate
+            && ((asn != 0 && self.hosting_asns.contains(&asn)) || lower_contains(org, &self.hosting_words));
+        Access {
+            country,
+            network: if asn != 0 { fold32(crate::hash::mix64(asn)) } else { 0 },
+            ip_range: src.ip.as_deref().map_or(0, ip_range_key),
+            device: ev.device.id.as_deref().map_or(0, key32),
+            agent: ev.device.user_agent.as_deref().map_or(0, agent_key),
+            actor: ev.actor.as_deref().map_or(0, key32),
+            hosting,
+            mobile: !hosting && lower_contains(org, &self.mobile_words),
+            corporate,
+            located: country != NO_COUNTRY || asn != 0 || src.ip.is_some(),
+        }
+    }
+
+    fn cap(&self, v: f64) -> f64 {
+        v.min(self.cfg.weights.novelty_cap)
+    }
+
+    /// Novelty of a value: ln(P_attacker(new) / P_user(new)).
+    fn novelty(&self, p_attacker: f64, slots_p_new: f64) -> f64 {
+        self.cap((p_attacker / slots_p_new).ln())
+    }
+
+    /// Familiar value: ln(P_attacker(this) / P_user(this)), negative.
+    fn familiar<const N: usize>(&self, p_attacker_seen: f64, s: &Slots<N>, key: u32) -> Option<f64> {
+        let count = s.count(key);
+        if count < 2 {
+            return None;
+        }
+        let p_user_seen = 1.0 - s.p_new();
+        Some((p_attacker_seen / p_user_seen.max(1e-3)).ln().min(0.0))
+    }
+
+    /// Access signals (sign-in context, device, agent, actor).
+    pub fn access_signals(
+        &self,
+        ev: &Event<'_>,
+        acc: &Access,
+        st: &AccountState,
+        pop: &Population,
+        hits: &mut Vec<Hit>,
+    ) {
+        let w = &self.cfg.weights;
+        let login = ev.kind == EventKind::Login;
+        let onboarding = acc.actor != 0 && st.role_grants.iter().any(|g| {
+            g.key == acc.actor && g.trusted && ev.time - super::state::secs_to_ms(g.at) <= self.long_ms * 7
+        });
+
+        // Location: sign-ins carry it; other events only add a never-seen
+        // country (a change made from somewhere the account never was).
+        if acc.located && (login || ev.kind == EventKind::PasswordReset) {
+            if acc.country != NO_COUNTRY && st.countries.n > 0 && st.countries.count(acc.country as u32 + 1) == 0 {
+                let c = self.novelty(w.attacker_new_country, st.countries.p_new())
+                    + pop.country_rarity(acc.country);
+                hits.push(Hit::new(Sig::NewCountry, c.max(0.0)));
+            } else if acc.network != 0 && st.networks.n > 0 && st.networks.count(acc.network) == 0 {
+                let c = self.novelty(w.attacker_new_network, st.networks.p_new())
+                    + pop.network_rarity(acc.network);
+                hits.push(Hit::new(Sig::NewNetwork, c.max(0.0)));
+            } else if acc.ip_range != 0 && st.ip_ranges.n > 0 && st.ip_ranges.count(acc.ip_range) == 0 {
+                let c = self.novelty(w.attacker_new_ip_range, st.ip_ranges.p_new());
+                hits.push(Hit::new(Sig::NewIpRange, c.max(0.0)));
+            } else if let Some(c) = self.familiar(1.0 - w.attacker_new_ip_range, &st.ip_ranges, acc.ip_range) {
+                let n = st.ip_ranges.count(acc.ip_range) as f64;
+                hits.push(Hit::new(Sig::KnownNetwork, c).with(n, 0.0));
+            }
+            if acc.hosting && login {
+                let p_user = (st.hosting_logins as f64 + 0.5) / (st.logins_ok as f64 + 1.0);
+                let c = self.cap((w.attacker_hosting / p_user).ln());
+                if c > 0.0 && st.networks.count(acc.network) < 3 {
+                    hits.push(Hit::new(Sig::HostingNetwork, c).with(st.hosting_logins as f64, st.logins_ok as f64));
+                }
+            }
+            if login && ev.is_success() {
+                self.travel(ev, acc, st, hits);
+            }
+        } else if acc.country != NO_COUNTRY
+            && ev.kind != EventKind::Post
+            && st.countries.n > 0
+            && st.countries.count(acc.country as u32 + 1) == 0
+        {
+            let c = self.novelty(w.attacker_new_country, st.countries.p_new()) + pop.country_rarity(acc.country);
+            hits.push(Hit::new(Sig::NewCountry, c.max(0.0)));
+        }
+
+        // Device, or the agent family when there is no device id.
+        let device_scale = if onboarding { 0.25 } else { 1.0 };
+        if acc.device != 0 && st.devices.n > 0 {
+            if st.devices.count(acc.device) == 0 {
+                let c = self.novelty(w.attacker_new_device, st.devices.p_new()) * device_scale;
+                hits.push(Hit::new(Sig::NewDevice, c.max(0.0)).with(st.devices.iter().count() as f64, 0.0));
+            } else if let Some(c) = self.familiar(w.attacker_known_device, &st.devices, acc.device) {
+                let n = st.devices.count(acc.device) as f64;
+                hits.push(Hit::new(Sig::KnownDevice, c).with(n, 0.0));
+            }
+        } else if acc.agent != 0 && st.agents.n > 0 && st.agents.count(acc.agent) == 0 {
+            let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new()) * device_scale;
+            hits.push(Hit::new(Sig::NewUserAgent, c.max(0.0)));
+        }
+        if let Some(ua) = ev.device.user_agent.as_deref()
+            && st.agents.count(acc.agent) < 3
+            && lower_contains(ua, &self.automation_words)
+        {
+            hits.push(Hit::new(Sig::AutomationUserAgent, w.automation_user_agent));
+        }
+
+        // Actor never seen acting on this account (and not just onboarded).
+        if acc.actor != 0 && st.actors.n > 0 && st.actors.count(acc.actor) == 0 && !onboarding {
+            let c = self.novelty(w.attacker_new_actor, st.actors.p_new());
+            hits.push(Hit::new(Sig::NewActor, c.max(0.0)).with(st.actors.iter().count() as f64, 0.0));
+        }
+
+        // Failed sign-ins from many places, then this success.
+        if login && ev.is_success() {
+            let f = &st.failures;
+            let recent = secs32(ev.time).saturating_sub(f.last) <= 3600;
+            if recent && f.count >= 5 && (f.distinct_networks() >= 3 || f.distinct_countries() >= 2) {
+                let c = w.failed_login_burst + 0.5 * (f.count as f64 / 5.0).ln();
+                hits.push(
+                    Hit::new(Sig::FailedLoginBurst, self.cap(c))
+                        .with(f.count as f64, (f.last.saturating_sub(f.since)) as f64 / 60.0),
+                );
+            }
+        }
+    }
+
+    fn travel(&self, ev: &Event<'_>, acc: &Access, st: &AccountState, hits: &mut Vec<Hit>) {
+        let t = &self.cfg.travel;
+        let last = &st.last_login;
+        let Some((lat, lon)) = ev.source.position() else { return };
+        if !last.has_position || acc.corporate {
+            return;
+        }
+        // One carrier inside one country: carrier geolocation jumps between
+        // gateway cities, the person did not move.
+        if acc.country == last.country && (acc.network == last.asn || (acc.mobile && last.mobile)) {
+            return;
+        }
+        let regular = |la: f64, lo: f64| {
+            st.places.iter().any(|p| {
+                p.count as u32 >= t.regular_place_logins
+                    && haversine_km(la, lo, p.lat as f64, p.lon as f64) <= 100.0
+            })
+        };
+        // Places used regularly (an office, the corporate VPN exit abroad).
+        if regular(lat, lon) && st.networks.count(acc.network) >= t.regular_place_logins as u16 {
+            return;
+        }
+        let acc_now = ev.source.accuracy_km.unwrap_or(t.default_accuracy_km);
+        let dist = haversine_km(last.lat as f64, last.lon as f64, lat, lon);
+        let effective = dist - acc_now - last.accuracy_km as f64;
+        if effective < t.min_distance_km {
+            return;
+        }
+        let minutes = ((secs32(ev.time).saturating_sub(last.at)) as f64 / 60.0).max(1.0);
+        let speed = effective / (minutes / 60.0);
+        if speed < t.max_speed_kmh {
+            return;
+        }
+        let c = self.cap(1.5 + (speed / t.max_speed_kmh).ln() * 0.5);
+        hits.push(Hit::new(Sig::ImpossibleTravel, c).with(dist, minutes));
+    }
+
+    /// Post signals.
+    pub fn post_signals(&self, ev: &Event<'_>, st: &AccountState, hits: &mut Vec<Hit>) {
+        let w = &self.cfg.weights;
+        let p = &self.cfg.posting;
+        let posting = &st.posting;
+        let (hour, weekend) = crate::time::hour_and_weekend(ev.time, p.weekend_utc_offset_minutes);
+        let (wk, hr) = (weekend as usize, hour as usize);
+        let total: f64 = posting.hours.iter().flatten().map(|h| *h as f64).sum::<f64>() / 16.0;
+
+        if posting.posts >= p.min_posts_for_hours {
+            // Smoothed share of this hour; the attacker posts at any hour.
+            let p_user = (posting.hours[wk][hr] as f64 / 16.0 + 0.1) / (total + 4.8);
+            let c = ((1.0 / 48.0) / p_user).ln().min(2.5);
+            if c > 0.5 {
+                hits.push(Hit::new(Sig::UnusualPostHour, c).with(hour as f64, posting.hours[wk][hr] as f64 / 16.0 / total.max(1.0)));
+            }
+        }
+
+        // Burst: posts in the window (this one included) against the
+        // account's own rate at this hour, over-dispersed.
+        let now = secs32(ev.time);
+        let window = (self.burst_ms / 1000) as u32;
+        let k = 1 + posting.recent.iter().filter(|&&t| t != 0 && now.saturating_sub(t) <= window).count() as u32;
+        if k >= p.burst_min_posts {
+            let hour_share = if total >= 10.0 {
+                (posting.hours[wk][hr] as f64 / 16.0 + 0.5) / (total + 24.0) * 48.0
+            } else {
+                1.0
+            };
+            let per_hour = (posting.per_day as f64).max(1.0) / 10.0 * hour_share.clamp(0.2, 5.0);
+            let lambda = per_hour * (self.burst_ms as f64 / HOUR as f64) * p.burst_dispersion;
+            let tail = poisson_tail(lambda, k).max(1e-300);
+            let c = (0.5 * (-tail.ln()) - 1.0).clamp(0.0, w.novelty_cap);
+            if c > 0.0 {
+                hits.push(Hit::new(Sig::PostBurst, c).with(k as f64, lambda / p.burst_dispersion));
+            }
+        }
+
+        let Some(post) = ev.post.as_ref() else { return };
+        let day = day16(ev.time);
+        let _ = day;
+        if let Some(client) = post.client.as_deref() {
+            let key = key32_ignore_case(client);
+            let via_app = st
+                .app_grants
+                .iter()
+                .any(|g| g.key == key && ev.time - super::state::secs_to_ms(g.at) <= self.long_ms);
+            if st.post_clients.count(key) == 0 {
+                if via_app && !self.is_management_app(client) {
+                    hits.push(Hit::new(Sig::PostsViaNewApp, w.posts_via_new_app));
+                } else if st.post_clients.n >= 5 {
+                    let mut c = self.novelty(0.7, st.post_clients.p_new());
+                    if self.is_management_app(client) {
+                        c *= 0.3;
+                    }
+                    if c > 0.0 {
+                        hits.push(Hit::new(Sig::NewPostClient, c).with(st.post_clients.iter().count() as f64, 0.0));
+                    }
+                }
+            }
+        }
+        if st.domains.n >= 5 {
+            let mut new = 0;
+            for link in post.links.iter() {
+                let host = url_host(link);
+                if host.is_empty() || self.trusted_domain(host) {
+                    continue;
+                }
+                if st.domains.count(key32_ignore_case(host)) == 0 {
+                    new += 1;
+                }
+            }
+            if new > 0 {
+                let c = self.novelty(0.8, st.domains.p_new()).min(3.0);
+                if c > 0.0 {
+                    hits.push(Hit::new(Sig::NewLinkDomain, c).with(new as f64, st.domains.n as f64));
+                }
+            }
+        }
+    }
+
+    /// Security and administration signals.
+    pub fn change_signals(&self, ev: &Event<'_>, acc: &Access, st: &AccountState, hits: &mut Vec<Hit>) {
+        let w = &self.cfg.weights;
+        let ch = &ev.change;
+        let action = ch.action.as_deref().unwrap_or("");
+        match ev.kind {
+            EventKind::MfaChange => match action {
+                "disable" => hits.push(Hit::new(Sig::MfaDisabled, w.mfa_disabled)),
+                "remove_method" => hits.push(Hit::new(Sig::MfaMethodRemoved, w.mfa_method_removed)),
+                _ => {}
+            },
+            EventKind::RecoveryChange => hits.push(Hit::new(Sig::RecoveryChanged, w.recovery_changed)),
+            EventKind::PasswordReset => hits.push(Hit::new(Sig::PasswordReset, w.password_reset)),
+            EventKind::PasswordChange => hits.push(Hit::new(Sig::PasswordChanged, w.password_changed)),
+            EventKind::RoleChange => {
+                let target = ch.target.as_deref().map_or(0, key32);
+                match action {
+                    "grant" => {
+                        if acc.actor != 0 && !st.is_admin(acc.actor) && st.actors.count(acc.actor) < 3 {
+                            hits.push(Hit::new(Sig::RoleGrantedByNewActor, w.role_granted_by_new_actor));
+                        }
+                        if target != 0 && st.actors.count(target) == 0 {
+                            hits.push(Hit::new(Sig::RoleGrantedToNewActor, w.role_granted_to_new_actor));
+                        }
+                    }
+                    "revoke" => {
+                        let established = st.is_admin(target) || st.actors.count(target) >= 20;
+                        if target != 0 && established {
+                            let n = st.actors.count(target) as f64;
+                            hits.push(Hit::new(Sig::AdminRevoked, w.admin_revoked).with(n, 0.0));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            EventKind::AppAuthorization if action == "grant" => {
+                let app = ch.app.as_deref().unwrap_or("");
+                let mut c = w.app_granted;
+                if self.is_management_app(app) {
+                    c *= 0.3;
+                }
+                hits.push(Hit::new(Sig::AppGranted, c));
+            }
+            EventKind::ProfileChange => {
+                let c = match ch.field.as_deref().unwrap_or("") {
+                    "handle" | "username" | "name" => w.profile_handle,
+                    "display_name" => w.profile_display_name,
+                    "avatar" | "banner" => w.profile_avatar,
+                    _ => w.profile_other,
+                };
+                hits.push(Hit::new(Sig::ProfileChanged, c));
+            }
+            _ => {}
+        }
+    }
+
+    /// Renders a hit's detail (what was seen against the baseline) and a
+    /// short phrase for the alert summary. Runs only for evidence.
+    pub fn render(&self, h: &Hit, ev: &Event<'_>, acc: &Access, st: &AccountState, detail: &mut String, phrase: &mut String) {
+        detail.clear();
+        phrase.clear();
+        let cc = |c: u16| String::from_utf8_lossy(&country_str(c)).into_owned();
+        let usual_country = || {
+            st.countries
+                .top()
+                .map(|s| cc((s.key - 1) as u16))
+                .unwrap_or_else(|| "none".into())
+        };
+        let city = ev.source.city.as_deref();
+        let src = &ev.source;
+        let net = || match (src.asn, src.as_org.as_deref()) {
+            (Some(a), Some(o)) => format!("AS{a} {o}"),
+            (Some(a), None) => format!("AS{a}"),
+            (None, Some(o)) => o.to_string(),
+            (None, None) => "an unknown network".into(),
+        };
+        let verb = match ev.kind {
+            EventKind::Login => "sign-in",
+            EventKind::Post => "post",
+            _ => "change",
+        };
+        match h.sig {
+            Sig::NewCountry => {
+                let c = cc(acc.country);
+                let _ = write!(detail, "{c} never seen in {} located sign-ins (usual: {})", st.countries.n, usual_country());
+                let _ = write!(phrase, "{verb} from {c}{} (never seen; usual: {})", city.map(|x| format!(", {x}")).unwrap_or_default(), usual_country());
+            }
+            Sig::NewNetwork => {
+                let _ = write!(detail, "{} never seen in {} sign-ins ({} networks known)", net(), st.networks.n, st.networks.iter().count());
+                let _ = write!(phrase, "{verb} through a new network ({})", net());
+            }
+            Sig::NewIpRange => {
+                let _ = write!(detail, "IP {} in a range never seen, on a known network", src.ip.as_deref().unwrap_or("?"));
+                let _ = write!(phrase, "new IP range {}", src.ip.as_deref().unwrap_or("?"));
+            }
+            Sig::KnownNetwork => {
+                let _ = write!(detail, "IP range of {} used in {} sign-ins", src.ip.as_deref().unwrap_or("?"), h.a);
+                let _ = write!(phrase, "from a familiar network");
+            }
+            Sig::HostingNetwork => {
+                let _ = write!(detail, "{} is a hosting/VPN network; {} of {} sign-ins used one", net(), h.a, h.b);
+                let _ = write!(phrase, "through a hosting/VPN network");
+            }
+            Sig::ImpossibleTravel => {
+                let from = "the previous sign-in";
+                let kmh = h.a / (h.b / 60.0);
+                let _ = write!(detail, "{:.0} km in {:.0} min ({:.0} km/h) from {from}", h.a, h.b, kmh);
+                let _ = write!(phrase, "impossible travel ({:.0} km in {:.0} min)", h.a, h.b);
+            }
+            Sig::NewDevice => {
+                let _ = write!(detail, "device {} never seen ({} devices known)", ev.device.id.as_deref().unwrap_or("?"), h.a);
+                let _ = write!(phrase, "on a new device");
+            }
+            Sig::KnownDevice => {
+                let _ = write!(detail, "device {} used {} times before", ev.device.id.as_deref().unwrap_or("?"), h.a);
+                let _ = write!(phrase, "on a familiar device");
+            }
+            Sig::NewUserAgent => {
+                let _ = write!(detail, "user agent {:?} never seen", ev.device.user_agent.as_deref().unwrap_or("?"));
+                let _ = write!(phrase, "with a new browser or app");
+            }
+            Sig::AutomationUserAgent => {
+                let _ = write!(detail, "automation user agent {:?}", ev.device.user_agent.as_deref().unwrap_or("?"));
+                let _ = write!(phrase, "by an automation tool");
+            }
+            Sig::NewActor => {
+                let _ = write!(detail, "{} never seen acting on this account ({} actors known)", ev.actor.as_deref().unwrap_or("?"), h.a);
+                let _ = write!(phrase, "by {} (never seen)", ev.actor.as_deref().unwrap_or("?"));
+            }
+            Sig::FailedLoginBurst => {
+                let f = &st.failures;
+                let _ = write!(detail, "{} failed sign-ins from {} networks in {} countries within {:.0} min before this success", h.a, f.distinct_networks(), f.distinct_countries(), h.b);
+                let _ = write!(phrase, "after {} failed sign-ins", h.a);
+            }
+            Sig::UnusualPostHour => {
+                let _ = write!(detail, "posted at {:02}:00 UTC, an hour with {:.1}% of the account's posts", h.a, h.b * 100.0);
+                let _ = write!(phrase, "posting at {:02}:00 UTC (unusual hour)", h.a);
+            }
+            Sig::PostBurst => {
+                let _ = write!(detail, "{} posts within {} min; usual rate about {:.1} in that time", h.a, self.burst_ms / MINUTE, h.b);
+                let _ = write!(phrase, "a burst of {} posts", h.a);
+            }
+            Sig::NewPostClient => {
+                let c = ev.post.as_ref().and_then(|p| p.client.as_deref()).unwrap_or("?");
+                let _ = write!(detail, "posted with {c:?}, never used before ({} clients known)", h.a);
+                let _ = write!(phrase, "posting with a new client ({c})");
+            }
+            Sig::PostsViaNewApp => {
+                let c = ev.post.as_ref().and_then(|p| p.client.as_deref()).unwrap_or("?");
+                let _ = write!(detail, "posted through {c:?}, an app granted access recently and never used to post");
+                let _ = write!(phrase, "posting through the newly granted app {c}");
+            }
+            Sig::NewLinkDomain => {
+                let host = ev
+                    .post
+                    .as_ref()
+                    .and_then(|p| p.links.iter().map(url_host).find(|h| st.domains.count(key32_ignore_case(h)) == 0 && !self.trusted_domain(h)))
+                    .unwrap_or("?");
+                let _ = write!(detail, "links to {host} (and {} other new domains); never linked in {} links", h.a - 1.0, h.b);
+                let _ = write!(phrase, "links to {host} (never linked)");
+            }
+            Sig::MfaDisabled => {
+                detail.push_str("two-factor authentication disabled");
+                phrase.push_str("two-factor disabled");
+            }
+            Sig::MfaMethodRemoved => {
+                detail.push_str("a two-factor method was removed");
+                phrase.push_str("a two-factor method removed");
+            }
+            Sig::RecoveryChanged => {
+                let f = ev.change.field.as_deref().unwrap_or("contact");
+                let _ = write!(detail, "recovery {f} changed");
+                let _ = write!(phrase, "recovery {f} changed");
+            }
+            Sig::PasswordReset => {
+                detail.push_str("password reset through recovery");
+                phrase.push_str("password reset");
+            }
+            Sig::PasswordChanged => {
+                detail.push_str("password changed");
+                phrase.push_str("password changed");
+            }
+            Sig::RoleGrantedToNewActor | Sig::RoleGrantedByNewActor => {
+                let role = ev.change.role.as_deref().unwrap_or("a role");
+                let target = ev.change.target.as_deref().unwrap_or("?");
+                let actor = ev.actor.as_deref().unwrap_or("?");
+                if h.sig == Sig::RoleGrantedToNewActor {
+                    let _ = write!(detail, "{role} granted to {target}, never seen on this account");
+                } else {
+                    let _ = write!(detail, "{role} granted by {actor}, not an established admin");
+                }
+                let _ = write!(phrase, "{role} granted to {target}");
+            }
+            Sig::AdminRevoked => {
+                let target = ev.change.target.as_deref().unwrap_or("?");
+                let _ = write!(detail, "access of {target}, an established admin ({} actions), revoked", h.a);
+                let _ = write!(phrase, "admin {target} revoked");
+            }
+            Sig::AppGranted => {
+                let app = ev.change.app.as_deref().unwrap_or("?");
+                let _ = write!(detail, "third-party app {app:?} granted access");
+                let _ = write!(phrase, "app {app} granted access");
+            }
+            Sig::ProfileChanged => {
+                let f = ev.change.field.as_deref().unwrap_or("profile");
+                let _ = write!(detail, "profile {f} changed");
+                let _ = write!(phrase, "{f} changed");
+            }
+            Sig::SecurityCluster => {
+                let _ = write!(detail, "{} distinct security changes within {} min", h.a, self.short_ms / MINUTE);
+                let _ = write!(phrase, "{} security changes in quick succession", h.a);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_hosts() {
+        assert_eq!(url_host("https://www.kominfo.go.id/berita"), "kominfo.go.id");
+        assert_eq!(url_host("http://user@evil.example:8080/x?y"), "evil.example");
+        assert_eq!(url_host("evil.example/path"), "evil.example");
+        assert_eq!(url_host("https://[2001:db8::1]/"), "[2001:db8::1]");
+    }
+
+    #[test]
+    fn ip_ranges_group_neighbours() {
+        assert_eq!(ip_range_key("36.72.14.9"), ip_range_key("36.72.14.200"));
+        assert_ne!(ip_range_key("36.72.14.9"), ip_range_key("36.72.15.9"));
+        assert_eq!(ip_range_key("2001:db8:1:2::1"), ip_range_key("2001:db8:1:ffff::9"));
+        assert_ne!(ip_range_key("2001:db8:1::1"), ip_range_key("2001:db8:2::1"));
+    }
+
+    #[test]
+    fn agent_family_ignores_versions() {
+        assert_eq!(
+            agent_key("Mozilla/5.0 (Windows NT 10.0) Chrome/120.0.6099.71"),
+            agent_key("Mozilla/5.0 (Windows NT 10.0) Chrome/121.0.6167.85")
+        );
+        assert_ne!(agent_key("Mozilla/5.0 Firefox/120.0"), agent_key("Mozilla/5.0 Chrome/120.0"));
+    }
+
+    #[test]
+    fn haversine_known_distance() {
+        // Jakarta to Lagos is about 11,560 km great-circle.
+        let d = haversine_km(-6.21, 106.85, 6.45, 3.39);
+        assert!((d - 11_560.0).abs() < 50.0, "{d}");
+        assert!(haversine_km(1.0, 1.0, 1.0, 1.0) < 1e-9);
+    }
+
+    #[test]
+    fn poisson_tail_matches_direct_sum() {
+        let lambda: f64 = 0.8;
+        let direct: f64 = 1.0 - (0..5).map(|k| lambda.powi(k) * (-lambda).exp() / (1..=k).product::<i32>().max(1) as f64).sum::<f64>();
+        assert!((poisson_tail(lambda, 5) - direct).abs() < 1e-9);
+        assert_eq!(poisson_tail(3.0, 0), 1.0);
+    }
+
+    #[test]
+    fn signal_names_are_unique() {
+        let mut names: Vec<&str> = Sig::all().map(Sig::name).collect();
+        names.sort();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(n, names.len());
+        assert_eq!(n, Sig::COUNT);
+    }
+}

@@ -1,0 +1,397 @@
+//! Per-account baselines: a plain, fixed-size, serialisable struct.
+//!
+//! Each categorical baseline (countries, networks, IP ranges, devices,
+//! agents, actors, posting clients, link domains) is a [`Slots`]: a few
+//! `(key, count, last day)` slots kept by frequency with ageing, plus two
+//! counters, how many observations (`n`) and how many of them were a value
+//! not held at the time (`d`). `d / n` is the account's own rate of
+//! novelty, which the scoring uses as P(new value | legitimate user), in the
+//! way Freeman et al. back off from unseen values: an account whose staff
+//! roam sees new networks often and is not alarmed by one more.
+//!
+//! Nothing here grows with the account's history: the struct is the same
+//! size for an account seen once and one seen a million times (the one
+//! exception is [`Case`], boxed, present only while an account is under
+//! suspicion). Times are kept as compact day numbers and seconds to keep
+//! the whole under the 1 KiB per account budget; see `size_of` in the tests.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::{Millis, DAY};
+
+/// Days since 2000-01-01, the compact day number used in slots.
+pub type Day = u16;
+const DAY_EPOCH: i64 = 10_957; // days_from_civil(2000, 1, 1)
+
+#[inline]
+pub fn day16(ms: Millis) -> Day {
+    (ms.div_euclid(DAY) - DAY_EPOCH).clamp(0, u16::MAX as i64) as Day
+}
+
+/// Seconds since 2000-01-01 in 32 bits (good until 2136).
+pub type Secs = u32;
+const SECS_EPOCH: i64 = DAY_EPOCH * 86_400;
+
+#[inline]
+pub fn secs32(ms: Millis) -> Secs {
+    (ms.div_euclid(1000) - SECS_EPOCH).clamp(0, u32::MAX as i64) as Secs
+}
+
+#[inline]
+pub fn secs_to_ms(s: Secs) -> Millis {
+    (s as i64 + SECS_EPOCH) * 1000
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    /// Hash of the value; 0 marks an empty slot.
+    pub key: u32,
+    pub count: u16,
+    pub last_day: Day,
+}
+
+/// A small frequency table of one categorical feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slots<const N: usize> {
+    /// Observations.
+    pub n: u16,
+    /// Observations of a value not held at the time.
+    pub d: u16,
+    pub slots: [Slot; N],
+}
+
+impl<const N: usize> Default for Slots<N> {
+    fn default() -> Self {
+        Slots { n: 0, d: 0, slots: [Slot::default(); N] }
+    }
+}
+
+impl<const N: usize> Slots<N> {
+    #[inline]
+    pub fn get(&self, key: u32) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.key == key && key != 0)
+    }
+
+    #[inline]
+    pub fn count(&self, key: u32) -> u16 {
+        self.get(key).map_or(0, |s| s.count)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.iter().filter(|s| s.key != 0)
+    }
+
+    /// The most used value.
+    pub fn top(&self) -> Option<&Slot> {
+        self.iter().max_by_key(|s| s.count)
+    }
+
+    /// P(a value not seen before | this account), smoothed: the account's
+    /// own novelty rate with one pseudo-observation of each kind.
+    #[inline]
+    pub fn p_new(&self) -> f64 {
+        (self.d as f64 + 1.0) / (self.n as f64 + 2.0)
+    }
+
+    /// The share of observations with this value (0 if not held).
+    #[inline]
+    pub fn share(&self, key: u32) -> f64 {
+        self.count(key) as f64 / (self.n as f64 + 1.0)
+    }
+
+    /// Records one observation; returns whether the value was new.
+    pub fn observe(&mut self, key: u32, day: Day) -> bool {
+        if key == 0 {
+            return false;
+        }
+        if self.n == u16::MAX {
+            self.halve();
+        }
+        self.n += 1;
+        if let Some(s) = self.slots.iter_mut().find(|s| s.key == key) {
+            s.count = s.count.saturating_add(1);
+            s.last_day = day;
+            return false;
+        }
+        self.d = self.d.saturating_add(1);
+        // Replace an empty slot, else the weakest: low count, long unused.
+        // A count halves in weight for every 30 days without use, so a
+        // network used heavily last year yields to this month's.
+        let victim = self
+            .slots
+            .iter_mut()
+            .min_by(|a, b| weight(a, day).total_cmp(&weight(b, day)))
+            .expect("N > 0");
+        *victim = Slot { key, count: 1, last_day: day };
+        true
+    }
+
+    /// Halves every counter, keeping proportions (saturation guard).
+    fn halve(&mut self) {
+        self.n /= 2;
+        self.d /= 2;
+        for s in &mut self.slots {
+            s.count = (s.count / 2).max(1);
+        }
+    }
+}
+
+#[inline]
+fn weight(s: &Slot, today: Day) -> f64 {
+    if s.key == 0 {
+        return -1.0;
+    }
+    let age = today.saturating_sub(s.last_day) as f64;
+    s.count as f64 * (-age / 30.0 * std::f64::consts::LN_2).exp()
+}
+
+// Slots<N> are serialised as (n, d, [non-empty slots]).
+impl<const N: usize> Serialize for Slots<N> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let held: Vec<Slot> = self.iter().copied().collect();
+        (self.n, self.d, held).serialize(s)
+    }
+}
+
+impl<'de, const N: usize> Deserialize<'de> for Slots<N> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (n, dd, held): (u16, u16, Vec<Slot>) = Deserialize::deserialize(d)?;
+        let mut out = Slots { n, d: dd, ..Slots::default() };
+        for (dst, src) in out.slots.iter_mut().zip(held) {
+            *dst = src;
+        }
+        Ok(out)
+    }
+}
+
+/// A place the account signs in from (city or coordinates).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    pub lat: f32,
+    pub lon: f32,
+    pub count: u16,
+    pub last_day: Day,
+}
+
+/// The last successful sign-in, for impossible travel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LastLogin {
+    pub at: Secs,
+    pub lat: f32,
+    pub lon: f32,
+    pub accuracy_km: f32,
+    pub asn: u32,
+    pub country: u16,
+    pub has_position: bool,
+    pub mobile: bool,
+}
+
+/// Failed sign-ins in the current burst window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Failures {
+    /// First failure of the window.
+    pub since: Secs,
+    pub last: Secs,
+    pub count: u16,
+    /// Distinct networks and countries among them (first few).
+    pub networks: [u32; 4],
+    pub countries: [u16; 4],
+}
+
+impl Failures {
+    pub fn distinct_networks(&self) -> usize {
+        self.networks.iter().filter(|k| **k != 0).count()
+    }
+    pub fn distinct_countries(&self) -> usize {
+        self.countries.iter().filter(|k| **k != 0).count()
+    }
+}
+
+/// Recent grants (roles to people, access to apps), for onboarding and for
+/// posts through a freshly granted app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub key: u32,
+    pub at: Secs,
+    /// Granted by an established actor from a familiar context.
+    pub trusted: bool,
+}
+
+/// Posting behaviour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Posting {
+    /// Posts per hour-of-day, weekdays then weekends, decayed weekly
+    /// (fixed point: one post adds 16).
+    pub hours: [[u16; 24]; 2],
+    pub hours_day: Day,
+    /// Exponentially weighted posts per day (over all days, idle ones too).
+    pub per_day: f32,
+    pub today: Day,
+    pub today_count: u16,
+    /// Total posts (saturating).
+    pub posts: u32,
+    /// Times of the most recent posts (ring).
+    pub recent: [Secs; 8],
+    pub recent_next: u8,
+}
+
+/// The whole baseline of one account.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub first_seen: Secs,
+    pub last_seen: Secs,
+    pub events: u32,
+    /// Left the learning period (counted once).
+    pub graduated: bool,
+    pub logins_ok: u16,
+    /// Successful sign-ins through hosting / VPN networks.
+    pub hosting_logins: u16,
+    pub countries: Slots<6>,
+    pub networks: Slots<6>,
+    pub ip_ranges: Slots<6>,
+    pub places: [Place; 4],
+    pub devices: Slots<8>,
+    pub agents: Slots<4>,
+    pub actors: Slots<8>,
+    /// Actors established as administrators: granted an admin role, or
+    /// acting for weeks (keys into `actors`).
+    pub admins: [u32; 4],
+    pub post_clients: Slots<4>,
+    pub domains: Slots<8>,
+    pub last_login: LastLogin,
+    pub failures: Failures,
+    pub posting: Posting,
+    pub role_grants: [Grant; 2],
+    pub app_grants: [Grant; 2],
+    /// Open case: evidence under correlation. None for almost every account.
+    pub case: Option<Box<super::score::Case>>,
+}
+
+impl AccountState {
+    pub fn new(at: Millis) -> Self {
+        AccountState {
+            first_seen: secs32(at),
+            last_seen: secs32(at),
+            ..Default::default()
+        }
+    }
+
+    /// Days of history.
+    pub fn history_days(&self) -> f64 {
+        self.last_seen.saturating_sub(self.first_seen) as f64 / 86_400.0
+    }
+
+    pub fn is_admin(&self, key: u32) -> bool {
+        key != 0 && self.admins.contains(&key)
+    }
+
+    pub fn add_admin(&mut self, key: u32) {
+        if key == 0 || self.is_admin(key) {
+            return;
+        }
+        if let Some(slot) = self.admins.iter_mut().find(|k| **k == 0) {
+            *slot = key;
+        } else {
+            // Keep the most active admins.
+            let (i, _) = self
+                .admins
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, k)| self.actors.count(**k))
+                .expect("4 admins");
+            self.admins[i] = key;
+        }
+    }
+
+    pub fn remove_admin(&mut self, key: u32) {
+        for k in &mut self.admins {
+            if *k == key {
+                *k = 0;
+            }
+        }
+    }
+}
+
+/// Records a grant, replacing the oldest.
+pub fn push_grant(grants: &mut [Grant; 2], g: Grant) {
+    let oldest = grants.iter_mut().min_by_key(|g| g.at).expect("2 grants");
+    *oldest = g;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn account_state_fits_the_memory_budget() {
+        // The slab stores states inline; 1 KiB per account includes the
+        // index and allocator overhead, so the struct itself must stay well
+        // under it.
+        let size = std::mem::size_of::<AccountState>();
+        assert!(size <= 800, "AccountState is {size} bytes");
+    }
+
+    #[test]
+    fn slots_learn_and_evict_stale_values() {
+        let mut s = Slots::<2>::default();
+        assert!(s.observe(10, 100));
+        assert!(!s.observe(10, 101));
+        assert!(s.observe(20, 101));
+        assert_eq!(s.count(10), 2);
+        // A third value evicts the weaker (20: one use).
+        assert!(s.observe(30, 102));
+        assert_eq!(s.count(20), 0);
+        assert_eq!(s.count(10), 2);
+        // A heavily used but long-unused value yields to a recent one.
+        for _ in 0..10 {
+            s.observe(30, 102);
+        }
+        assert!(s.observe(40, 400));
+        assert_eq!(s.count(10), 0, "10 was last used 300 days ago");
+        assert_eq!((s.n, s.d), (15, 4));
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let mut st = AccountState::new(1_700_000_000_000);
+        st.countries.observe(5, 9000);
+        st.devices.observe(77, 9000);
+        st.admins[0] = 3;
+        let json = serde_json::to_string(&st).unwrap();
+        let back: AccountState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, st);
+    }
+
+    proptest! {
+        #[test]
+        fn novelty_rate_is_a_probability_and_counts_stay_consistent(
+            keys in proptest::collection::vec(1u32..20, 0..3000)
+        ) {
+            let mut s = Slots::<6>::default();
+            for (i, k) in keys.iter().enumerate() {
+                s.observe(*k, (i / 50) as u16);
+            }
+            let p = s.p_new();
+            prop_assert!(p > 0.0 && p < 1.0);
+            prop_assert!(s.d <= s.n);
+            let held: u32 = s.iter().map(|x| x.count as u32).sum();
+            prop_assert!(held <= s.n as u32);
+            // Distinct keys held are unique.
+            let mut ks: Vec<u32> = s.iter().map(|x| x.key).collect();
+            ks.sort();
+            ks.dedup();
+            prop_assert_eq!(ks.len(), s.iter().count());
+        }
+
+        #[test]
+        fn saturation_keeps_proportions(extra in 0u32..5000) {
+            let mut s = Slots::<2>::default();
+            for i in 0..(65_535u32 + extra) {
+                s.observe(if i % 4 == 0 { 1 } else { 2 }, 0);
+            }
+            let share1 = s.count(1) as f64 / s.n as f64;
+            prop_assert!((share1 - 0.25).abs() < 0.02, "share {}", share1);
+        }
+    }
+}

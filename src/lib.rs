@@ -1,0 +1,45 @@
+//! # kawal
+//!
+//! A streaming detector of account takeovers for institutional social media
+//! accounts: it reads account activity events, keeps per-account
+//! behavioural baselines in memory, and raises explainable alerts within
+//! seconds of a likely hijack.
+//!
+//! # Layout
+//!
+//! The modules follow the data:
+//!
+//! ```text
+//!  source::ndjson (file, stdin)          decode          detect (one owner per account)
+//!  source::kafka  (later)        ──▶  bytes → Event  ──▶  state ─ signals ─ score
+//!                                     (borrowed)                 │
+//!                                                                ▼ Alert
+//!                                   offsets / progress ◀── sink (stdout, file, ...)
+//! ```
+//!
+//! - [`source`]: where events come from (NDJSON files now; Kafka next).
+//! - [`decode`]: bytes to a borrowed [`decode::Event`], typed errors.
+//! - [`enrich`]: optional GeoIP enrichment of events that carry only an IP.
+//! - [`detect`]: the synchronous core. [`detect::Detector::process`] takes
+//!   no locks, awaits nothing and reads no clock.
+//!   - [`detect::state`]: fixed-size per-account baselines.
+//!   - [`detect::signals`]: likelihood-ratio signals with explanations.
+//!   - [`detect::score`]: cases, severities, alerts.
+//! - [`sink`]: where alerts go; a sink acknowledges what it accepted.
+//! - [`replay`]: the file pipeline (sharded detectors, ordered output).
+//! - [`sim`]: the activity generator with labelled takeovers.
+//! - [`eval`]: scoring alerts against the truth.
+//! - [`config`], [`telemetry`]: configuration layers and logging.
+
+pub mod config;
+pub mod decode;
+pub mod detect;
+pub mod enrich;
+pub mod eval;
+pub mod hash;
+pub mod replay;
+pub mod sim;
+pub mod sink;
+pub mod source;
+pub mod telemetry;
+pub mod time;
