@@ -49,6 +49,7 @@ pub struct DetectConfig {
     pub risky_access: f64,
     pub max_evidence: usize,
     pub long_window_weight: f64,
+    pub evidence_half_life: String,
 }
 
 impl DetectConfig {
@@ -57,6 +58,9 @@ impl DetectConfig {
     }
     pub fn long_window_ms(&self) -> Millis {
         parse_duration(&self.long_window).unwrap_or(0)
+    }
+    pub fn evidence_half_life_ms(&self) -> Millis {
+        parse_duration(&self.evidence_half_life).unwrap_or(0)
     }
 }
 
@@ -131,6 +135,7 @@ pub struct Weights {
     pub attacker_hosting: f64,
     pub attacker_known_device: f64,
     pub novelty_cap: f64,
+    pub correlated_novelty: f64,
     pub automation_user_agent: f64,
     pub failed_login_burst: f64,
     pub mfa_disabled: f64,
@@ -284,6 +289,7 @@ impl Config {
         dur("detect.short_window", &self.detect.short_window);
         dur("detect.long_window", &self.detect.long_window);
         dur("posting.burst_window", &self.posting.burst_window);
+        dur("detect.evidence_half_life", &self.detect.evidence_half_life);
         if problems.is_empty() && self.detect.short_window_ms() > self.detect.long_window_ms() {
             problems.push("detect.short_window is longer than detect.long_window".into());
         }
@@ -312,6 +318,7 @@ impl Config {
         for (name, v) in [
             ("learning.weight", self.learning.weight),
             ("detect.long_window_weight", self.detect.long_window_weight),
+            ("weights.correlated_novelty", self.weights.correlated_novelty),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 problems.push(format!("{name}: {v} is not within 0..1"));

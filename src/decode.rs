@@ -122,6 +122,10 @@ pub struct Source<'a> {
     pub lon: Option<f64>,
     #[serde(default)]
     pub accuracy_km: Option<f64>,
+    /// Extension: the network is a hosting, VPN, proxy or Tor network (set
+    /// by GeoIP enrichment, or by a producer that knows).
+    #[serde(default)]
+    pub hosting: Option<bool>,
 }
 
 impl Source<'_> {

@@ -188,9 +188,10 @@ impl Detector {
             }
         }
 
-        let alerted = evaluate(model, ev, &acc, st, hits, detail, phrase, learning, stats, out);
+        let net = evaluate(model, ev, &acc, st, hits, detail, phrase, learning, stats, out);
         let quarantined = st.case.as_ref().is_some_and(|c| c.emitted >= Some(Severity::High));
-        learn(model, pop, st, ev, &acc, quarantined, alerted);
+        let suspicious = net >= cfg.detect.open_threshold;
+        learn(model, pop, st, ev, &acc, quarantined, suspicious);
         touch(st, ev.time);
         if !st.graduated && !Self::is_learning(cfg, st) {
             st.graduated = true;
@@ -229,7 +230,8 @@ fn record_failure(st: &mut AccountState, acc: &signals::Access, t: Millis) {
 }
 
 /// Folds the event's hits into the account's case; raises an alert on a
-/// new severity. Returns whether the event became evidence.
+/// new severity. Returns the event's net contribution (after familiar
+/// context), which says how suspicious the event itself was.
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     model: &Model,
@@ -242,7 +244,7 @@ fn evaluate(
     learning: bool,
     stats: &mut Stats,
     out: &mut Vec<Alert>,
-) -> bool {
+) -> f64 {
     let cfg = &model.cfg;
     let (mut pos, mut neg, mut access_risk) = (0.0, 0.0, 0.0);
     let mut lockout = false;
@@ -258,7 +260,7 @@ fn evaluate(
         lockout |= h.sig.is_lockout();
     }
     if pos <= 0.0 && !lockout {
-        return false;
+        return 0.0;
     }
     let net = (pos + neg).max(0.0);
     // Familiar context discounts the event's suspicious signals evenly.
@@ -266,7 +268,11 @@ fn evaluate(
     let risky = access_risk >= cfg.detect.risky_access;
 
     // Sequence: an action after a risky access (earlier, or this event's).
-    let risky_at = if risky { Some(ev.time) } else { st.case.as_ref().and_then(|c| c.risky_access) };
+    let (risky_at, risk) = if risky {
+        (Some(ev.time), access_risk)
+    } else {
+        st.case.as_ref().and_then(|c| c.risky_access).map_or((None, 0.0), |(t, r)| (Some(t), r))
+    };
     let n_before = hits.len();
     if let Some(at) = risky_at {
         let dt = ev.time - at;
@@ -279,8 +285,9 @@ fn evaluate(
         };
         for i in 0..n_before {
             let h = hits[i];
-            if h.sig.is_action() && h.c > 0.0 && w > 0.0 {
-                let strength = (h.c / 2.0).min(1.0);
+            if h.sig.is_sequence_action() && h.c > 0.0 && w > 0.0 {
+                // Stronger for a stronger action and a riskier access.
+                let strength = (h.c / 2.0).min(1.0) * (risk / (2.0 * cfg.detect.risky_access)).min(1.0);
                 hits.push(Hit {
                     sig: h.sig,
                     c: 0.0,
@@ -295,10 +302,11 @@ fn evaluate(
     let opens = net >= cfg.detect.open_threshold || lockout || hits.len() > n_before;
     let joins = st.case.is_some() && (net >= cfg.detect.join_threshold || lockout || hits.len() > n_before);
     if !(opens || joins) {
-        return false;
+        return net;
     }
     // The case is taken out of the state while evidence is folded in, so
     // explanations can read the baseline; it goes back at the end.
+    let half_life = cfg.detect.evidence_half_life_ms();
     let mut case = st.case.take().unwrap_or_else(|| {
         stats.cases_opened += 1;
         let id = hash_bytes(format!("{}\0{}", ev.account, ev.id).as_bytes());
@@ -306,7 +314,7 @@ fn evaluate(
     });
     case.last = ev.time;
     if risky {
-        case.risky_access = Some(ev.time);
+        case.risky_access = Some((ev.time, access_risk));
     }
 
     // Lock-out cluster: distinct lock-out kinds within the short window.
@@ -359,17 +367,21 @@ fn evaluate(
                 let _ = write!(detail, " (discounted to {:.0}% by familiar context)", factor * 100.0);
             }
         }
-        case.add_signal(CaseSignal {
-            sig: h.sig,
-            sequence,
-            contribution,
-            detail: detail.clone(),
-            phrase: phrase.clone(),
-            at: ev.time,
-        });
+        case.add_signal(
+            CaseSignal {
+                sig: h.sig,
+                sequence,
+                contribution,
+                detail: detail.clone(),
+                phrase: phrase.clone(),
+                at: ev.time,
+            },
+            half_life,
+        );
     }
 
     case.add_event(&ev.id, cfg.detect.max_evidence);
+    case.rescore(ev.time, half_life);
     let has_action = case.signals.iter().any(|s| !s.sig.is_access());
     let mut severity = Severity::from_score(case.score, &cfg.severity);
     // Critical is a promise of confirmed misuse: access alone tops at high.
@@ -381,19 +393,25 @@ fn evaluate(
     {
         case.emitted = Some(sev);
         stats.alerts[sev as usize] += 1;
-        out.push(build_alert(ev, &case, sev, learning));
+        out.push(build_alert(ev, &case, sev, learning, half_life));
     }
     st.case = Some(case);
-    true
+    net
 }
 
-fn build_alert(ev: &Event<'_>, case: &Case, sev: Severity, learning: bool) -> Alert {
+fn build_alert(ev: &Event<'_>, case: &Case, sev: Severity, learning: bool, half_life: Millis) -> Alert {
     let id = hash_bytes(format!("{}\0{}\0takeover\0{}", ev.account, ev.id, sev.as_str()).as_bytes());
-    let mut signals: Vec<&CaseSignal> = case.signals.iter().collect();
-    signals.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.name().cmp(b.name())));
+    // Signals as they stand now (faded evidence at its current weight).
+    let mut signals: Vec<(f64, &CaseSignal)> = case
+        .signals
+        .iter()
+        .map(|s| (s.effective(ev.time, half_life), s))
+        .filter(|(c, _)| *c >= 0.05)
+        .collect();
+    signals.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.name().cmp(b.1.name())));
 
     // Summary: the strongest signals' phrases, in the order they happened.
-    let mut top: Vec<&CaseSignal> = signals.iter().copied().filter(|s| s.contribution >= 0.75).take(5).collect();
+    let mut top: Vec<&CaseSignal> = signals.iter().filter(|(c, _)| *c >= 0.75).map(|(_, s)| *s).take(5).collect();
     top.sort_by_key(|s| s.at);
     let mut summary = String::with_capacity(160);
     summary.push_str(match sev {
@@ -425,9 +443,9 @@ fn build_alert(ev: &Event<'_>, case: &Case, sev: Severity, learning: bool) -> Al
         summary,
         signals: signals
             .iter()
-            .map(|s| AlertSignal {
+            .map(|(c, s)| AlertSignal {
                 name: s.name().to_string(),
-                contribution: score::round3(s.contribution),
+                contribution: score::round3(*c),
                 detail: s.detail.clone(),
             })
             .collect(),
@@ -458,8 +476,9 @@ fn learn(
         }
         st.failures = Default::default();
     }
+    let session = login || ev.kind == EventKind::PasswordReset || acc.device != 0;
     if !quarantined {
-        if login && acc.located {
+        if session && acc.located {
             let first_located = st.countries.n == 0 && st.networks.n == 0;
             if acc.country != NO_COUNTRY && st.countries.observe(acc.country as u32 + 1, day) {
                 *pop.countries.entry(acc.country).or_default() += 1;
@@ -471,9 +490,10 @@ fn learn(
             if first_located && (st.countries.n > 0 || st.networks.n > 0) {
                 pop.located_accounts += 1;
             }
-            if let Some((lat, lon)) = ev.source.position() {
+            if login && let Some((lat, lon)) = ev.source.position() {
                 learn_place(st, lat, lon, day);
-                st.last_login = state::LastLogin {
+                st.set_last_login(state::LastLogin {
+                    actor: acc.actor,
                     at: secs32(ev.time),
                     lat: lat as f32,
                     lon: lon as f32,
@@ -482,7 +502,7 @@ fn learn(
                     country: acc.country,
                     has_position: true,
                     mobile: acc.mobile,
-                };
+                });
             }
         }
         st.devices.observe(acc.device, day);

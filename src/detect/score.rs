@@ -81,6 +81,15 @@ impl CaseSignal {
     pub fn name(&self) -> &'static str {
         if self.sequence { self.sig.sequence_name() } else { self.sig.name() }
     }
+
+    /// The contribution as it stands at `now`: evidence fades with a
+    /// half-life (0 disables fading).
+    pub fn effective(&self, now: Millis, half_life: Millis) -> f64 {
+        if half_life <= 0 || now <= self.at {
+            return self.contribution;
+        }
+        self.contribution * 0.5f64.powf((now - self.at) as f64 / half_life as f64)
+    }
 }
 
 /// An account's open incident.
@@ -90,8 +99,8 @@ pub struct Case {
     pub id: u64,
     pub opened: Millis,
     pub last: Millis,
-    /// The latest risky access (time, and its phrase for summaries).
-    pub risky_access: Option<Millis>,
+    /// The latest risky access: its time and access score.
+    pub risky_access: Option<(Millis, f64)>,
     pub signals: Vec<CaseSignal>,
     /// Evidence event ids, oldest first; the first is kept when capped.
     pub events: Vec<String>,
@@ -116,14 +125,20 @@ impl Case {
         }
     }
 
-    /// Keeps the strongest showing of each signal name.
-    pub fn add_signal(&mut self, s: CaseSignal) {
+    /// Keeps the strongest showing of each signal name, as it stands now.
+    pub fn add_signal(&mut self, s: CaseSignal, half_life: Millis) {
+        let now = s.at;
         match self.signals.iter_mut().find(|x| x.sig == s.sig && x.sequence == s.sequence) {
-            Some(x) if x.contribution >= s.contribution => {}
+            Some(x) if x.effective(now, half_life) >= s.contribution => {}
             Some(x) => *x = s,
             None => self.signals.push(s),
         }
-        self.score = self.signals.iter().map(|s| s.contribution).sum();
+    }
+
+    /// Recomputes the score at `now`.
+    pub fn rescore(&mut self, now: Millis, half_life: Millis) -> f64 {
+        self.score = self.signals.iter().map(|s| s.effective(now, half_life)).sum();
+        self.score
     }
 
     pub fn add_event(&mut self, id: &str, max: usize) {
@@ -197,16 +212,30 @@ mod tests {
     #[test]
     fn case_keeps_strongest_per_signal() {
         let mut case = Case::new(1, 0);
-        case.add_signal(sig(Sig::NewLinkDomain, 1.0));
-        case.add_signal(sig(Sig::NewLinkDomain, 2.0));
-        case.add_signal(sig(Sig::NewLinkDomain, 1.5));
-        case.add_signal(sig(Sig::MfaDisabled, 3.0));
+        case.add_signal(sig(Sig::NewLinkDomain, 1.0), 0);
+        case.add_signal(sig(Sig::NewLinkDomain, 2.0), 0);
+        case.add_signal(sig(Sig::NewLinkDomain, 1.5), 0);
+        case.add_signal(sig(Sig::MfaDisabled, 3.0), 0);
         assert_eq!(case.signals.len(), 2);
-        assert!((case.score - 5.0).abs() < 1e-9);
+        assert!((case.rescore(0, 0) - 5.0).abs() < 1e-9);
         let mut seq = sig(Sig::MfaDisabled, 2.0);
         seq.sequence = true;
-        case.add_signal(seq);
-        assert!((case.score - 7.0).abs() < 1e-9);
+        case.add_signal(seq, 0);
+        assert!((case.rescore(0, 0) - 7.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn evidence_fades_with_its_half_life() {
+        let hour = crate::time::HOUR;
+        let mut case = Case::new(1, 0);
+        case.add_signal(sig(Sig::NewDevice, 4.0), hour);
+        assert!((case.rescore(hour, hour) - 2.0).abs() < 1e-9);
+        assert!((case.rescore(3 * hour, hour) - 0.5).abs() < 1e-9);
+        // A weaker but fresh showing replaces a faded stronger one.
+        let mut fresh = sig(Sig::NewDevice, 1.0);
+        fresh.at = 3 * hour;
+        case.add_signal(fresh, hour);
+        assert!((case.rescore(3 * hour, hour) - 1.0).abs() < 1e-9);
     }
 
     #[test]

@@ -150,9 +150,16 @@ impl Sig {
         )
     }
 
-    /// Actions that a risky access makes worse (sequence correlation).
+    /// Actions (what was done, rather than from where).
     pub fn is_action(self) -> bool {
         (self as u8) >= (Sig::UnusualPostHour as u8) && self != Sig::SecurityCluster
+    }
+
+    /// Actions that a risky access before them turns into a sequence: the
+    /// moves of a hijacker (lock-out, defacement, handing over access,
+    /// spreading links). Weak posting habits (hour, client) are not.
+    pub fn is_sequence_action(self) -> bool {
+        self.is_action() && !matches!(self, Sig::UnusualPostHour | Sig::NewPostClient)
     }
 
     /// Security changes counted towards a lock-out cluster.
@@ -426,7 +433,9 @@ impl Model {
         let org = src.as_org.as_deref().unwrap_or("");
         let corporate = asn != 0 && self.corporate_asns.contains(&asn);
         let hosting = !corporate
-            && ((asn != 0 && self.hosting_asns.contains(&asn)) || lower_contains(org, &self.hosting_words));
+            && (src.hosting == Some(true)
+                || (asn != 0 && self.hosting_asns.contains(&asn))
+                || lower_contains(org, &self.hosting_words));
         Access {
             country,
             network: if asn != 0 { fold32(crate::hash::mix64(asn)) } else { 0 },
@@ -470,14 +479,16 @@ impl Model {
         hits: &mut Vec<Hit>,
     ) {
         let w = &self.cfg.weights;
+        let first = hits.len();
         let login = ev.kind == EventKind::Login;
         let onboarding = acc.actor != 0 && st.role_grants.iter().any(|g| {
             g.key == acc.actor && g.trusted && ev.time - super::state::secs_to_ms(g.at) <= self.long_ms * 7
         });
 
-        // Location: sign-ins carry it; other events only add a never-seen
-        // country (a change made from somewhere the account never was).
-        if acc.located && (login || ev.kind == EventKind::PasswordReset) {
+        // Location: sign-ins and events of a device session carry it (posts
+        // through an app's servers, without a device, do not).
+        let session = login || ev.kind == EventKind::PasswordReset || acc.device != 0;
+        if acc.located && session {
             if acc.country != NO_COUNTRY && st.countries.n > 0 && st.countries.count(acc.country as u32 + 1) == 0 {
                 let c = self.novelty(w.attacker_new_country, st.countries.p_new())
                     + pop.country_rarity(acc.country);
@@ -486,14 +497,16 @@ impl Model {
                 let c = self.novelty(w.attacker_new_network, st.networks.p_new())
                     + pop.network_rarity(acc.network);
                 hits.push(Hit::new(Sig::NewNetwork, c.max(0.0)));
-            } else if acc.ip_range != 0 && st.ip_ranges.n > 0 && st.ip_ranges.count(acc.ip_range) == 0 {
+            } else if acc.ip_range != 0 && !acc.mobile && st.ip_ranges.n > 0 && st.ip_ranges.count(acc.ip_range) == 0 {
+                // Mobile carriers draw addresses from shared pools (CGNAT):
+                // a new range inside a known carrier says nothing.
                 let c = self.novelty(w.attacker_new_ip_range, st.ip_ranges.p_new());
                 hits.push(Hit::new(Sig::NewIpRange, c.max(0.0)));
             } else if let Some(c) = self.familiar(1.0 - w.attacker_new_ip_range, &st.ip_ranges, acc.ip_range) {
                 let n = st.ip_ranges.count(acc.ip_range) as f64;
                 hits.push(Hit::new(Sig::KnownNetwork, c).with(n, 0.0));
             }
-            if acc.hosting && login {
+            if acc.hosting {
                 let p_user = (st.hosting_logins as f64 + 0.5) / (st.logins_ok as f64 + 1.0);
                 let c = self.cap((w.attacker_hosting / p_user).ln());
                 if c > 0.0 && st.networks.count(acc.network) < 3 {
@@ -512,17 +525,23 @@ impl Model {
             hits.push(Hit::new(Sig::NewCountry, c.max(0.0)));
         }
 
-        // Device, or the agent family when there is no device id.
+        // Device, or the agent family when there is no device id. A familiar
+        // device id with a browser family the account never used is a
+        // replayed session, not a familiar device.
         let device_scale = if onboarding { 0.25 } else { 1.0 };
+        let agent_new = acc.agent != 0 && st.agents.n > 0 && st.agents.count(acc.agent) == 0;
         if acc.device != 0 && st.devices.n > 0 {
             if st.devices.count(acc.device) == 0 {
                 let c = self.novelty(w.attacker_new_device, st.devices.p_new()) * device_scale;
                 hits.push(Hit::new(Sig::NewDevice, c.max(0.0)).with(st.devices.iter().count() as f64, 0.0));
+            } else if agent_new {
+                let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new()) * device_scale;
+                hits.push(Hit::new(Sig::NewUserAgent, c.max(0.0)));
             } else if let Some(c) = self.familiar(w.attacker_known_device, &st.devices, acc.device) {
                 let n = st.devices.count(acc.device) as f64;
                 hits.push(Hit::new(Sig::KnownDevice, c).with(n, 0.0));
             }
-        } else if acc.agent != 0 && st.agents.n > 0 && st.agents.count(acc.agent) == 0 {
+        } else if agent_new {
             let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new()) * device_scale;
             hits.push(Hit::new(Sig::NewUserAgent, c.max(0.0)));
         }
@@ -551,18 +570,36 @@ impl Model {
                 );
             }
         }
+
+        // Dependence between novelties of one access: keep the strongest,
+        // discount the rest.
+        let strongest = hits[first..]
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.sig.is_novelty() && h.c > 0.0)
+            .max_by(|a, b| a.1.c.total_cmp(&b.1.c))
+            .map(|(i, _)| first + i);
+        if let Some(top) = strongest {
+            for (i, h) in hits.iter_mut().enumerate().skip(first) {
+                if i != top && h.sig.is_novelty() && h.c > 0.0 {
+                    h.c *= w.correlated_novelty;
+                    h.raw = h.c;
+                }
+            }
+        }
     }
 
     fn travel(&self, ev: &Event<'_>, acc: &Access, st: &AccountState, hits: &mut Vec<Hit>) {
         let t = &self.cfg.travel;
-        let last = &st.last_login;
+        let Some(last) = st.last_login(acc.actor) else { return };
         let Some((lat, lon)) = ev.source.position() else { return };
         if !last.has_position || acc.corporate {
             return;
         }
-        // One carrier inside one country: carrier geolocation jumps between
-        // gateway cities, the person did not move.
-        if acc.country == last.country && (acc.network == last.asn || (acc.mobile && last.mobile)) {
+        // Inside one country, one network, or a mobile carrier on either
+        // side: carrier geolocation jumps between gateway cities, the
+        // person did not move.
+        if acc.country == last.country && (acc.network == last.asn || acc.mobile || last.mobile) {
             return;
         }
         let regular = |la: f64, lo: f64| {
@@ -777,7 +814,8 @@ impl Model {
             Sig::ImpossibleTravel => {
                 let from = "the previous sign-in";
                 let kmh = h.a / (h.b / 60.0);
-                let _ = write!(detail, "{:.0} km in {:.0} min ({:.0} km/h) from {from}", h.a, h.b, kmh);
+                let who = ev.actor.as_deref().map(|a| format!(" of {a}")).unwrap_or_default();
+            let _ = write!(detail, "{:.0} km in {:.0} min ({:.0} km/h) from {from}{who}", h.a, h.b, kmh);
                 let _ = write!(phrase, "impossible travel ({:.0} km in {:.0} min)", h.a, h.b);
             }
             Sig::NewDevice => {

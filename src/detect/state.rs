@@ -176,6 +176,8 @@ pub struct Place {
 /// The last successful sign-in, for impossible travel.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LastLogin {
+    /// Actor key (0: sign-ins without an actor).
+    pub actor: u32,
     pub at: Secs,
     pub lat: f32,
     pub lon: f32,
@@ -247,18 +249,23 @@ pub struct AccountState {
     /// Successful sign-ins through hosting / VPN networks.
     pub hosting_logins: u16,
     pub countries: Slots<6>,
-    pub networks: Slots<6>,
-    pub ip_ranges: Slots<6>,
+    pub networks: Slots<8>,
+    pub ip_ranges: Slots<8>,
     pub places: [Place; 4],
-    pub devices: Slots<8>,
-    pub agents: Slots<4>,
-    pub actors: Slots<8>,
+    /// Shared institutional accounts see many devices: staff laptops and
+    /// phones, replacements, newcomers. Too few slots would evict familiar
+    /// devices and make them look new again.
+    pub devices: Slots<16>,
+    pub agents: Slots<6>,
+    pub actors: Slots<12>,
     /// Actors established as administrators: granted an admin role, or
     /// acting for weeks (keys into `actors`).
     pub admins: [u32; 4],
     pub post_clients: Slots<4>,
-    pub domains: Slots<8>,
-    pub last_login: LastLogin,
+    pub domains: Slots<12>,
+    /// Last successful sign-in of the most recent actors: travel is a
+    /// person's, and several staff share one account.
+    pub last_logins: [LastLogin; 4],
     pub failures: Failures,
     pub posting: Posting,
     pub role_grants: [Grant; 2],
@@ -312,6 +319,26 @@ impl AccountState {
     }
 }
 
+impl AccountState {
+    /// The last sign-in of this actor, if kept.
+    pub fn last_login(&self, actor: u32) -> Option<&LastLogin> {
+        self.last_logins.iter().find(|l| l.at != 0 && l.actor == actor)
+    }
+
+    /// Records a sign-in, replacing this actor's previous one or the oldest.
+    pub fn set_last_login(&mut self, l: LastLogin) {
+        let i = self
+            .last_logins
+            .iter()
+            .position(|x| x.at != 0 && x.actor == l.actor)
+            .unwrap_or_else(|| {
+                let (i, _) = self.last_logins.iter().enumerate().min_by_key(|(_, x)| x.at).expect("4 slots");
+                i
+            });
+        self.last_logins[i] = l;
+    }
+}
+
 /// Records a grant, replacing the oldest.
 pub fn push_grant(grants: &mut [Grant; 2], g: Grant) {
     let oldest = grants.iter_mut().min_by_key(|g| g.at).expect("2 grants");
@@ -329,7 +356,7 @@ mod tests {
         // index and allocator overhead, so the struct itself must stay well
         // under it.
         let size = std::mem::size_of::<AccountState>();
-        assert!(size <= 800, "AccountState is {size} bytes");
+        assert!(size <= 900, "AccountState is {size} bytes");
     }
 
     #[test]
