@@ -144,6 +144,7 @@ pub struct Weights {
     pub password_reset: f64,
     pub password_changed: f64,
     pub role_granted_to_new_actor: f64,
+    pub role_granted_admin_to_new_actor: f64,
     pub role_granted_by_new_actor: f64,
     pub admin_revoked: f64,
     pub app_granted: f64,

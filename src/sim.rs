@@ -844,13 +844,14 @@ fn attack(style: &str, acct: &Account, t0: Millis, rng: &mut Rng, out: &mut Out)
     };
     match style {
         "credential_stuffing" => {
-            for _ in 0..rng.range(8, 30) {
+            // Automated guessing through a proxy pool: seconds apart.
+            for _ in 0..rng.range(6, 25) {
                 let (c, n) = *rng.pick(ATTACK_HOSTING);
-                let at = step(rng, 5, 60);
+                let at = step(rng, 2, 20);
                 let e = Ev { kind: "login", actor: Some(&victim.actor), outcome: Some("failure"), ip: Some(ip_in(n, 210, rng.below(250))), city: Some(c), net: Some(n), accuracy_km: Some(50.0), device: Some(&bot), ..Default::default() };
                 evs.push((at, out.emit(acct, at, &e)));
             }
-            let at = step(rng, 10, 120);
+            let at = step(rng, 5, 60);
             let e = Ev { kind: "login", actor: Some(&victim.actor), outcome: Some("success"), device: Some(&att_device), ..from_host(rng) };
             evs.push((at, out.emit(acct, at, &e)));
             let at = step(rng, 60, 400);
@@ -866,7 +867,7 @@ fn attack(style: &str, acct: &Account, t0: Millis, rng: &mut Rng, out: &mut Out)
             let at = step(rng, 0, 10);
             let e = Ev { kind: "login", actor: Some(&victim.actor), outcome: Some("success"), device: Some(&att_device), ..from_home(rng) };
             evs.push((at, out.emit(acct, at, &e)));
-            let at = step(rng, 120, 900);
+            let at = step(rng, 60, 480);
             let e = Ev { kind: "password_change", actor: Some(&victim.actor), device: Some(&att_device), ..from_home(rng) };
             evs.push((at, out.emit(acct, at, &e)));
             let at = step(rng, 30, 300);

@@ -254,7 +254,9 @@ fn evaluate(
         } else {
             neg += h.c;
         }
-        if h.sig.is_access() {
+        // A reset through recovery is how a SIM swapper gets in: it is part
+        // of the access, not only an action.
+        if h.sig.is_access() || h.sig == Sig::PasswordReset {
             access_risk += h.c;
         }
         lockout |= h.sig.is_lockout();
@@ -485,8 +487,11 @@ fn learn(
             }
             if acc.network != 0 && st.networks.observe(acc.network, day) {
                 *pop.networks.entry(acc.network).or_default() += 1;
+                tentative(st, acc.network);
             }
-            st.ip_ranges.observe(acc.ip_range, day);
+            if st.ip_ranges.observe(acc.ip_range, day) {
+                tentative(st, acc.ip_range);
+            }
             if first_located && (st.countries.n > 0 || st.networks.n > 0) {
                 pop.located_accounts += 1;
             }
@@ -505,9 +510,15 @@ fn learn(
                 });
             }
         }
-        st.devices.observe(acc.device, day);
-        st.agents.observe(acc.agent, day);
-        st.actors.observe(acc.actor, day);
+        if st.devices.observe(acc.device, day) {
+            tentative(st, acc.device);
+        }
+        if st.agents.observe(acc.agent, day) {
+            tentative(st, acc.agent);
+        }
+        if st.actors.observe(acc.actor, day) {
+            tentative(st, acc.actor);
+        }
     }
 
     match ev.kind {
@@ -517,10 +528,16 @@ fn learn(
             let target = ch.target.as_deref().map_or(0, key32);
             match ch.action.as_deref() {
                 Some("grant") => {
-                    let trusted = !suspicious && (st.is_admin(acc.actor) || st.actors.count(acc.actor) >= 10);
+                    // Onboarding is trusted only when an established actor
+                    // grants from a familiar device, outside any risky session.
+                    let case_risky = st.case.as_ref().is_some_and(|c| c.risky_access.is_some() || c.is_tentative(acc.device));
+                    let familiar_device = acc.device == 0 || st.devices.count(acc.device) >= 3;
+                    let trusted = !suspicious
+                        && !case_risky
+                        && familiar_device
+                        && (st.is_admin(acc.actor) || st.actors.count(acc.actor) >= 10);
                     push_grant(&mut st.role_grants, Grant { key: target, at: secs32(ev.time), trusted });
-                    let role = ch.role.as_deref().unwrap_or("");
-                    if trusted && matches!(role, "admin" | "owner" | "manager" | "administrator") {
+                    if trusted && signals::is_admin_role(ch.role.as_deref().unwrap_or("")) {
                         st.add_admin(target);
                     }
                 }
@@ -537,6 +554,13 @@ fn learn(
     // Actors active for weeks with many actions are established admins.
     if acc.actor != 0 && !quarantined && st.actors.count(acc.actor) >= 40 && !suspicious {
         st.add_admin(acc.actor);
+    }
+}
+
+/// Marks a value first seen while a case is open.
+fn tentative(st: &mut AccountState, key: u32) {
+    if let Some(case) = st.case.as_mut() {
+        case.add_tentative(key);
     }
 }
 

@@ -108,6 +108,10 @@ pub struct Case {
     pub lockouts: Vec<(Sig, Millis, f64)>,
     pub emitted: Option<Severity>,
     pub score: f64,
+    /// Devices, networks and actors first seen while this case is open:
+    /// possibly the intruder's, so they never count as familiar (nor as an
+    /// onboarded newcomer) while the case lives.
+    pub tentative: Vec<u32>,
 }
 
 impl Case {
@@ -122,6 +126,7 @@ impl Case {
             lockouts: Vec::new(),
             emitted: None,
             score: 0.0,
+            tentative: Vec::new(),
         }
     }
 
@@ -150,6 +155,16 @@ impl Case {
             self.events.remove(1);
         }
         self.events.push(id.to_string());
+    }
+
+    pub fn is_tentative(&self, key: u32) -> bool {
+        self.tentative.contains(&key)
+    }
+
+    pub fn add_tentative(&mut self, key: u32) {
+        if key != 0 && !self.is_tentative(key) && self.tentative.len() < 32 {
+            self.tentative.push(key);
+        }
     }
 
     pub fn incident_id(&self) -> String {

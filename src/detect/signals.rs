@@ -375,6 +375,11 @@ pub fn url_host(url: &str) -> &str {
     host.strip_prefix("www.").unwrap_or(host)
 }
 
+/// Roles that hand over control of the account.
+pub fn is_admin_role(role: &str) -> bool {
+    ["admin", "owner", "manager", "administrator", "superadmin"].iter().any(|r| role.eq_ignore_ascii_case(r))
+}
+
 /// Great-circle distance in km.
 pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
@@ -460,9 +465,10 @@ impl Model {
     }
 
     /// Familiar value: ln(P_attacker(this) / P_user(this)), negative.
-    fn familiar<const N: usize>(&self, p_attacker_seen: f64, s: &Slots<N>, key: u32) -> Option<f64> {
+    /// Values first seen during the open case are not familiar.
+    fn familiar<const N: usize>(&self, p_attacker_seen: f64, s: &Slots<N>, key: u32, st: &AccountState) -> Option<f64> {
         let count = s.count(key);
-        if count < 2 {
+        if count < 2 || st.case.as_ref().is_some_and(|c| c.is_tentative(key)) {
             return None;
         }
         let p_user_seen = 1.0 - s.p_new();
@@ -481,9 +487,11 @@ impl Model {
         let w = &self.cfg.weights;
         let first = hits.len();
         let login = ev.kind == EventKind::Login;
-        let onboarding = acc.actor != 0 && st.role_grants.iter().any(|g| {
-            g.key == acc.actor && g.trusted && ev.time - super::state::secs_to_ms(g.at) <= self.long_ms * 7
-        });
+        let onboarding = acc.actor != 0
+            && !st.case.as_ref().is_some_and(|c| c.is_tentative(acc.actor))
+            && st.role_grants.iter().any(|g| {
+                g.key == acc.actor && g.trusted && ev.time - super::state::secs_to_ms(g.at) <= self.long_ms * 7
+            });
 
         // Location: sign-ins and events of a device session carry it (posts
         // through an app's servers, without a device, do not).
@@ -502,7 +510,7 @@ impl Model {
                 // a new range inside a known carrier says nothing.
                 let c = self.novelty(w.attacker_new_ip_range, st.ip_ranges.p_new());
                 hits.push(Hit::new(Sig::NewIpRange, c.max(0.0)));
-            } else if let Some(c) = self.familiar(1.0 - w.attacker_new_ip_range, &st.ip_ranges, acc.ip_range) {
+            } else if let Some(c) = self.familiar(1.0 - w.attacker_new_ip_range, &st.ip_ranges, acc.ip_range, st) {
                 let n = st.ip_ranges.count(acc.ip_range) as f64;
                 hits.push(Hit::new(Sig::KnownNetwork, c).with(n, 0.0));
             }
@@ -537,7 +545,7 @@ impl Model {
             } else if agent_new {
                 let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new()) * device_scale;
                 hits.push(Hit::new(Sig::NewUserAgent, c.max(0.0)));
-            } else if let Some(c) = self.familiar(w.attacker_known_device, &st.devices, acc.device) {
+            } else if let Some(c) = self.familiar(w.attacker_known_device, &st.devices, acc.device, st) {
                 let n = st.devices.count(acc.device) as f64;
                 hits.push(Hit::new(Sig::KnownDevice, c).with(n, 0.0));
             }
@@ -730,7 +738,9 @@ impl Model {
                             hits.push(Hit::new(Sig::RoleGrantedByNewActor, w.role_granted_by_new_actor));
                         }
                         if target != 0 && st.actors.count(target) == 0 {
-                            hits.push(Hit::new(Sig::RoleGrantedToNewActor, w.role_granted_to_new_actor));
+                            let admin_role = is_admin_role(ch.role.as_deref().unwrap_or(""));
+                            let c = if admin_role { w.role_granted_admin_to_new_actor } else { w.role_granted_to_new_actor };
+                            hits.push(Hit::new(Sig::RoleGrantedToNewActor, c));
                         }
                     }
                     "revoke" => {

@@ -256,7 +256,7 @@ pub struct AccountState {
     /// phones, replacements, newcomers. Too few slots would evict familiar
     /// devices and make them look new again.
     pub devices: Slots<16>,
-    pub agents: Slots<6>,
+    pub agents: Slots<8>,
     pub actors: Slots<12>,
     /// Actors established as administrators: granted an admin role, or
     /// acting for weeks (keys into `actors`).
