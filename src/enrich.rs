@@ -161,7 +161,7 @@ mod tests {
         let mut ev = decode(line.as_bytes()).unwrap();
         e.enrich(&mut ev);
         assert_eq!(ev.source.country.as_deref(), Some("GB"));
-        assert_eq!(ev.source.city.as_deref(), Some("Bracknell"));
+        assert_eq!(ev.source.city.as_deref(), Some("London"));
         assert!(ev.source.lat.is_some() && ev.source.lon.is_some());
         assert!(ev.source.accuracy_km.is_some());
 

@@ -20,6 +20,8 @@
 pub mod score;
 pub mod signals;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -39,7 +41,10 @@ pub struct Stats {
     pub events: u64,
     pub by_kind: [u64; 11],
     pub alerts: [u64; 4],
-    pub signals: [u64; Sig::COUNT],
+    /// Signal firings (every positive hit, evidence or not).
+    pub fired: [u64; Sig::COUNT],
+    /// Signals that entered a case as evidence.
+    pub evidence: [u64; Sig::COUNT],
     pub accounts: u64,
     pub learning: u64,
     pub cases_opened: u64,
@@ -54,7 +59,10 @@ impl Stats {
         for (a, b) in self.alerts.iter_mut().zip(o.alerts) {
             *a += b;
         }
-        for (a, b) in self.signals.iter_mut().zip(o.signals) {
+        for (a, b) in self.fired.iter_mut().zip(o.fired) {
+            *a += b;
+        }
+        for (a, b) in self.evidence.iter_mut().zip(o.evidence) {
             *a += b;
         }
         self.accounts += o.accounts;
@@ -171,15 +179,18 @@ impl Detector {
             return;
         }
 
+        let learning = Self::is_learning(cfg, st);
         hits.clear();
         model.access_signals(ev, &acc, st, pop, hits);
         match ev.kind {
             EventKind::Post => model.post_signals(ev, st, hits),
             EventKind::Login | EventKind::Logout | EventKind::Other => {}
-            _ => model.change_signals(ev, &acc, st, hits),
+            _ => model.change_signals(ev, &acc, st, learning, hits),
         }
 
-        let learning = Self::is_learning(cfg, st);
+        for h in hits.iter().filter(|h| h.c > 0.0) {
+            stats.fired[h.sig as usize] += 1;
+        }
         if learning {
             for h in hits.iter_mut() {
                 if h.sig.is_novelty() {
@@ -356,7 +367,7 @@ fn evaluate(
         if contribution < 0.05 {
             continue;
         }
-        stats.signals[h.sig as usize] += 1;
+        stats.evidence[h.sig as usize] += 1;
         if sequence {
             detail.clear();
             phrase.clear();
@@ -593,19 +604,19 @@ fn learn_post(model: &Model, st: &mut AccountState, ev: &Event<'_>, day: state::
     if weeks > 0 {
         let f = 0.5f32.powf(weeks as f32 / 4.0);
         for h in p.hours.iter_mut().flatten() {
-            *h = (*h as f32 * f) as u16;
+            *h = (*h as f32 * f) as u8;
         }
         p.hours_day = p.hours_day.saturating_add(weeks * 7);
     }
     let (hour, weekend) = crate::time::hour_and_weekend(ev.time, cfg.weekend_utc_offset_minutes);
     let (wk, hr) = (weekend as usize, hour as usize);
-    if p.hours[wk][hr] > u16::MAX - 16 {
-        for h in p.hours.iter_mut().flatten() {
-            *h /= 2;
-        }
-    }
     if !quarantined {
-        p.hours[wk][hr] += 16;
+        if p.hours[wk][hr] > u8::MAX - state::HOUR_UNIT {
+            for h in p.hours.iter_mut().flatten() {
+                *h /= 2;
+            }
+        }
+        p.hours[wk][hr] += state::HOUR_UNIT;
     }
     // Daily rate: EWMA over days (idle days count as zero).
     if day != p.today {

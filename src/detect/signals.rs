@@ -642,14 +642,14 @@ impl Model {
         let posting = &st.posting;
         let (hour, weekend) = crate::time::hour_and_weekend(ev.time, p.weekend_utc_offset_minutes);
         let (wk, hr) = (weekend as usize, hour as usize);
-        let total: f64 = posting.hours.iter().flatten().map(|h| *h as f64).sum::<f64>() / 16.0;
+        let total: f64 = posting.hours.iter().flatten().map(|h| *h as f64).sum::<f64>() / super::state::HOUR_UNIT as f64;
 
         if posting.posts >= p.min_posts_for_hours {
             // Smoothed share of this hour; the attacker posts at any hour.
-            let p_user = (posting.hours[wk][hr] as f64 / 16.0 + 0.1) / (total + 4.8);
+            let p_user = (posting.hours[wk][hr] as f64 / super::state::HOUR_UNIT as f64 + 0.1) / (total + 4.8);
             let c = ((1.0 / 48.0) / p_user).ln().min(2.5);
             if c > 0.5 {
-                hits.push(Hit::new(Sig::UnusualPostHour, c).with(hour as f64, posting.hours[wk][hr] as f64 / 16.0 / total.max(1.0)));
+                hits.push(Hit::new(Sig::UnusualPostHour, c).with(hour as f64, posting.hours[wk][hr] as f64 / super::state::HOUR_UNIT as f64 / total.max(1.0)));
             }
         }
 
@@ -660,7 +660,7 @@ impl Model {
         let k = 1 + posting.recent.iter().filter(|&&t| t != 0 && now.saturating_sub(t) <= window).count() as u32;
         if k >= p.burst_min_posts {
             let hour_share = if total >= 10.0 {
-                (posting.hours[wk][hr] as f64 / 16.0 + 0.5) / (total + 24.0) * 48.0
+                (posting.hours[wk][hr] as f64 / super::state::HOUR_UNIT as f64 + 0.5) / (total + 24.0) * 48.0
             } else {
                 1.0
             };
@@ -717,7 +717,7 @@ impl Model {
     }
 
     /// Security and administration signals.
-    pub fn change_signals(&self, ev: &Event<'_>, acc: &Access, st: &AccountState, hits: &mut Vec<Hit>) {
+    pub fn change_signals(&self, ev: &Event<'_>, acc: &Access, st: &AccountState, learning: bool, hits: &mut Vec<Hit>) {
         let w = &self.cfg.weights;
         let ch = &ev.change;
         let action = ch.action.as_deref().unwrap_or("");
@@ -744,7 +744,10 @@ impl Model {
                         }
                     }
                     "revoke" => {
-                        let established = st.is_admin(target) || st.actors.count(target) >= 20;
+                        // While learning, nobody is established yet: revoking
+                        // anyone who has acted on the account counts.
+                        let seen = st.actors.count(target);
+                        let established = st.is_admin(target) || seen >= 20 || (learning && seen >= 1);
                         if target != 0 && established {
                             let n = st.actors.count(target) as f64;
                             hits.push(Hit::new(Sig::AdminRevoked, w.admin_revoked).with(n, 0.0));

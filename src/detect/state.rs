@@ -219,12 +219,16 @@ pub struct Grant {
     pub trusted: bool,
 }
 
+/// Weight of one post in the hour profile.
+pub const HOUR_UNIT: u8 = 8;
+
 /// Posting behaviour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Posting {
-    /// Posts per hour-of-day, weekdays then weekends, decayed weekly
-    /// (fixed point: one post adds 16).
-    pub hours: [[u16; 24]; 2],
+    /// Posts per hour-of-day, weekdays then weekends, decayed weekly.
+    /// Fixed point in a byte (one post adds [`HOUR_UNIT`]; all bins halve
+    /// when one would overflow): only the shape of the profile matters.
+    pub hours: [[u8; 24]; 2],
     pub hours_day: Day,
     /// Exponentially weighted posts per day (over all days, idle ones too).
     pub per_day: f32,
@@ -233,7 +237,7 @@ pub struct Posting {
     /// Total posts (saturating).
     pub posts: u32,
     /// Times of the most recent posts (ring).
-    pub recent: [Secs; 8],
+    pub recent: [Secs; 6],
     pub recent_next: u8,
 }
 
@@ -250,22 +254,22 @@ pub struct AccountState {
     pub hosting_logins: u16,
     pub countries: Slots<6>,
     pub networks: Slots<8>,
-    pub ip_ranges: Slots<8>,
+    pub ip_ranges: Slots<6>,
     pub places: [Place; 4],
     /// Shared institutional accounts see many devices: staff laptops and
     /// phones, replacements, newcomers. Too few slots would evict familiar
     /// devices and make them look new again.
-    pub devices: Slots<16>,
-    pub agents: Slots<8>,
-    pub actors: Slots<12>,
+    pub devices: Slots<14>,
+    pub agents: Slots<6>,
+    pub actors: Slots<10>,
     /// Actors established as administrators: granted an admin role, or
     /// acting for weeks (keys into `actors`).
     pub admins: [u32; 4],
     pub post_clients: Slots<4>,
-    pub domains: Slots<12>,
+    pub domains: Slots<10>,
     /// Last successful sign-in of the most recent actors: travel is a
     /// person's, and several staff share one account.
-    pub last_logins: [LastLogin; 4],
+    pub last_logins: [LastLogin; 3],
     pub failures: Failures,
     pub posting: Posting,
     pub role_grants: [Grant; 2],
@@ -332,7 +336,7 @@ impl AccountState {
             .iter()
             .position(|x| x.at != 0 && x.actor == l.actor)
             .unwrap_or_else(|| {
-                let (i, _) = self.last_logins.iter().enumerate().min_by_key(|(_, x)| x.at).expect("4 slots");
+                let (i, _) = self.last_logins.iter().enumerate().min_by_key(|(_, x)| x.at).expect("3 slots");
                 i
             });
         self.last_logins[i] = l;

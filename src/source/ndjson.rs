@@ -220,7 +220,7 @@ mod tests {
     #[test]
     fn chunks_keep_lines_whole_and_numbered() {
         let mut text = String::new();
-        for i in 0..200_000 {
+        for i in 0..500_000 {
             text.push_str(&format!("{{\"n\":{i}}}\n"));
         }
         text.push_str("{\"n\":\"last, no newline\"}");
@@ -237,7 +237,7 @@ mod tests {
             }
         }
         assert!(chunks > 1);
-        assert_eq!(expected, 200_002);
+        assert_eq!(expected, 500_002);
     }
 
     #[test]

@@ -1,0 +1,414 @@
+//! Behaviour tests of the detector: each signal, the benign situations that
+//! must stay quiet (geolocation noise, VPN exits, trips, onboarding), the
+//! learning period, and sequence escalation. Time is a fake clock: events
+//! are built at explicit times, the detector never reads another.
+
+use super::*;
+use crate::decode::decode;
+use crate::time::{parse_rfc3339, DAY, HOUR, MINUTE};
+
+const T0: &str = "2026-01-05T00:00:00Z";
+const ACCT: &str = "x:kemenkes";
+
+fn t0() -> Millis {
+    parse_rfc3339(T0).unwrap()
+}
+
+/// Builds one contract event as JSON.
+#[derive(Clone)]
+struct E {
+    id: String,
+    at: Millis,
+    kind: &'static str,
+    actor: Option<&'static str>,
+    outcome: Option<&'static str>,
+    source: Option<String>,
+    device: Option<(&'static str, &'static str)>,
+    extra: String,
+}
+
+fn ev(id: impl Into<String>, at: Millis, kind: &'static str) -> E {
+    E { id: id.into(), at, kind, actor: Some("staff:rina"), outcome: None, source: None, device: None, extra: String::new() }
+}
+
+impl E {
+    fn from(mut self, place: &Place) -> E {
+        self.source = Some(place.json());
+        self
+    }
+    fn device(mut self, id: &'static str, ua: &'static str) -> E {
+        self.device = Some((id, ua));
+        self
+    }
+    fn actor(mut self, a: &'static str) -> E {
+        self.actor = Some(a);
+        self
+    }
+    fn ok(mut self) -> E {
+        self.outcome = Some("success");
+        self
+    }
+    fn failed(mut self) -> E {
+        self.outcome = Some("failure");
+        self
+    }
+    fn with(mut self, extra: &str) -> E {
+        self.extra = format!(",{extra}");
+        self
+    }
+    fn json(&self) -> String {
+        let mut s = format!(
+            r#"{{"id":"{}","time":"{}","account":"{ACCT}","type":"{}""#,
+            self.id,
+            crate::time::rfc3339(self.at),
+            self.kind
+        );
+        if let Some(a) = self.actor {
+            s += &format!(r#","actor":"{a}""#);
+        }
+        if let Some(o) = self.outcome {
+            s += &format!(r#","outcome":"{o}""#);
+        }
+        if let Some(src) = &self.source {
+            s += &format!(r#","source":{src}"#);
+        }
+        if let Some((id, ua)) = self.device {
+            s += &format!(r#","device":{{"id":"{id}","user_agent":"{ua}","client":"web"}}"#);
+        }
+        s += &self.extra;
+        s.push('}');
+        s
+    }
+}
+
+struct Place {
+    ip: &'static str,
+    asn: u32,
+    org: &'static str,
+    country: &'static str,
+    city: &'static str,
+    lat: f64,
+    lon: f64,
+    acc: f64,
+}
+
+impl Place {
+    fn json(&self) -> String {
+        format!(
+            r#"{{"ip":"{}","asn":{},"as_org":"{}","country":"{}","city":"{}","lat":{},"lon":{},"accuracy_km":{}}}"#,
+            self.ip, self.asn, self.org, self.country, self.city, self.lat, self.lon, self.acc
+        )
+    }
+}
+
+const OFFICE: Place = Place { ip: "36.72.14.9", asn: 7713, org: "PT Telekomunikasi Indonesia", country: "ID", city: "Jakarta", lat: -6.21, lon: 106.85, acc: 20.0 };
+const OFFICE2: Place = Place { ip: "36.72.14.77", ..OFFICE };
+const MOBILE_MEDAN: Place = Place { ip: "114.125.3.4", asn: 23693, org: "PT. Telekomunikasi Selular", country: "ID", city: "Medan", lat: 3.59, lon: 98.67, acc: 300.0 };
+const VPN_SG: Place = Place { ip: "103.5.6.7", asn: 138915, org: "Kementerian Gateway SG", country: "SG", city: "Singapore", lat: 1.29, lon: 103.85, acc: 25.0 };
+const TOKYO_HOTEL: Place = Place { ip: "133.1.2.3", asn: 4713, org: "NTT Communications", country: "JP", city: "Tokyo", lat: 35.68, lon: 139.69, acc: 20.0 };
+const LAGOS_HOSTING: Place = Place { ip: "165.22.1.2", asn: 14061, org: "DigitalOcean", country: "NG", city: "Lagos", lat: 6.45, lon: 3.39, acc: 50.0 };
+
+const LAPTOP: (&str, &str) = ("d-laptop", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0");
+const PHONE: (&str, &str) = ("d-phone", "Twitter-iPhone/10.1 iOS/17.4");
+const ANDI_LAPTOP: (&str, &str) = ("d-andi", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/121.0");
+
+struct Run {
+    det: Detector,
+    alerts: Vec<Alert>,
+    n: u64,
+}
+
+impl Run {
+    fn new() -> Run {
+        Run { det: Detector::new(Config::default()), alerts: Vec::new(), n: 0 }
+    }
+    fn feed(&mut self, e: E) -> Vec<Alert> {
+        let line = e.json();
+        let event = decode(line.as_bytes()).unwrap_or_else(|err| panic!("{err}: {line}"));
+        let mut out = Vec::new();
+        self.det.process(&event, &mut out);
+        self.alerts.extend(out.iter().cloned());
+        out
+    }
+    fn id(&mut self) -> String {
+        self.n += 1;
+        format!("w{}", self.n)
+    }
+    /// Weeks of ordinary office life: two staff, office and home sign-ins,
+    /// office-hours posts with the agency's links.
+    fn warm(&mut self, days: i64) {
+        for d in 0..days {
+            let day = t0() + d * DAY;
+            let weekday = (d % 7) < 5;
+            if !weekday {
+                continue;
+            }
+            let id = self.id();
+            self.feed(ev(id, day + 2 * HOUR, "login").ok().from(&OFFICE).device(LAPTOP.0, LAPTOP.1));
+            let id = self.id();
+            self.feed(ev(id, day + 2 * HOUR + 5 * MINUTE, "login").ok().actor("staff:andi").from(&OFFICE2).device(ANDI_LAPTOP.0, ANDI_LAPTOP.1));
+            if d % 3 == 0 {
+                let id = self.id();
+                self.feed(ev(id, day + 6 * HOUR, "login").ok().from(&MOBILE_MEDAN).device(PHONE.0, PHONE.1));
+            }
+            for p in 0..3 {
+                let id = self.id();
+                self.feed(
+                    ev(id, day + (3 + p) * HOUR, "post")
+                        .device(LAPTOP.0, LAPTOP.1)
+                        .with(r#""post":{"client":"Hootsuite","links":["https://kemkes.go.id/berita","https://www.antaranews.com/a"],"text_len":120}"#),
+                );
+            }
+        }
+        assert!(self.alerts.is_empty(), "ordinary life alerted: {:#?}", self.alerts);
+    }
+    fn signals(a: &Alert) -> Vec<&str> {
+        a.signals.iter().map(|s| s.name.as_str()).collect()
+    }
+}
+
+#[test]
+fn foreign_hosting_sign_in_on_new_device_is_high_and_explained() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY + 2 * HOUR;
+    let out = r.feed(ev("att-1", at, "login").ok().from(&LAGOS_HOSTING).device("d-evil", "Mozilla/5.0 (X11; Linux x86_64) Firefox/115.0"));
+    assert_eq!(out.len(), 1, "{out:#?}");
+    let a = &out[0];
+    assert!(a.severity >= Severity::High, "{a:#?}");
+    let names = Run::signals(a);
+    for s in ["new_country", "hosting_network", "new_device"] {
+        assert!(names.contains(&s), "{names:?}");
+    }
+    let nc = a.signals.iter().find(|s| s.name == "new_country").unwrap();
+    assert!(nc.detail.contains("NG never seen") && nc.detail.contains("usual: ID"), "{}", nc.detail);
+    assert!(a.summary.contains(ACCT) && a.summary.starts_with("Likely takeover"));
+    assert_eq!(a.events, vec!["att-1"]);
+    assert!(a.id.starts_with("al-") && a.incident.starts_with("inc-"));
+    assert!(!a.learning);
+    assert_eq!(a.time, crate::time::rfc3339(at));
+}
+
+#[test]
+fn sequence_escalates_to_critical_within_one_incident() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY + 2 * HOUR;
+    let first = r.feed(ev("att-1", at, "login").ok().from(&LAGOS_HOSTING).device("d-evil", "Firefox/115.0"));
+    let second = r.feed(ev("att-2", at + 4 * MINUTE, "mfa_change").from(&LAGOS_HOSTING).device("d-evil", "Firefox/115.0").with(r#""change":{"action":"disable"}"#));
+    assert_eq!(first.len(), 1);
+    assert_eq!(second.len(), 1, "escalation raises a new alert");
+    let (a, b) = (&first[0], &second[0]);
+    assert_eq!(b.severity, Severity::Critical);
+    assert_eq!(a.incident, b.incident, "same incident");
+    assert_ne!(a.id, b.id);
+    assert_eq!(b.events, vec!["att-1", "att-2"], "evidence, trigger last");
+    let names = Run::signals(b);
+    assert!(names.contains(&"mfa_disabled") && names.contains(&"mfa_disabled_after_risky_login"), "{names:?}");
+    assert!(b.summary.contains("two-factor disabled"), "{}", b.summary);
+    // Repeating the same evidence pages nobody again.
+    let third = r.feed(ev("att-3", at + 6 * MINUTE, "mfa_change").from(&LAGOS_HOSTING).device("d-evil", "Firefox/115.0").with(r#""change":{"action":"disable"}"#));
+    assert!(third.is_empty(), "{third:#?}");
+}
+
+#[test]
+fn business_trip_on_the_staff_laptop_stays_quiet() {
+    let mut r = Run::new();
+    r.warm(35);
+    let day = t0() + 36 * DAY;
+    // Flight Jakarta to Tokyo: 7 hours later, on the known laptop.
+    let out = r.feed(ev("trip-1", day + 12 * HOUR, "login").ok().from(&TOKYO_HOTEL).device(LAPTOP.0, LAPTOP.1));
+    assert!(out.is_empty(), "{out:#?}");
+    let out = r.feed(ev("trip-2", day + 13 * HOUR, "post").device(LAPTOP.0, LAPTOP.1).with(r#""post":{"client":"Hootsuite","links":["https://kemkes.go.id/x"]}"#));
+    assert!(out.is_empty(), "{out:#?}");
+}
+
+#[test]
+fn mobile_carrier_geolocation_jumps_are_not_travel() {
+    let mut r = Run::new();
+    r.warm(35);
+    let day = t0() + 36 * DAY;
+    r.feed(ev("m-1", day + 2 * HOUR, "login").ok().from(&OFFICE).device(LAPTOP.0, LAPTOP.1));
+    // Ten minutes later the carrier places the same person 1,400 km away.
+    let out = r.feed(ev("m-2", day + 2 * HOUR + 10 * MINUTE, "login").ok().from(&MOBILE_MEDAN).device(PHONE.0, PHONE.1));
+    assert!(out.is_empty(), "{out:#?}");
+    assert_eq!(r.det.stats.fired[Sig::ImpossibleTravel as usize], 0);
+}
+
+#[test]
+fn a_regular_corporate_vpn_exit_is_not_travel() {
+    let mut r = Run::new();
+    r.warm(20);
+    let base = t0() + 21 * DAY;
+    // The agency's VPN exits in Singapore; staff alternate with the office.
+    for i in 0..6 {
+        let at = base + i * DAY;
+        r.feed(ev(format!("v-{i}"), at + HOUR, "login").ok().from(&VPN_SG).device(LAPTOP.0, LAPTOP.1));
+        r.feed(ev(format!("o-{i}"), at + HOUR + 20 * MINUTE, "login").ok().from(&OFFICE).device(LAPTOP.0, LAPTOP.1));
+    }
+    assert!(r.alerts.is_empty(), "{:#?}", r.alerts);
+    let travel_alerts = r.det.stats.fired[Sig::ImpossibleTravel as usize];
+    // The first switches may register as travel evidence, the regular
+    // pattern must not keep doing so.
+    assert!(travel_alerts <= 2, "{travel_alerts}");
+}
+
+#[test]
+fn impossible_travel_fires_for_one_person() {
+    let mut r = Run::new();
+    r.warm(35);
+    let day = t0() + 36 * DAY;
+    r.feed(ev("j-1", day + 2 * HOUR, "login").ok().from(&OFFICE).device(LAPTOP.0, LAPTOP.1));
+    let out = r.feed(ev("j-2", day + 2 * HOUR + 30 * MINUTE, "login").ok().from(&TOKYO_HOTEL).device(LAPTOP.0, LAPTOP.1));
+    assert_eq!(r.det.stats.fired[Sig::ImpossibleTravel as usize], 1);
+    // On the known laptop: noted, not a page.
+    assert!(out.iter().all(|a| a.severity < Severity::High), "{out:#?}");
+}
+
+#[test]
+fn onboarding_a_new_staff_member_stays_quiet() {
+    let mut r = Run::new();
+    r.warm(35);
+    let day = t0() + 36 * DAY;
+    let out = r.feed(ev("on-1", day + 3 * HOUR, "role_change").device(LAPTOP.0, LAPTOP.1).from(&OFFICE).with(r#""change":{"action":"grant","target":"staff:budi","role":"editor"}"#));
+    assert!(out.is_empty(), "{out:#?}");
+    let out = r.feed(ev("on-2", day + DAY + 2 * HOUR, "login").ok().actor("staff:budi").from(&OFFICE2).device("d-budi", "Mozilla/5.0 (Windows NT 10.0) Edg/120.0"));
+    assert!(out.is_empty(), "{out:#?}");
+    let out = r.feed(ev("on-3", day + DAY + 3 * HOUR, "post").actor("staff:budi").device("d-budi", "Mozilla/5.0 (Windows NT 10.0) Edg/120.0").with(r#""post":{"client":"Hootsuite","links":["https://kemkes.go.id/x"]}"#));
+    assert!(out.is_empty(), "{out:#?}");
+}
+
+#[test]
+fn a_stranger_who_was_not_onboarded_is_noticed() {
+    let mut r = Run::new();
+    r.warm(35);
+    let day = t0() + 36 * DAY;
+    r.feed(ev("s-1", day + 2 * HOUR, "login").ok().actor("staff:budi").from(&OFFICE2).device("d-budi", "Mozilla/5.0 (Windows NT 10.0) Edg/120.0"));
+    assert!(r.det.stats.fired[Sig::NewActor as usize] >= 1);
+}
+
+#[test]
+fn learning_accounts_do_not_page_on_weak_signals_but_do_on_a_lockout() {
+    let mut r = Run::new();
+    r.warm(3);
+    let day = t0() + 4 * DAY;
+    let out = r.feed(ev("l-1", day + 2 * HOUR, "login").ok().from(&TOKYO_HOTEL).device("d-new", "Firefox/115.0"));
+    assert!(out.iter().all(|a| a.severity < Severity::High), "{out:#?}");
+    let st = r.det.state(ACCT).unwrap();
+    assert!(!st.graduated);
+    assert_eq!(r.det.stats.learning, 1);
+    // Two-factor disabled, recovery changed, an established admin revoked:
+    // a lock-out on its own, even from the usual laptop.
+    let at = day + 5 * HOUR;
+    r.feed(ev("l-2", at, "mfa_change").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"action":"disable"}"#));
+    r.feed(ev("l-3", at + 2 * MINUTE, "recovery_change").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"field":"email"}"#));
+    r.feed(ev("l-4", at + 3 * MINUTE, "role_change").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"action":"grant","target":"ext:helper","role":"admin"}"#));
+    let out = r.feed(ev("l-5", at + 4 * MINUTE, "role_change").actor("ext:helper").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"action":"revoke","target":"staff:andi"}"#));
+    let worst = r.alerts.iter().map(|a| a.severity).max();
+    assert!(worst >= Some(Severity::High), "{:#?}", r.alerts);
+    assert!(out.iter().chain(r.alerts.iter()).any(|a| Run::signals(a).contains(&"security_change_cluster")));
+    assert!(r.alerts.iter().all(|a| a.learning));
+}
+
+#[test]
+fn graduation_is_counted_once() {
+    let mut r = Run::new();
+    r.warm(20);
+    assert_eq!(r.det.stats.learning, 0);
+    assert!(r.det.state(ACCT).unwrap().graduated);
+    assert_eq!(r.det.stats.accounts, 1);
+}
+
+#[test]
+fn failed_sign_in_burst_then_success() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY + 10 * HOUR;
+    let hosts = [&LAGOS_HOSTING, &TOKYO_HOTEL, &VPN_SG, &MOBILE_MEDAN];
+    for i in 0..12 {
+        r.feed(ev(format!("f-{i}"), at + i * 10_000, "login").failed().from(hosts[i as usize % 4]).device("d-bot", "python-requests/2.31"));
+    }
+    let out = r.feed(ev("f-ok", at + 3 * MINUTE, "login").ok().from(&LAGOS_HOSTING).device("d-bot", "python-requests/2.31"));
+    let names: Vec<&str> = out.iter().flat_map(Run::signals).collect();
+    assert!(names.contains(&"failed_login_burst"), "{out:#?}");
+    assert!(names.contains(&"automation_user_agent"), "{names:?}");
+}
+
+#[test]
+fn hijacked_session_posting_scam_links_in_a_burst() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY + 15 * HOUR; // 22:00 in Jakarta
+    // The laptop's session replayed from a hosting network, another browser.
+    for i in 0..8 {
+        r.feed(
+            ev(format!("h-{i}"), at + i * 40_000, "post")
+                .from(&LAGOS_HOSTING)
+                .device(LAPTOP.0, "Mozilla/5.0 (X11; Linux x86_64) Firefox/115.0")
+                .with(r#""post":{"client":"X Web App","links":["https://claim-bansos-1.xyz/a"]}"#),
+        );
+    }
+    assert!(r.alerts.iter().any(|a| a.severity >= Severity::High), "{:#?}", r.alerts);
+    let names: Vec<&str> = r.alerts.iter().flat_map(Run::signals).collect();
+    for s in ["new_link_domain", "new_country", "new_user_agent"] {
+        assert!(names.contains(&s), "{names:?}");
+    }
+    assert!(r.det.stats.fired[Sig::PostBurst as usize] >= 1);
+}
+
+#[test]
+fn posts_through_a_freshly_granted_unknown_app() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY + 3 * HOUR;
+    r.feed(ev("o-1", at, "app_authorization").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"action":"grant","app":"Blue Tick Helper"}"#));
+    for i in 0..6 {
+        r.feed(ev(format!("o-p{i}"), at + 20 * MINUTE + i * 60_000, "post").with(r#""device":{"client":"api"},"post":{"client":"Blue Tick Helper","links":["https://airdrop-gov-7.top/x"]}"#));
+    }
+    let names: Vec<&str> = r.alerts.iter().flat_map(Run::signals).collect();
+    assert!(names.contains(&"posts_via_new_app"), "{:#?}", r.alerts);
+    assert!(r.alerts.iter().any(|a| a.severity >= Severity::High), "{:#?}", r.alerts);
+}
+
+#[test]
+fn routine_changes_from_familiar_context_stay_quiet() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY + 3 * HOUR;
+    r.feed(ev("r-1", at, "password_change").device(LAPTOP.0, LAPTOP.1));
+    r.feed(ev("r-2", at + DAY, "profile_change").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"field":"bio"}"#));
+    r.feed(ev("r-3", at + 2 * DAY, "mfa_change").device(PHONE.0, PHONE.1).with(r#""change":{"action":"add_method"}"#));
+    r.feed(ev("r-4", at + 3 * DAY, "app_authorization").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"action":"grant","app":"Buffer"}"#));
+    assert!(r.alerts.is_empty(), "{:#?}", r.alerts);
+}
+
+#[test]
+fn unknown_types_are_counted_not_scored() {
+    let mut r = Run::new();
+    let out = r.feed(ev("u-1", t0(), "live_stream_started").device(LAPTOP.0, LAPTOP.1));
+    assert!(out.is_empty());
+    assert_eq!(r.det.stats.by_kind[EventKind::Other.index()], 1);
+}
+
+#[test]
+fn replay_is_deterministic() {
+    let run = || {
+        let mut r = Run::new();
+        r.warm(35);
+        let at = t0() + 36 * DAY;
+        r.feed(ev("d-1", at, "login").ok().from(&LAGOS_HOSTING).device("d-evil", "Firefox/115.0"));
+        r.feed(ev("d-2", at + MINUTE, "recovery_change").device("d-evil", "Firefox/115.0").with(r#""change":{"field":"phone"}"#));
+        r.alerts.into_iter().map(|a| (a.id, a.severity, a.score, a.events)).collect::<Vec<_>>()
+    };
+    let a = run();
+    assert!(!a.is_empty());
+    assert_eq!(a, run());
+}
+
+#[test]
+fn state_memory_is_accounted() {
+    let mut r = Run::new();
+    r.warm(10);
+    let bytes = r.det.state_bytes();
+    assert!(bytes >= std::mem::size_of::<AccountState>(), "{bytes}");
+}
