@@ -589,7 +589,7 @@ fn learn_place(st: &mut AccountState, lat: f64, lon: f64, day: state::Day) {
         .places
         .iter_mut()
         .min_by_key(|p| (p.count, p.last_day))
-        .expect("4 places");
+        .expect("places");
     *weakest = state::Place { lat: lat as f32, lon: lon as f32, count: 1, last_day: day };
 }
 
