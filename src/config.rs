@@ -259,23 +259,18 @@ impl Config {
             merge(&schema, &mut merged, table, &mut Vec::new(), &name, &mut problems);
         }
 
-        let config = if problems.is_empty() {
-            match Value::Table(merged).try_into::<Config>() {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    problems.push(e.to_string().trim().to_string());
-                    None
-                }
+        // Bad keys and values were never merged, so the merged table is
+        // well-typed: deserialise and check semantics even when there were
+        // problems above, so that every problem is reported in one go.
+        match Value::Table(merged).try_into::<Config>() {
+            Ok(c) => {
+                c.validate(&mut problems);
+                if problems.is_empty() { Ok(c) } else { Err(ConfigError { problems }) }
             }
-        } else {
-            None
-        };
-        if let Some(c) = &config {
-            c.validate(&mut problems);
-        }
-        match config {
-            Some(c) if problems.is_empty() => Ok(c),
-            _ => Err(ConfigError { problems }),
+            Err(e) => {
+                problems.push(e.to_string().trim().to_string());
+                Err(ConfigError { problems })
+            }
         }
     }
 
