@@ -1,1 +1,76 @@
-fn main() {}
+//! Decode + detect throughput on one core, with the state of 1,000,000
+//! accounts resident (events spread over all of them, so the state table is
+//! as cache-hostile as in production). Run: `cargo bench --bench detect`.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use kawal::config::Config;
+use kawal::decode::decode;
+use kawal::detect::Detector;
+use kawal::sim::Rng;
+
+const ACCOUNTS: u64 = 1_000_000;
+const BATCH: usize = 100_000;
+
+fn event(rng: &mut Rng, i: u64, day: u64) -> String {
+    let acct = rng.below(ACCOUNTS);
+    let sec = (day * 86_400 + (i % 86_400)) as i64 + 1_767_571_200; // from 2026-01-05
+    let time = kawal::time::rfc3339(sec * 1000);
+    match rng.below(3) {
+        0 => format!(
+            r#"{{"id":"e{i}","time":"{time}","account":"x:acct{acct}","type":"login","actor":"staff:{s}","outcome":"success","source":{{"ip":"36.72.{r}.9","asn":7713,"as_org":"Telkom Indonesia","country":"ID","city":"Jakarta","lat":-6.21,"lon":106.85,"accuracy_km":20}},"device":{{"id":"d-{acct}-{s}","user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0","client":"web"}}}}"#,
+            s = rng.below(3),
+            r = rng.below(4)
+        ),
+        1 => format!(
+            r#"{{"id":"e{i}","time":"{time}","account":"x:acct{acct}","type":"post","actor":"staff:0","device":{{"id":"d-{acct}-0","client":"web"}},"post":{{"client":"Hootsuite","links":["https://www.kominfo.go.id/berita/{i}"],"text_len":212}}}}"#
+        ),
+        _ => format!(
+            r#"{{"id":"e{i}","time":"{time}","account":"x:acct{acct}","type":"comment_reply","actor":"staff:1","device":{{"id":"d-{acct}-1","client":"web"}}}}"#
+        ),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut rng = Rng::new(42);
+    let mut det = Detector::new(Config::default());
+    det.reserve(ACCOUNTS as usize);
+    let mut out = Vec::new();
+    // Warm: every account exists, with some history.
+    for i in 0..(2 * ACCOUNTS) {
+        let line = event(&mut rng, i, i / ACCOUNTS);
+        det.process(&decode(line.as_bytes()).unwrap(), &mut out);
+        out.clear();
+    }
+    assert!(det.accounts() as u64 > ACCOUNTS * 8 / 10);
+    let lines: Vec<String> = (0..BATCH as u64).map(|i| event(&mut rng, 10_000_000 + i, 3)).collect();
+    let bytes: usize = lines.iter().map(|l| l.len()).sum();
+    eprintln!("state of {} accounts, batch of {BATCH} events, {} bytes/event", det.accounts(), bytes / BATCH);
+
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.sample_size(20);
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            for l in &lines {
+                std::hint::black_box(decode(l.as_bytes()).unwrap());
+            }
+        })
+    });
+    g.bench_function("decode+detect/1M accounts", |b| {
+        b.iter_batched(
+            || (),
+            |_| {
+                for l in &lines {
+                    let ev = decode(l.as_bytes()).unwrap();
+                    det.process(&ev, &mut out);
+                    out.clear();
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
