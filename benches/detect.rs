@@ -2,7 +2,7 @@
 //! accounts resident (events spread over all of them, so the state table is
 //! as cache-hostile as in production). Run: `cargo bench --bench detect`.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use kawal::config::Config;
 use kawal::decode::decode;
 use kawal::detect::Detector;
@@ -42,9 +42,15 @@ fn bench(c: &mut Criterion) {
         out.clear();
     }
     assert!(det.accounts() as u64 > ACCOUNTS * 8 / 10);
-    let lines: Vec<String> = (0..BATCH as u64).map(|i| event(&mut rng, 10_000_000 + i, 3)).collect();
+    let lines: Vec<String> = (0..BATCH as u64)
+        .map(|i| event(&mut rng, 10_000_000 + i, 3))
+        .collect();
     let bytes: usize = lines.iter().map(|l| l.len()).sum();
-    eprintln!("state of {} accounts, batch of {BATCH} events, {} bytes/event", det.accounts(), bytes / BATCH);
+    eprintln!(
+        "state of {} accounts, batch of {BATCH} events, {} bytes/event",
+        det.accounts(),
+        bytes / BATCH
+    );
 
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(BATCH as u64));

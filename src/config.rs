@@ -18,7 +18,7 @@ use std::fmt;
 use std::path::Path;
 use toml::{Table, Value};
 
-use crate::time::{parse_duration, Millis};
+use crate::time::{Millis, parse_duration};
 
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 pub const ENV_PREFIX: &str = "KAWAL__";
@@ -220,10 +220,19 @@ impl Config {
             match std::fs::read_to_string(path) {
                 Err(e) => problems.push(format!("{}: cannot read: {e}", path.display())),
                 Ok(text) => match text.parse::<Table>() {
-                    Err(e) => problems.push(format!("{}: {}", path.display(), e.to_string().trim())),
+                    Err(e) => {
+                        problems.push(format!("{}: {}", path.display(), e.to_string().trim()))
+                    }
                     Ok(table) => {
                         let origin = path.display().to_string();
-                        merge(&schema, &mut merged, table, &mut Vec::new(), &origin, &mut problems)
+                        merge(
+                            &schema,
+                            &mut merged,
+                            table,
+                            &mut Vec::new(),
+                            &origin,
+                            &mut problems,
+                        )
                     }
                 },
             }
@@ -256,7 +265,14 @@ impl Config {
                     .expect("fresh table");
             }
             cursor.insert(last.clone(), value);
-            merge(&schema, &mut merged, table, &mut Vec::new(), &name, &mut problems);
+            merge(
+                &schema,
+                &mut merged,
+                table,
+                &mut Vec::new(),
+                &name,
+                &mut problems,
+            );
         }
 
         // Bad keys and values were never merged, so the merged table is
@@ -265,7 +281,11 @@ impl Config {
         match Value::Table(merged).try_into::<Config>() {
             Ok(c) => {
                 c.validate(&mut problems);
-                if problems.is_empty() { Ok(c) } else { Err(ConfigError { problems }) }
+                if problems.is_empty() {
+                    Ok(c)
+                } else {
+                    Err(ConfigError { problems })
+                }
             }
             Err(e) => {
                 problems.push(e.to_string().trim().to_string());
@@ -308,23 +328,34 @@ impl Config {
             ("attacker_known_device", w.attacker_known_device),
         ] {
             if !(p > 0.0 && p <= 1.0) {
-                problems.push(format!("weights.{name}: {p} is not a probability in (0, 1]"));
+                problems.push(format!(
+                    "weights.{name}: {p} is not a probability in (0, 1]"
+                ));
             }
         }
         for (name, v) in [
             ("learning.weight", self.learning.weight),
             ("detect.long_window_weight", self.detect.long_window_weight),
-            ("weights.correlated_novelty", self.weights.correlated_novelty),
+            (
+                "weights.correlated_novelty",
+                self.weights.correlated_novelty,
+            ),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 problems.push(format!("{name}: {v} is not within 0..1"));
             }
         }
         if self.replay.shards == 0 || self.replay.shards > 256 {
-            problems.push(format!("replay.shards: {} is not within 1..256", self.replay.shards));
+            problems.push(format!(
+                "replay.shards: {} is not within 1..256",
+                self.replay.shards
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
-            problems.push(format!("log.format: {:?} is not \"text\" or \"json\"", self.log.format));
+            problems.push(format!(
+                "log.format: {:?} is not \"text\" or \"json\"",
+                self.log.format
+            ));
         }
         if self.posting.burst_min_posts < 2 {
             problems.push("posting.burst_min_posts: a burst needs at least 2 posts".into());
@@ -425,7 +456,10 @@ mod tests {
     use std::io::Write;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -438,10 +472,18 @@ mod tests {
     #[test]
     fn file_then_env_override() {
         let mut f = tempfile::NamedTempFile::new().unwrap();
-        writeln!(f, "[severity]\nhigh = 9\ncritical = 12.5\n[replay]\nshards = 3").unwrap();
+        writeln!(
+            f,
+            "[severity]\nhigh = 9\ncritical = 12.5\n[replay]\nshards = 3"
+        )
+        .unwrap();
         let c = Config::load(
             Some(f.path()),
-            env(&[("KAWAL__SEVERITY__CRITICAL", "13"), ("HOME", "/root"), ("KAWAL__LOG__FORMAT", "json")]),
+            env(&[
+                ("KAWAL__SEVERITY__CRITICAL", "13"),
+                ("HOME", "/root"),
+                ("KAWAL__LOG__FORMAT", "json"),
+            ]),
         )
         .unwrap();
         assert_eq!(c.severity.high, 9.0);
@@ -452,7 +494,11 @@ mod tests {
 
     #[test]
     fn env_lists_parse_as_toml() {
-        let c = Config::load(None, env(&[("KAWAL__NETWORKS__CORPORATE_ASNS", "[64500, 64501]")])).unwrap();
+        let c = Config::load(
+            None,
+            env(&[("KAWAL__NETWORKS__CORPORATE_ASNS", "[64500, 64501]")]),
+        )
+        .unwrap();
         assert_eq!(c.networks.corporate_asns, vec![64500, 64501]);
     }
 
@@ -464,13 +510,23 @@ mod tests {
             "[severity]\nhihg = 9\n[detect]\nshort_window = 60\n[nonsense]\nx = 1\n[networks]\nhosting_asns = [\"a\"]"
         )
         .unwrap();
-        let err = Config::load(Some(f.path()), env(&[("KAWAL__LEARNING__MIN_DAYS", "soon")])).unwrap_err();
+        let err = Config::load(
+            Some(f.path()),
+            env(&[("KAWAL__LEARNING__MIN_DAYS", "soon")]),
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert_eq!(err.problems.len(), 5, "{text}");
         assert!(text.contains("unknown key `severity.hihg`"), "{text}");
-        assert!(text.contains("`detect.short_window` should be a string"), "{text}");
+        assert!(
+            text.contains("`detect.short_window` should be a string"),
+            "{text}"
+        );
         assert!(text.contains("unknown key `nonsense`"), "{text}");
-        assert!(text.contains("`networks.hosting_asns` should be an array"), "{text}");
+        assert!(
+            text.contains("`networks.hosting_asns` should be an array"),
+            "{text}"
+        );
         assert!(text.contains("KAWAL__LEARNING__MIN_DAYS"), "{text}");
     }
 

@@ -17,12 +17,12 @@
 //! there is one; [`DecodeError::kind`] is a static string suitable as a
 //! metric label.
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::time::{parse_rfc3339, Millis};
+use crate::time::{Millis, parse_rfc3339};
 
 /// Links kept per post; more are counted, not kept.
 pub const MAX_LINKS: usize = 8;
@@ -409,7 +409,10 @@ impl DecodeError {
 /// Decodes one event from bytes (one NDJSON line or one Kafka message).
 pub fn decode(bytes: &[u8]) -> Result<Event<'_>, DecodeError> {
     if bytes.len() > MAX_EVENT_BYTES {
-        return Err(DecodeError::invalid(ErrorKind::TooLarge, "event larger than 1 MiB"));
+        return Err(DecodeError::invalid(
+            ErrorKind::TooLarge,
+            "event larger than 1 MiB",
+        ));
     }
     let w: Wire<'_> = serde_json::from_slice(bytes).map_err(DecodeError::from_json)?;
     validate(w)
@@ -426,14 +429,17 @@ fn validate(w: Wire<'_>) -> Result<Event<'_>, DecodeError> {
     if w.kind.is_empty() {
         return Err(DecodeError::invalid(BadValue, "empty type"));
     }
-    let time = parse_rfc3339(&w.time)
-        .ok_or(DecodeError::invalid(BadTime, "time is not RFC 3339"))?;
+    let time =
+        parse_rfc3339(&w.time).ok_or(DecodeError::invalid(BadTime, "time is not RFC 3339"))?;
     let outcome = match w.outcome.as_deref() {
         None => None,
         Some("success") => Some(Outcome::Success),
         Some("failure") => Some(Outcome::Failure),
         Some(_) => {
-            return Err(DecodeError::invalid(BadValue, "outcome is not success or failure"));
+            return Err(DecodeError::invalid(
+                BadValue,
+                "outcome is not success or failure",
+            ));
         }
     };
     let source = w.source.unwrap_or_default();
@@ -455,7 +461,10 @@ fn validate(w: Wire<'_>) -> Result<Event<'_>, DecodeError> {
     if let Some(c) = source.country.as_deref() {
         let b = c.as_bytes();
         if b.len() != 2 || !b[0].is_ascii_uppercase() || !b[1].is_ascii_uppercase() {
-            return Err(DecodeError::invalid(BadValue, "country is not ISO 3166-1 alpha-2"));
+            return Err(DecodeError::invalid(
+                BadValue,
+                "country is not ISO 3166-1 alpha-2",
+            ));
         }
     }
     let kind = EventKind::parse(&w.kind);
@@ -514,7 +523,9 @@ mod tests {
 
     #[test]
     fn decodes_post_links_borrowed_and_counts_extra() {
-        let links: Vec<String> = (0..12).map(|i| format!("\"https://a{i}.example/x\"")).collect();
+        let links: Vec<String> = (0..12)
+            .map(|i| format!("\"https://a{i}.example/x\""))
+            .collect();
         let line = format!(
             r#"{{"id":"p","time":"2026-03-02T08:21:03Z","account":"a","type":"post","post":{{"client":"Hootsuite","links":[{}],"text_len":212}}}}"#,
             links.join(",")
@@ -533,7 +544,10 @@ mod tests {
         let ev = decode(line.as_bytes()).unwrap();
         assert_eq!(ev.id, "e1");
         assert_eq!(ev.account, "x:a\"b");
-        assert_eq!(ev.post.unwrap().links.iter().next(), Some("https://evil.example/x"));
+        assert_eq!(
+            ev.post.unwrap().links.iter().next(),
+            Some("https://evil.example/x")
+        );
     }
 
     #[test]
@@ -559,19 +573,43 @@ mod tests {
         let ok = r#""id":"1","time":"2026-03-02T08:21:03Z","account":"a","type":"login""#;
         assert_eq!(kind_of("not json"), ErrorKind::BadJson);
         assert_eq!(kind_of(r#"{"id":"1""#), ErrorKind::BadJson);
-        assert_eq!(kind_of(r#"{"id":"1","source":{"lat":NaN}}"#), ErrorKind::BadJson);
-        assert_eq!(kind_of(r#"{"id":"1","account":"a","type":"login"}"#), ErrorKind::MissingField);
+        assert_eq!(
+            kind_of(r#"{"id":"1","source":{"lat":NaN}}"#),
+            ErrorKind::BadJson
+        );
+        assert_eq!(
+            kind_of(r#"{"id":"1","account":"a","type":"login"}"#),
+            ErrorKind::MissingField
+        );
         assert_eq!(kind_of("[1,2]"), ErrorKind::BadType);
-        assert_eq!(kind_of(&format!(r#"{{{ok},"actor":5}}"#)), ErrorKind::BadType);
+        assert_eq!(
+            kind_of(&format!(r#"{{{ok},"actor":5}}"#)),
+            ErrorKind::BadType
+        );
         assert_eq!(
             kind_of(r#"{"id":"1","time":"2026-03-02 soon","account":"a","type":"login"}"#),
             ErrorKind::BadTime
         );
-        assert_eq!(kind_of(&format!(r#"{{{ok},"source":{{"lat":91}}}}"#)), ErrorKind::OutOfRange);
-        assert_eq!(kind_of(&format!(r#"{{{ok},"source":{{"lon":-180.5}}}}"#)), ErrorKind::OutOfRange);
-        assert_eq!(kind_of(&format!(r#"{{{ok},"source":{{"asn":-1}}}}"#)), ErrorKind::OutOfRange);
-        assert_eq!(kind_of(&format!(r#"{{{ok},"outcome":"maybe"}}"#)), ErrorKind::BadValue);
-        assert_eq!(kind_of(&format!(r#"{{{ok},"source":{{"country":"id"}}}}"#)), ErrorKind::BadValue);
+        assert_eq!(
+            kind_of(&format!(r#"{{{ok},"source":{{"lat":91}}}}"#)),
+            ErrorKind::OutOfRange
+        );
+        assert_eq!(
+            kind_of(&format!(r#"{{{ok},"source":{{"lon":-180.5}}}}"#)),
+            ErrorKind::OutOfRange
+        );
+        assert_eq!(
+            kind_of(&format!(r#"{{{ok},"source":{{"asn":-1}}}}"#)),
+            ErrorKind::OutOfRange
+        );
+        assert_eq!(
+            kind_of(&format!(r#"{{{ok},"outcome":"maybe"}}"#)),
+            ErrorKind::BadValue
+        );
+        assert_eq!(
+            kind_of(&format!(r#"{{{ok},"source":{{"country":"id"}}}}"#)),
+            ErrorKind::BadValue
+        );
         assert_eq!(
             kind_of(r#"{"id":"","time":"2026-03-02T08:21:03Z","account":"a","type":"login"}"#),
             ErrorKind::BadValue

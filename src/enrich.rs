@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::path::Path;
 
-use maxminddb::{geoip2, Reader};
+use maxminddb::{Reader, geoip2};
 use serde::Deserialize;
 
 use crate::config::GeoipConfig;
@@ -56,17 +56,36 @@ fn open(path: &str) -> Result<Option<Reader<Vec<u8>>>, EnrichError> {
     }
     Reader::open_readfile(Path::new(path))
         .map(Some)
-        .map_err(|source| EnrichError { path: path.to_string(), source })
+        .map_err(|source| EnrichError {
+            path: path.to_string(),
+            source,
+        })
 }
 
 /// A located place: country, city, latitude, longitude, accuracy in km.
-type Located<'a> = (Option<&'a str>, Option<&'a str>, Option<f64>, Option<f64>, Option<f64>);
+type Located<'a> = (
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
 
 impl Enricher {
     /// Opens the configured databases; `None` when none is configured.
     pub fn open(cfg: &GeoipConfig) -> Result<Option<Enricher>, EnrichError> {
-        let e = Enricher { city: open(&cfg.city_db)?, asn: open(&cfg.asn_db)?, anonymous: open(&cfg.anonymous_db)? };
-        Ok(if e.city.is_none() && e.asn.is_none() && e.anonymous.is_none() { None } else { Some(e) })
+        let e = Enricher {
+            city: open(&cfg.city_db)?,
+            asn: open(&cfg.asn_db)?,
+            anonymous: open(&cfg.anonymous_db)?,
+        };
+        Ok(
+            if e.city.is_none() && e.asn.is_none() && e.anonymous.is_none() {
+                None
+            } else {
+                Some(e)
+            },
+        )
     }
 
     /// Opens and leaks the enricher for the life of the process.
@@ -98,10 +117,13 @@ impl Enricher {
         let Some(ip) = src.ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok()) else {
             return;
         };
-        let no_geo = src.country.is_none() && src.city.is_none() && src.lat.is_none() && src.lon.is_none();
+        let no_geo =
+            src.country.is_none() && src.city.is_none() && src.lat.is_none() && src.lon.is_none();
         if no_geo && let Some((country, city, lat, lon, acc)) = self.locate(ip) {
             // Only well-formed country codes: the contract's own rule.
-            src.country = country.filter(|c| crate::decode::country_code(c) != crate::decode::NO_COUNTRY).map(Cow::Borrowed);
+            src.country = country
+                .filter(|c| crate::decode::country_code(c) != crate::decode::NO_COUNTRY)
+                .map(Cow::Borrowed);
             src.city = city.map(Cow::Borrowed);
             src.lat = lat.filter(|v| (-90.0..=90.0).contains(v));
             src.lon = lon.filter(|v| (-180.0..=180.0).contains(v));
@@ -124,9 +146,14 @@ impl Enricher {
             && let Ok(found) = reader.lookup(ip)
             && let Ok(Some(a)) = found.decode::<geoip2::AnonymousIp>()
         {
-            let flagged = [a.is_anonymous_vpn, a.is_hosting_provider, a.is_public_proxy, a.is_tor_exit_node]
-                .into_iter()
-                .any(|f| f == Some(true));
+            let flagged = [
+                a.is_anonymous_vpn,
+                a.is_hosting_provider,
+                a.is_public_proxy,
+                a.is_tor_exit_node,
+            ]
+            .into_iter()
+            .any(|f| f == Some(true));
             src.hosting = Some(flagged);
         }
     }

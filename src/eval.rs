@@ -16,7 +16,7 @@ use std::fmt::Write;
 
 use crate::detect::{Alert, Severity};
 use crate::sim::Truth;
-use crate::time::{parse_rfc3339, Millis, HOUR, MINUTE};
+use crate::time::{HOUR, MINUTE, Millis, parse_rfc3339};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Level {
@@ -59,7 +59,6 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 pub fn evaluate(truth: &Truth, alerts: &[Alert], grace: Millis) -> Result<Report, EvalError> {
     let t = |s: &str| parse_rfc3339(s).ok_or_else(|| EvalError::BadTime(s.to_string()));
     struct Attack<'a> {
-        style: &'a str,
         start: Millis,
         end: Millis,
         events: HashSet<&'a str>,
@@ -68,7 +67,11 @@ pub fn evaluate(truth: &Truth, alerts: &[Alert], grace: Millis) -> Result<Report
     for (i, to) in truth.takeovers.iter().enumerate() {
         by_account.entry(to.account.as_str()).or_default().push((
             i,
-            Attack { style: &to.style, start: t(&to.start)?, end: t(&to.end)?, events: to.events.iter().map(|s| s.as_str()).collect() },
+            Attack {
+                start: t(&to.start)?,
+                end: t(&to.end)?,
+                events: to.events.iter().map(|s| s.as_str()).collect(),
+            },
         ));
     }
     // For each alert: which takeover it belongs to, if any.
@@ -77,7 +80,10 @@ pub fn evaluate(truth: &Truth, alerts: &[Alert], grace: Millis) -> Result<Report
         let at = t(&a.time)?;
         let hit = by_account.get(a.account.as_str()).and_then(|list| {
             list.iter()
-                .find(|(_, k)| a.events.iter().any(|e| k.events.contains(e.as_str())) || (at >= k.start && at <= k.end + grace))
+                .find(|(_, k)| {
+                    a.events.iter().any(|e| k.events.contains(e.as_str()))
+                        || (at >= k.start && at <= k.end + grace)
+                })
                 .map(|(i, _)| *i)
         });
         matched.push((hit, at));
@@ -120,7 +126,11 @@ pub fn evaluate(truth: &Truth, alerts: &[Alert], grace: Millis) -> Result<Report
             severity: sev,
             detected: first.len(),
             takeovers: n,
-            recall: if n == 0 { 1.0 } else { first.len() as f64 / n as f64 },
+            recall: if n == 0 {
+                1.0
+            } else {
+                first.len() as f64 / n as f64
+            },
             recall_by_style: by_style,
             false_alerts,
             false_per_1000_account_days: false_alerts as f64 / account_days.max(1.0) * 1000.0,
@@ -129,7 +139,11 @@ pub fn evaluate(truth: &Truth, alerts: &[Alert], grace: Millis) -> Result<Report
             p90_minutes_to_detect: quantile(&minutes, 0.9),
         });
     }
-    Ok(Report { account_days, alerts: alerts.len(), levels })
+    Ok(Report {
+        account_days,
+        alerts: alerts.len(),
+        levels,
+    })
 }
 
 /// The default grace: the detector's default long window.
@@ -138,11 +152,21 @@ pub const DEFAULT_GRACE: Millis = 48 * HOUR;
 impl Report {
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "{} alerts over {:.0} account-days", self.alerts, self.account_days);
+        let _ = writeln!(
+            s,
+            "{} alerts over {:.0} account-days",
+            self.alerts, self.account_days
+        );
         let _ = writeln!(
             s,
             "{:<10} {:>9} {:>8} {:>13} {:>12} {:>13} {:>11}",
-            "severity>=", "detected", "recall", "false alerts", "per 1k a-d", "median min", "p90 min"
+            "severity>=",
+            "detected",
+            "recall",
+            "false alerts",
+            "per 1k a-d",
+            "median min",
+            "p90 min"
         );
         for l in &self.levels {
             let m = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
@@ -215,13 +239,31 @@ mod tests {
             start: "2026-01-01T00:00:00Z".into(),
             end: "2026-04-11T00:00:00Z".into(),
             takeovers: vec![
-                Takeover { account: "a".into(), style: "s1".into(), start: "2026-02-01T10:00:00Z".into(), end: "2026-02-01T10:30:00Z".into(), events: vec!["a1".into()] },
-                Takeover { account: "b".into(), style: "s2".into(), start: "2026-02-01T10:00:00Z".into(), end: "2026-02-01T10:30:00Z".into(), events: vec!["b1".into()] },
+                Takeover {
+                    account: "a".into(),
+                    style: "s1".into(),
+                    start: "2026-02-01T10:00:00Z".into(),
+                    end: "2026-02-01T10:30:00Z".into(),
+                    events: vec!["a1".into()],
+                },
+                Takeover {
+                    account: "b".into(),
+                    style: "s2".into(),
+                    start: "2026-02-01T10:00:00Z".into(),
+                    end: "2026-02-01T10:30:00Z".into(),
+                    events: vec!["b1".into()],
+                },
             ],
         };
         let alerts = vec![
             alert("a", "2026-02-01T10:04:00Z", Severity::Medium, &["a1"], "i1"),
-            alert("a", "2026-02-01T10:10:00Z", Severity::Critical, &["a1", "a2"], "i1"),
+            alert(
+                "a",
+                "2026-02-01T10:10:00Z",
+                Severity::Critical,
+                &["a1", "a2"],
+                "i1",
+            ),
             alert("b", "2026-02-05T10:00:00Z", Severity::High, &["b9"], "i2"),
             alert("c", "2026-02-05T10:00:00Z", Severity::Low, &["c1"], "i3"),
         ];

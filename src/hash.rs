@@ -108,7 +108,12 @@ mod tests {
     fn stable_values() {
         // Fixed outputs: these keys will be persisted, so they must not drift.
         assert_eq!(hash_str(""), mix64(0));
-        assert_eq!(hash_str("x:kemkominfo"), 0x00de_3a21_1b8f_936c, "{:#x}", hash_str("x:kemkominfo"));
+        assert_eq!(
+            hash_str("x:kemkominfo"),
+            0x00de_3a21_1b8f_936c,
+            "{:#x}",
+            hash_str("x:kemkominfo")
+        );
         assert_eq!(hash_str("x:kemkominfo"), hash_str("x:kemkominfo"));
         assert_ne!(hash_str("x:kemkominfo"), hash_str("x:kemkominfO"));
         assert_ne!(hash_str("ab"), hash_str("ab\0"));
@@ -118,15 +123,24 @@ mod tests {
     fn a_million_structured_ids_do_not_collide() {
         let mut seen = std::collections::HashSet::with_capacity(1_000_000);
         for i in 0..1_000_000 {
-            assert!(seen.insert(hash_str(&format!("x:acct{i}"))), "collision at {i}");
+            assert!(
+                seen.insert(hash_str(&format!("x:acct{i}"))),
+                "collision at {i}"
+            );
         }
     }
 
     #[test]
     fn case_insensitive_keys() {
-        assert_eq!(key32_ignore_case("Evil.Example"), key32_ignore_case("evil.example"));
+        assert_eq!(
+            key32_ignore_case("Evil.Example"),
+            key32_ignore_case("evil.example")
+        );
         let long = "A".repeat(100);
-        assert_eq!(key32_ignore_case(&long), key32_ignore_case(&long.to_lowercase()));
+        assert_eq!(
+            key32_ignore_case(&long),
+            key32_ignore_case(&long.to_lowercase())
+        );
         assert_ne!(key32("a"), 0);
     }
 
@@ -140,6 +154,10 @@ mod tests {
             short.insert(key32(&id));
         }
         // 100k values in 32 bits expect about 1.2 birthday collisions.
-        assert!(100_000 - short.len() <= 6, "{} collisions", 100_000 - short.len());
+        assert!(
+            100_000 - short.len() <= 6,
+            "{} collisions",
+            100_000 - short.len()
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -13,13 +13,17 @@ use kawal::config::Config;
 use kawal::detect::Alert;
 use kawal::enrich::Enricher;
 use kawal::eval;
-use kawal::replay::{replay, Summary};
+use kawal::replay::{Summary, replay};
 use kawal::sim::{self, SimConfig, Truth};
-use kawal::sink::ndjson::NdjsonSink;
 use kawal::sink::Sink;
+use kawal::sink::ndjson::NdjsonSink;
 
 #[derive(Parser)]
-#[command(name = "kawal", version, about = "Streaming detector of account takeovers for institutional social media accounts")]
+#[command(
+    name = "kawal",
+    version,
+    about = "Streaming detector of account takeovers for institutional social media accounts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -90,9 +94,11 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     }
     let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template(&format!("{{spinner}} {what} [{{bar:30}}] {{percent}}% {{binary_bytes_per_sec}} eta {{eta}}"))
-            .expect("template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{bar:30}}] {{percent}}% {{binary_bytes_per_sec}} eta {{eta}}"
+        ))
+        .expect("template")
+        .progress_chars("=> "),
     );
     pb
 }
@@ -117,38 +123,47 @@ fn run_replay(input: &str, cfg: &Config, sink: &mut dyn Sink) -> Result<Summary>
 
 fn open_out(out: Option<&Path>) -> Result<Box<dyn Write + Send>> {
     Ok(match out {
-        Some(p) => Box::new(io::BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+        Some(p) => Box::new(io::BufWriter::new(
+            File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
         None => Box::new(io::stdout()),
     })
 }
 
 fn read_alerts(path: &Path) -> Result<Vec<Alert>> {
-    let f = File::open(path).with_context(|| format!("cannot open alerts file {}", path.display()))?;
+    let f =
+        File::open(path).with_context(|| format!("cannot open alerts file {}", path.display()))?;
     let mut alerts = Vec::new();
     for (i, line) in BufReader::new(f).lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
-        alerts.push(serde_json::from_str(&line).with_context(|| format!("{}:{}: not an alert", path.display(), i + 1))?);
+        alerts.push(
+            serde_json::from_str(&line)
+                .with_context(|| format!("{}:{}: not an alert", path.display(), i + 1))?,
+        );
     }
     Ok(alerts)
 }
 
 fn read_truth(path: &Path) -> Result<Truth> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read truth file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read truth file {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: not a truth file", path.display()))
 }
 
 fn run_simulate(cfg: &SimConfig, dir: &Path) -> Result<Truth> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let events_path = dir.join("events.ndjson");
-    let mut f = File::create(&events_path).with_context(|| format!("cannot create {}", events_path.display()))?;
+    let mut f = File::create(&events_path)
+        .with_context(|| format!("cannot create {}", events_path.display()))?;
     let pb = bar(cfg.accounts as u64, "simulate");
     let truth = sim::simulate(cfg, &mut f, &mut |n| pb.set_position(n as u64))?;
     pb.finish_and_clear();
     let truth_path = dir.join("truth.json");
-    std::fs::write(&truth_path, serde_json::to_vec_pretty(&truth)?).with_context(|| format!("cannot write {}", truth_path.display()))?;
+    std::fs::write(&truth_path, serde_json::to_vec_pretty(&truth)?)
+        .with_context(|| format!("cannot write {}", truth_path.display()))?;
     Ok(truth)
 }
 
@@ -168,18 +183,33 @@ fn run() -> Result<()> {
         Command::Replay { input, config, out } => {
             let cfg = load_config(config.as_deref())?;
             kawal::telemetry::init(&cfg.log);
-            let mut sink = NdjsonSink::new(open_out(out.as_deref())?, out.is_none() && io::stdout().is_terminal());
+            let mut sink = NdjsonSink::new(
+                open_out(out.as_deref())?,
+                out.is_none() && io::stdout().is_terminal(),
+            );
             let summary = run_replay(&input, &cfg, &mut sink)?;
             eprintln!("{}", summary.render());
         }
-        Command::Simulate { accounts, days, seed, attack_share, out } => {
+        Command::Simulate {
+            accounts,
+            days,
+            seed,
+            attack_share,
+            out,
+        } => {
             if accounts == 0 || days == 0 {
                 bail!("--accounts and --days must be at least 1");
             }
             if !(0.0..=1.0).contains(&attack_share) {
                 bail!("--attack-share must be within 0..1");
             }
-            let cfg = SimConfig { accounts, days, seed, attack_share, ..Default::default() };
+            let cfg = SimConfig {
+                accounts,
+                days,
+                seed,
+                attack_share,
+                ..Default::default()
+            };
             let truth = run_simulate(&cfg, &out)?;
             eprintln!(
                 "wrote {} and {} ({} accounts, {} days, {} takeovers)",
@@ -190,7 +220,11 @@ fn run() -> Result<()> {
                 truth.takeovers.len()
             );
         }
-        Command::Evaluate { truth, alerts, json } => {
+        Command::Evaluate {
+            truth,
+            alerts,
+            json,
+        } => {
             let truth = read_truth(&truth)?;
             let alerts = read_alerts(&alerts)?;
             let report = eval::evaluate(&truth, &alerts, eval::DEFAULT_GRACE)?;
@@ -200,7 +234,13 @@ fn run() -> Result<()> {
                 print!("{}", report.render());
             }
         }
-        Command::Demo { accounts, days, seed, out, config } => {
+        Command::Demo {
+            accounts,
+            days,
+            seed,
+            out,
+            config,
+        } => {
             let cfg = load_config(config.as_deref())?;
             kawal::telemetry::init(&cfg.log);
             let tmp;
@@ -211,22 +251,41 @@ fn run() -> Result<()> {
                     tmp.clone()
                 }
             };
-            let sim_cfg = SimConfig { accounts, days, seed, ..Default::default() };
+            let sim_cfg = SimConfig {
+                accounts,
+                days,
+                seed,
+                ..Default::default()
+            };
             eprintln!("simulating {accounts} accounts over {days} days (seed {seed})...");
             let truth = run_simulate(&sim_cfg, &dir)?;
             let events = dir.join("events.ndjson");
             let alerts_path = dir.join("alerts.ndjson");
             let mut sink = NdjsonSink::new(io::BufWriter::new(File::create(&alerts_path)?), false);
-            let summary = run_replay(events.to_str().context("path is not UTF-8")?, &cfg, &mut sink)?;
+            let summary = run_replay(
+                events.to_str().context("path is not UTF-8")?,
+                &cfg,
+                &mut sink,
+            )?;
             drop(sink);
             let alerts = read_alerts(&alerts_path)?;
             println!("== alerts (high and critical) ==");
-            for a in alerts.iter().filter(|a| a.severity >= kawal::detect::Severity::High) {
-                println!("[{}] {} {} (score {:.1})", a.severity, a.time, a.summary, a.score);
+            for a in alerts
+                .iter()
+                .filter(|a| a.severity >= kawal::detect::Severity::High)
+            {
+                println!(
+                    "[{}] {} {} (score {:.1})",
+                    a.severity, a.time, a.summary, a.score
+                );
             }
             println!("\n== replay ==\n{}", summary.render());
             let report = eval::evaluate(&truth, &alerts, eval::DEFAULT_GRACE)?;
-            println!("\n== evaluation against {} injected takeovers ==\n{}", truth.takeovers.len(), report.render());
+            println!(
+                "\n== evaluation against {} injected takeovers ==\n{}",
+                truth.takeovers.len(),
+                report.render()
+            );
             println!("files: {}", dir.display());
         }
     }

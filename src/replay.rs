@@ -20,17 +20,17 @@
 //! half of the accounts, which estimates the same shares.
 
 use std::io::Read;
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::decode::{decode, ErrorKind};
+use crate::decode::{ErrorKind, decode};
 use crate::detect::{Alert, Detector, Stats};
 use crate::enrich::Enricher;
 use crate::hash::hash_bytes;
 use crate::sink::{Sink, SinkError};
-use crate::source::ndjson::{scan_account, Chunk, ChunkReader};
+use crate::source::ndjson::{Chunk, ChunkReader, scan_account};
 use crate::time::wall_clock_ms;
 
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +87,11 @@ impl Summary {
             s,
             "invalid: {}{}",
             self.invalid_total(),
-            if invalid.is_empty() { String::new() } else { format!(" ({})", invalid.join(", ")) }
+            if invalid.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", invalid.join(", "))
+            }
         );
         let _ = writeln!(
             s,
@@ -155,7 +159,11 @@ fn shard_worker(
     let mut invalid = [0u64; ErrorKind::ALL.len()];
     let mut out = Vec::new();
     for chunk in chunks {
-        let mut res = ShardResult { alerts: Vec::new(), lines: 0, blank: 0 };
+        let mut res = ShardResult {
+            alerts: Vec::new(),
+            lines: 0,
+            blank: 0,
+        };
         for (n, line) in chunk.lines() {
             res.lines += 1;
             if line.iter().all(|b| b.is_ascii_whitespace()) {
@@ -187,7 +195,10 @@ fn shard_worker(
                     if invalid[k.index()] <= 3 {
                         tracing::warn!(line = n, kind = k.as_str(), error = %e, "invalid event skipped");
                     } else if invalid[k.index()] == 4 {
-                        tracing::warn!(kind = k.as_str(), "more invalid events of this kind; counting them silently");
+                        tracing::warn!(
+                            kind = k.as_str(),
+                            "more invalid events of this kind; counting them silently"
+                        );
                     }
                 }
             }
@@ -196,7 +207,11 @@ fn shard_worker(
             break;
         }
     }
-    ShardEnd { state_bytes: det.state_bytes(), stats: det.stats, invalid }
+    ShardEnd {
+        state_bytes: det.state_bytes(),
+        stats: det.stats,
+        invalid,
+    }
 }
 
 /// Replays NDJSON events from `input` through `cfg.replay.shards`
@@ -238,7 +253,8 @@ pub fn replay<R: Read>(
             if more {
                 let chunk = Arc::new(chunk);
                 for tx in &to_shards {
-                    tx.send(Arc::clone(&chunk)).map_err(|_| ReplayError::ShardLost)?;
+                    tx.send(Arc::clone(&chunk))
+                        .map_err(|_| ReplayError::ShardLost)?;
                 }
                 in_flight.push_back(chunk);
             }

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::io::Write;
 
-use crate::time::{days_from_civil, rfc3339, Millis, DAY, HOUR, MINUTE, SECOND};
+use crate::time::{DAY, HOUR, MINUTE, Millis, SECOND, days_from_civil, rfc3339};
 
 /// xoshiro256** seeded through SplitMix64.
 #[derive(Clone)]
@@ -120,7 +120,12 @@ pub struct City {
 }
 
 const fn city(name: &'static str, country: &'static str, lat: f64, lon: f64) -> City {
-    City { name, country, lat, lon }
+    City {
+        name,
+        country,
+        lat,
+        lon,
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -172,89 +177,234 @@ const COUNTRIES: &[Country] = &[
         offset_min: 420,
     },
     Country {
-        cities: &[city("Kuala Lumpur", "MY", 3.14, 101.69), city("Johor Bahru", "MY", 1.49, 103.74), city("Penang", "MY", 5.41, 100.33)],
+        cities: &[
+            city("Kuala Lumpur", "MY", 3.139, 101.69),
+            city("Johor Bahru", "MY", 1.49, 103.74),
+            city("Penang", "MY", 5.41, 100.33),
+        ],
         isps: &[net(4788, "TM Net"), net(9534, "Maxis Broadband")],
         mobile: &[net(10030, "Celcom Axiata"), net(38466, "U Mobile")],
         offset_min: 480,
     },
     Country {
-        cities: &[city("Manila", "PH", 14.60, 120.98), city("Cebu", "PH", 10.32, 123.89), city("Davao", "PH", 7.19, 125.46)],
-        isps: &[net(9299, "Philippine Long Distance Telephone"), net(132199, "Globe Telecom")],
-        mobile: &[net(4775, "Globe Telecoms mobile"), net(10139, "Smart Communications")],
+        cities: &[
+            city("Manila", "PH", 14.60, 120.98),
+            city("Cebu", "PH", 10.32, 123.89),
+            city("Davao", "PH", 7.19, 125.46),
+        ],
+        isps: &[
+            net(9299, "Philippine Long Distance Telephone"),
+            net(132199, "Globe Telecom"),
+        ],
+        mobile: &[
+            net(4775, "Globe Telecoms mobile"),
+            net(10139, "Smart Communications"),
+        ],
         offset_min: 480,
     },
     Country {
-        cities: &[city("Bangkok", "TH", 13.75, 100.50), city("Chiang Mai", "TH", 18.79, 98.98)],
+        cities: &[
+            city("Bangkok", "TH", 13.75, 100.50),
+            city("Chiang Mai", "TH", 18.79, 98.98),
+        ],
         isps: &[net(7470, "True Internet"), net(45758, "Triple T Broadband")],
-        mobile: &[net(131445, "Advanced Wireless Network"), net(24378, "Total Access Communication")],
+        mobile: &[
+            net(131445, "Advanced Wireless Network"),
+            net(24378, "Total Access Communication"),
+        ],
         offset_min: 420,
     },
 ];
 
 /// Where staff travel (with the hotel's or venue's network).
 const TRIPS: &[(City, Net)] = &[
-    (city("Singapore", "SG", 1.35, 103.82), net(7473, "Singapore Telecommunications")),
-    (city("Kuala Lumpur", "MY", 3.14, 101.69), net(4788, "TM Net")),
-    (city("Tokyo", "JP", 35.68, 139.69), net(4713, "NTT Communications")),
+    (
+        city("Singapore", "SG", 1.35, 103.82),
+        net(7473, "Singapore Telecommunications"),
+    ),
+    (
+        city("Kuala Lumpur", "MY", 3.139, 101.69),
+        net(4788, "TM Net"),
+    ),
+    (
+        city("Tokyo", "JP", 35.68, 139.69),
+        net(4713, "NTT Communications"),
+    ),
     (city("Sydney", "AU", -33.87, 151.21), net(1221, "Telstra")),
     (city("Amsterdam", "NL", 52.37, 4.90), net(1136, "KPN")),
-    (city("Washington", "US", 38.90, -77.04), net(7922, "Comcast Cable")),
-    (city("Jeddah", "SA", 21.49, 39.19), net(25019, "Saudi Telecom Company")),
-    (city("Seoul", "KR", 37.57, 126.98), net(4766, "Korea Telecom")),
+    (
+        city("Washington", "US", 38.90, -77.04),
+        net(7922, "Comcast Cable"),
+    ),
+    (
+        city("Jeddah", "SA", 21.49, 39.19),
+        net(25019, "Saudi Telecom Company"),
+    ),
+    (
+        city("Seoul", "KR", 37.57, 126.98),
+        net(4766, "Korea Telecom"),
+    ),
     (city("Geneva", "CH", 46.20, 6.14), net(3303, "Swisscom")),
-    (city("London", "GB", 51.51, -0.13), net(2856, "British Telecommunications")),
+    (
+        city("London", "GB", 51.51, -0.13),
+        net(2856, "British Telecommunications"),
+    ),
     (city("Beijing", "CN", 39.90, 116.40), net(4134, "Chinanet")),
-    (city("Bangkok", "TH", 13.75, 100.50), net(7470, "True Internet")),
+    (
+        city("Bangkok", "TH", 13.75, 100.50),
+        net(7470, "True Internet"),
+    ),
 ];
 
 /// Corporate VPN exits abroad (the organisation's own gateway networks).
 const VPN_EXITS: &[(City, Net)] = &[
-    (city("Singapore", "SG", 1.29, 103.85), net(138915, "Kementerian Gateway SG")),
-    (city("Hong Kong", "HK", 22.32, 114.17), net(141995, "Regional Secure Gateway")),
-    (city("Tokyo", "JP", 35.69, 139.75), net(142032, "Agency Remote Access")),
+    (
+        city("Singapore", "SG", 1.29, 103.85),
+        net(138915, "Kementerian Gateway SG"),
+    ),
+    (
+        city("Hong Kong", "HK", 22.32, 114.17),
+        net(141995, "Regional Secure Gateway"),
+    ),
+    (
+        city("Tokyo", "JP", 35.69, 139.75),
+        net(142032, "Agency Remote Access"),
+    ),
 ];
 
 /// Attackers: residential or mobile origins, and hosting/VPN exits.
 const ATTACK_HOMES: &[(City, Net)] = &[
     (city("Lagos", "NG", 6.45, 3.39), net(29465, "MTN Nigeria")),
-    (city("Ho Chi Minh City", "VN", 10.82, 106.63), net(7552, "Viettel Group")),
+    (
+        city("Ho Chi Minh City", "VN", 10.82, 106.63),
+        net(7552, "Viettel Group"),
+    ),
     (city("Moscow", "RU", 55.76, 37.62), net(12389, "Rostelecom")),
-    (city("Sao Paulo", "BR", -23.55, -46.63), net(28573, "Claro NXT")),
+    (
+        city("Sao Paulo", "BR", -23.55, -46.63),
+        net(28573, "Claro NXT"),
+    ),
     (city("Kyiv", "UA", 50.45, 30.52), net(15895, "Kyivstar")),
-    (city("Karachi", "PK", 24.86, 67.01), net(17557, "Pakistan Telecommunication")),
-    (city("Dhaka", "BD", 23.81, 90.41), net(24389, "Grameenphone")),
-    (city("Bucharest", "RO", 44.43, 26.10), net(8708, "RCS & RDS")),
-    (city("Jakarta", "ID", -6.21, 106.85), net(17451, "Biznet Networks")),
-    (city("Medan", "ID", 3.59, 98.67), net(7713, "PT Telekomunikasi Indonesia")),
+    (
+        city("Karachi", "PK", 24.86, 67.01),
+        net(17557, "Pakistan Telecommunication"),
+    ),
+    (
+        city("Dhaka", "BD", 23.81, 90.41),
+        net(24389, "Grameenphone"),
+    ),
+    (
+        city("Bucharest", "RO", 44.43, 26.10),
+        net(8708, "RCS & RDS"),
+    ),
+    (
+        city("Jakarta", "ID", -6.21, 106.85),
+        net(17451, "Biznet Networks"),
+    ),
+    (
+        city("Medan", "ID", 3.59, 98.67),
+        net(7713, "PT Telekomunikasi Indonesia"),
+    ),
 ];
 
 const ATTACK_HOSTING: &[(City, Net)] = &[
-    (city("Ashburn", "US", 39.04, -77.49), net(16509, "Amazon.com")),
-    (city("Frankfurt", "DE", 50.11, 8.68), net(24940, "Hetzner Online")),
-    (city("Amsterdam", "NL", 52.37, 4.90), net(14061, "DigitalOcean")),
-    (city("Singapore", "SG", 1.35, 103.82), net(20473, "The Constant Company (Vultr)")),
+    (
+        city("Ashburn", "US", 39.04, -77.49),
+        net(16509, "Amazon.com"),
+    ),
+    (
+        city("Frankfurt", "DE", 50.11, 8.68),
+        net(24940, "Hetzner Online"),
+    ),
+    (
+        city("Amsterdam", "NL", 52.37, 4.90),
+        net(14061, "DigitalOcean"),
+    ),
+    (
+        city("Singapore", "SG", 1.35, 103.82),
+        net(20473, "The Constant Company (Vultr)"),
+    ),
     (city("Paris", "FR", 48.86, 2.35), net(16276, "OVH SAS")),
-    (city("Bucharest", "RO", 44.43, 26.10), net(9009, "M247 Europe")),
+    (
+        city("Bucharest", "RO", 44.43, 26.10),
+        net(9009, "M247 Europe"),
+    ),
 ];
 
-const POST_CLIENTS: &[&str] = &["Hootsuite", "Meta Business Suite", "X Web App", "Buffer", "Sprout Social", "X for iPhone"];
+const POST_CLIENTS: &[&str] = &[
+    "Hootsuite",
+    "Meta Business Suite",
+    "X Web App",
+    "Buffer",
+    "Sprout Social",
+    "X for iPhone",
+];
 const COMMON_DOMAINS: &[&str] = &[
-    "indonesia.go.id", "youtube.com", "instagram.com", "antaranews.com", "kompas.com", "detik.com",
-    "tempo.co", "cnnindonesia.com", "bit.ly", "s.id", "setkab.go.id", "presidenri.go.id",
+    "indonesia.go.id",
+    "youtube.com",
+    "instagram.com",
+    "antaranews.com",
+    "kompas.com",
+    "detik.com",
+    "tempo.co",
+    "cnnindonesia.com",
+    "bit.ly",
+    "s.id",
+    "setkab.go.id",
+    "presidenri.go.id",
 ];
 const EXTRA_DOMAINS: &[&str] = &[
-    "tribunnews.com", "liputan6.com", "republika.co.id", "jakartapost.com", "thejakartapost.com",
-    "who.int", "un.org", "worldbank.org", "bmkg.go.id", "bnpb.go.id", "kemlu.go.id", "kemkes.go.id",
-    "katadata.co.id", "bisnis.com", "okezone.com", "suara.com", "viva.co.id", "tiktok.com",
-    "facebook.com", "linkedin.com", "medium.com", "docs.google.com", "forms.gle", "drive.google.com",
+    "tribunnews.com",
+    "liputan6.com",
+    "republika.co.id",
+    "jakartapost.com",
+    "thejakartapost.com",
+    "who.int",
+    "un.org",
+    "worldbank.org",
+    "bmkg.go.id",
+    "bnpb.go.id",
+    "kemlu.go.id",
+    "kemkes.go.id",
+    "katadata.co.id",
+    "bisnis.com",
+    "okezone.com",
+    "suara.com",
+    "viva.co.id",
+    "tiktok.com",
+    "facebook.com",
+    "linkedin.com",
+    "medium.com",
+    "docs.google.com",
+    "forms.gle",
+    "drive.google.com",
 ];
 const AGENCIES: &[&str] = &[
-    "kemenkes", "kemendikbud", "kominfo", "bmkg", "bnpb", "polri", "kemenkeu", "bappenas", "kemlu",
-    "kemnaker", "kementan", "kemenhub", "kemenpar", "bpom", "bps", "bi", "ojk", "kpk", "bkn", "lapan",
+    "kemenkes",
+    "kemendikbud",
+    "kominfo",
+    "bmkg",
+    "bnpb",
+    "polri",
+    "kemenkeu",
+    "bappenas",
+    "kemlu",
+    "kemnaker",
+    "kementan",
+    "kemenhub",
+    "kemenpar",
+    "bpom",
+    "bps",
+    "bi",
+    "ojk",
+    "kpk",
+    "bkn",
+    "lapan",
 ];
 const FIRST_NAMES: &[&str] = &[
-    "rina", "andi", "budi", "sari", "dewi", "agus", "putri", "eko", "wati", "hendra", "yuni", "fajar",
-    "indah", "rizky", "nur", "dian", "bayu", "maya", "tono", "lestari", "arif", "sinta", "joko", "ratna",
+    "rina", "andi", "budi", "sari", "dewi", "agus", "putri", "eko", "wati", "hendra", "yuni",
+    "fajar", "indah", "rizky", "nur", "dian", "bayu", "maya", "tono", "lestari", "arif", "sinta",
+    "joko", "ratna",
 ];
 const PLATFORMS: &[&str] = &["x", "ig", "fb", "tiktok", "yt"];
 const DESKTOP_UAS: &[&str] = &[
@@ -264,9 +414,15 @@ const DESKTOP_UAS: &[&str] = &[
 ];
 const MOBILE_UAS: &[(&str, &str)] = &[
     ("ios", "Twitter-iPhone/10.{v} iOS/17.4 (Apple;iPhone15,2)"),
-    ("android", "TwitterAndroid/10.{v} Dalvik/2.1.0 (Linux; U; Android 14; SM-S918B)"),
+    (
+        "android",
+        "TwitterAndroid/10.{v} Dalvik/2.1.0 (Linux; U; Android 14; SM-S918B)",
+    ),
     ("ios", "Instagram 3{v}.0 (iPhone14,5; iOS 17_3; id_ID)"),
-    ("android", "Instagram 3{v}.0 Android (33/13; 420dpi; Xiaomi; 2201117TY)"),
+    (
+        "android",
+        "Instagram 3{v}.0 Android (33/13; 420dpi; Xiaomi; 2201117TY)",
+    ),
 ];
 
 #[derive(Debug, Clone)]
@@ -348,7 +504,6 @@ struct Staff {
 
 struct Account {
     id: String,
-    handle: String,
     country: &'static Country,
     office_city: City,
     office_net: Net,
@@ -389,7 +544,13 @@ impl Out {
         self.seq += 1;
         let id = format!("e{:x}-{:x}", self.account_no, self.seq);
         let mut s = String::with_capacity(320);
-        let _ = write!(s, "{{\"id\":\"{id}\",\"time\":\"{}\",\"account\":\"{}\",\"type\":\"{}\"", rfc3339(t), acct.id, ev.kind);
+        let _ = write!(
+            s,
+            "{{\"id\":\"{id}\",\"time\":\"{}\",\"account\":\"{}\",\"type\":\"{}\"",
+            rfc3339(t),
+            acct.id,
+            ev.kind
+        );
         if let Some(a) = ev.actor {
             let _ = write!(s, ",\"actor\":\"{a}\"");
         }
@@ -411,11 +572,20 @@ impl Out {
             }
             if let Some(n) = ev.net {
                 sep(&mut s);
-                let _ = write!(s, "\"asn\":{},\"as_org\":{}", n.asn, serde_json::to_string(n.org).expect("str"));
+                let _ = write!(
+                    s,
+                    "\"asn\":{},\"as_org\":{}",
+                    n.asn,
+                    serde_json::to_string(n.org).expect("str")
+                );
             }
             if let Some(c) = ev.city {
                 sep(&mut s);
-                let _ = write!(s, "\"country\":\"{}\",\"city\":\"{}\",\"lat\":{:.2},\"lon\":{:.2}", c.country, c.name, c.lat, c.lon);
+                let _ = write!(
+                    s,
+                    "\"country\":\"{}\",\"city\":\"{}\",\"lat\":{:.2},\"lon\":{:.2}",
+                    c.country, c.name, c.lat, c.lon
+                );
             }
             if let Some(a) = ev.accuracy_km {
                 sep(&mut s);
@@ -424,7 +594,13 @@ impl Out {
             s.push('}');
         }
         if let Some(d) = ev.device {
-            let _ = write!(s, ",\"device\":{{\"id\":\"{}\",\"user_agent\":{},\"client\":\"{}\"}}", d.id, serde_json::to_string(&d.ua).expect("str"), d.client);
+            let _ = write!(
+                s,
+                ",\"device\":{{\"id\":\"{}\",\"user_agent\":{},\"client\":\"{}\"}}",
+                d.id,
+                serde_json::to_string(&d.ua).expect("str"),
+                d.client
+            );
         } else if let Some(c) = ev.device_client_only {
             let _ = write!(s, ",\"device\":{{\"client\":\"{c}\"}}");
         }
@@ -470,16 +646,40 @@ fn new_device(rng: &mut Rng, mobile: bool) -> Device {
     let id = format!("d-{:08x}", rng.u64() as u32);
     if mobile {
         let (client, ua) = *rng.pick(MOBILE_UAS);
-        Device { id, client, ua: ua.replace("{v}", &rng.range(10, 60).to_string()) }
+        Device {
+            id,
+            client,
+            ua: ua.replace("{v}", &rng.range(10, 60).to_string()),
+        }
     } else {
-        let ua = rng.pick(DESKTOP_UAS).replace("{v}", &rng.range(118, 131).to_string());
-        Device { id, client: "web", ua }
+        let ua = rng
+            .pick(DESKTOP_UAS)
+            .replace("{v}", &rng.range(118, 131).to_string());
+        Device {
+            id,
+            client: "web",
+            ua,
+        }
     }
 }
 
-fn new_staff(rng: &mut Rng, acct_country: &'static Country, office: City, joined: u32, n: usize) -> Staff {
-    let name = format!("staff:{}{}", rng.pick(FIRST_NAMES), if n > 0 { format!("{n}") } else { String::new() });
-    let home_city = if rng.chance(0.85) { office } else { *rng.pick(acct_country.cities) };
+fn new_staff(
+    rng: &mut Rng,
+    acct_country: &'static Country,
+    office: City,
+    joined: u32,
+    n: usize,
+) -> Staff {
+    let name = format!(
+        "staff:{}{}",
+        rng.pick(FIRST_NAMES),
+        if n > 0 { format!("{n}") } else { String::new() }
+    );
+    let home_city = if rng.chance(0.85) {
+        office
+    } else {
+        *rng.pick(acct_country.cities)
+    };
     Staff {
         actor: name,
         laptop: new_device(rng, false),
@@ -513,17 +713,32 @@ impl Account {
     fn home(&self, s: &Staff, rng: &mut Rng, day: u32) -> Place {
         // Broadband addresses drift to a new range every few weeks.
         let range = s.home_range + day / 24;
-        Place { city: s.home_city, net: s.home_net, ip: ip_in(s.home_net, range, rng.below(250)), accuracy_km: 20.0 + rng.below(30) as f64 }
+        Place {
+            city: s.home_city,
+            net: s.home_net,
+            ip: ip_in(s.home_net, range, rng.below(250)),
+            accuracy_km: 20.0 + rng.below(30) as f64,
+        }
     }
     fn mobile(&self, rng: &mut Rng) -> Place {
         // Carrier geolocation: one of the carrier's gateway cities.
         let carrier = *rng.pick(self.country.mobile);
         let hubs = &self.country.cities[..self.country.cities.len().min(4)];
-        Place { city: *rng.pick(hubs), net: carrier, ip: ip_in(carrier, rng.below(64) as u32, rng.below(250)), accuracy_km: 100.0 + rng.below(400) as f64 }
+        Place {
+            city: *rng.pick(hubs),
+            net: carrier,
+            ip: ip_in(carrier, rng.below(64) as u32, rng.below(250)),
+            accuracy_km: 100.0 + rng.below(400) as f64,
+        }
     }
     fn vpn(&self, rng: &mut Rng) -> Option<Place> {
         let (city, net) = self.vpn?;
-        Some(Place { city, net, ip: ip_in(net, 7, rng.below(30)), accuracy_km: 25.0 })
+        Some(Place {
+            city,
+            net,
+            ip: ip_in(net, 7, rng.below(30)),
+            accuracy_km: 25.0,
+        })
     }
 }
 
@@ -543,18 +758,39 @@ fn post_hour(rng: &mut Rng) -> f64 {
     }
 }
 
-fn generate_account(cfg: &SimConfig, no: usize, rng: &mut Rng, truth: &mut Vec<Takeover>, out: &mut Out) {
-    let country = if rng.chance(0.8) { &COUNTRIES[0] } else { rng.pick(&COUNTRIES[1..]) };
+fn generate_account(
+    cfg: &SimConfig,
+    no: usize,
+    rng: &mut Rng,
+    truth: &mut Vec<Takeover>,
+    out: &mut Out,
+) {
+    let country = if rng.chance(0.8) {
+        &COUNTRIES[0]
+    } else {
+        rng.pick(&COUNTRIES[1..])
+    };
     let handle = format!("{}{}", rng.pick(AGENCIES), no);
-    let office_city = country.cities[if rng.chance(0.6) { 0 } else { rng.below(country.cities.len() as u64) as usize }];
+    let office_city = country.cities[if rng.chance(0.6) {
+        0
+    } else {
+        rng.below(country.cities.len() as u64) as usize
+    }];
     let mut acct = Account {
         id: format!("{}:{handle}", rng.pick(PLATFORMS)),
-        handle: handle.clone(),
         country,
         office_city,
-        office_net: if rng.chance(0.5) { net(64_500 + (no % 900) as u32, "Government Network (SPBE)") } else { *rng.pick(country.isps) },
+        office_net: if rng.chance(0.5) {
+            net(64_500 + (no % 900) as u32, "Government Network (SPBE)")
+        } else {
+            *rng.pick(country.isps)
+        },
         office_range: rng.below(256) as u32,
-        vpn: if rng.chance(0.2) { Some(*rng.pick(VPN_EXITS)) } else { None },
+        vpn: if rng.chance(0.2) {
+            Some(*rng.pick(VPN_EXITS))
+        } else {
+            None
+        },
         staff: Vec::new(),
         clients: Vec::new(),
         domains: Vec::new(),
@@ -577,7 +813,11 @@ fn generate_account(cfg: &SimConfig, no: usize, rng: &mut Rng, truth: &mut Vec<T
 
     // Takeover plan.
     let attacked = cfg.days > cfg.warmup_days + 2 && rng.chance(cfg.attack_share);
-    let attack_day = if attacked { cfg.warmup_days + rng.below((cfg.days - cfg.warmup_days - 2) as u64) as u32 } else { u32::MAX };
+    let attack_day = if attacked {
+        cfg.warmup_days + rng.below((cfg.days - cfg.warmup_days - 2) as u64) as u32
+    } else {
+        u32::MAX
+    };
     let style = *rng.pick(STYLES);
 
     // Trips: (staff index, first day, days, destination).
@@ -607,23 +847,42 @@ fn generate_account(cfg: &SimConfig, no: usize, rng: &mut Rng, truth: &mut Vec<T
         }
         // Onboarding: an admin grants a role to a new staff member.
         if day == next_onboarding {
-            let admin_idx = acct.staff.iter().position(|s| s.admin && s.left.is_none()).unwrap_or(0);
+            let admin_idx = acct
+                .staff
+                .iter()
+                .position(|s| s.admin && s.left.is_none())
+                .unwrap_or(0);
             let n = acct.staff.len();
             let newcomer = new_staff(rng, country, office_city, day + 1, n);
             let at = local_time(day_start, country.offset_min, 9.0 + rng.f64() * 6.0);
             let admin = acct.staff[admin_idx].clone();
             let place = acct.office(rng);
-            out.emit(&acct, at, &Ev {
-                kind: "role_change",
-                actor: Some(&admin.actor),
-                ip: Some(place.ip),
-                city: Some(place.city),
-                net: Some(place.net),
-                accuracy_km: Some(place.accuracy_km),
-                device: Some(&admin.laptop),
-                change: vec![("action", "grant".into()), ("target", newcomer.actor.clone()), ("role", if rng.chance(0.2) { "admin".into() } else { "editor".into() })],
-                ..Default::default()
-            });
+            out.emit(
+                &acct,
+                at,
+                &Ev {
+                    kind: "role_change",
+                    actor: Some(&admin.actor),
+                    ip: Some(place.ip),
+                    city: Some(place.city),
+                    net: Some(place.net),
+                    accuracy_km: Some(place.accuracy_km),
+                    device: Some(&admin.laptop),
+                    change: vec![
+                        ("action", "grant".into()),
+                        ("target", newcomer.actor.clone()),
+                        (
+                            "role",
+                            if rng.chance(0.2) {
+                                "admin".into()
+                            } else {
+                                "editor".into()
+                            },
+                        ),
+                    ],
+                    ..Default::default()
+                },
+            );
             acct.staff.push(newcomer);
             // Sometimes someone leaves.
             if rng.chance(0.3) && acct.staff.len() > 3 {
@@ -631,13 +890,17 @@ fn generate_account(cfg: &SimConfig, no: usize, rng: &mut Rng, truth: &mut Vec<T
                 if acct.staff[leaver].left.is_none() {
                     acct.staff[leaver].left = Some(day);
                     let target = acct.staff[leaver].actor.clone();
-                    out.emit(&acct, at + 20 * MINUTE, &Ev {
-                        kind: "role_change",
-                        actor: Some(&admin.actor),
-                        device: Some(&admin.laptop),
-                        change: vec![("action", "revoke".into()), ("target", target)],
-                        ..Default::default()
-                    });
+                    out.emit(
+                        &acct,
+                        at + 20 * MINUTE,
+                        &Ev {
+                            kind: "role_change",
+                            actor: Some(&admin.actor),
+                            device: Some(&admin.laptop),
+                            change: vec![("action", "revoke".into()), ("target", target)],
+                            ..Default::default()
+                        },
+                    );
                 }
             }
             next_onboarding = day + 30 + rng.exp(90.0) as u32;
@@ -650,16 +913,30 @@ fn generate_account(cfg: &SimConfig, no: usize, rng: &mut Rng, truth: &mut Vec<T
                 continue;
             }
             let traveling = trip.filter(|(who, ..)| *who == si).map(|t| t.3);
-            let works = if weekday { rng.chance(0.85) } else { rng.chance(0.12) };
+            let works = if weekday {
+                rng.chance(0.85)
+            } else {
+                rng.chance(0.12)
+            };
             if !works && traveling.is_none() {
                 continue;
             }
             let n_logins = 1 + rng.below(2) as u32;
             for k in 0..n_logins {
-                let hour = if k == 0 { 7.0 + rng.f64() * 2.5 } else { 12.5 + rng.f64() * 6.0 };
-                let at = local_time(day_start, country.offset_min, hour) + rng.below(600) as Millis * SECOND;
+                let hour = if k == 0 {
+                    7.0 + rng.f64() * 2.5
+                } else {
+                    12.5 + rng.f64() * 6.0
+                };
+                let at = local_time(day_start, country.offset_min, hour)
+                    + rng.below(600) as Millis * SECOND;
                 let (place, device) = if let Some((city, net)) = traveling {
-                    let p = Place { city, net, ip: ip_in(net, 50 + rng.below(4) as u32, rng.below(250)), accuracy_km: 15.0 + rng.below(30) as f64 };
+                    let p = Place {
+                        city,
+                        net,
+                        ip: ip_in(net, 50 + rng.below(4) as u32, rng.below(250)),
+                        accuracy_km: 15.0 + rng.below(30) as f64,
+                    };
                     (p, if rng.chance(0.6) { &s.laptop } else { &s.phone })
                 } else {
                     let r = rng.f64();
@@ -676,67 +953,139 @@ fn generate_account(cfg: &SimConfig, no: usize, rng: &mut Rng, truth: &mut Vec<T
                 // Typos.
                 if rng.chance(0.03) {
                     for f in 0..rng.range(1, 2) {
-                        out.emit(&acct, at - (f + 1) as Millis * 20 * SECOND, &Ev {
-                            kind: "login",
-                            actor: Some(&s.actor),
-                            outcome: Some("failure"),
-                            ip: Some(place.ip.clone()),
-                            city: Some(place.city),
-                            net: Some(place.net),
-                            accuracy_km: Some(place.accuracy_km),
-                            device: Some(device),
-                            ..Default::default()
-                        });
+                        out.emit(
+                            &acct,
+                            at - (f + 1) as Millis * 20 * SECOND,
+                            &Ev {
+                                kind: "login",
+                                actor: Some(&s.actor),
+                                outcome: Some("failure"),
+                                ip: Some(place.ip.clone()),
+                                city: Some(place.city),
+                                net: Some(place.net),
+                                accuracy_km: Some(place.accuracy_km),
+                                device: Some(device),
+                                ..Default::default()
+                            },
+                        );
                     }
                 }
-                out.emit(&acct, at, &Ev {
-                    kind: "login",
-                    actor: Some(&s.actor),
-                    outcome: Some("success"),
-                    ip: Some(place.ip),
-                    city: Some(place.city),
-                    net: Some(place.net),
-                    accuracy_km: Some(place.accuracy_km),
-                    device: Some(device),
-                    ..Default::default()
-                });
+                out.emit(
+                    &acct,
+                    at,
+                    &Ev {
+                        kind: "login",
+                        actor: Some(&s.actor),
+                        outcome: Some("success"),
+                        ip: Some(place.ip),
+                        city: Some(place.city),
+                        net: Some(place.net),
+                        accuracy_km: Some(place.accuracy_km),
+                        device: Some(device),
+                        ..Default::default()
+                    },
+                );
                 if rng.chance(0.3) {
-                    out.emit(&acct, at + (2 + rng.below(8)) as Millis * HOUR, &Ev { kind: "logout", actor: Some(&s.actor), device: Some(device), ..Default::default() });
+                    out.emit(
+                        &acct,
+                        at + (2 + rng.below(8)) as Millis * HOUR,
+                        &Ev {
+                            kind: "logout",
+                            actor: Some(&s.actor),
+                            device: Some(device),
+                            ..Default::default()
+                        },
+                    );
                 }
             }
             // Routine security upkeep.
             if rng.chance(1.0 / 80.0) {
                 let at = local_time(day_start, country.offset_min, 10.0 + rng.f64() * 5.0);
-                out.emit(&acct, at, &Ev { kind: "password_change", actor: Some(&s.actor), device: Some(&s.laptop), ..Default::default() });
+                out.emit(
+                    &acct,
+                    at,
+                    &Ev {
+                        kind: "password_change",
+                        actor: Some(&s.actor),
+                        device: Some(&s.laptop),
+                        ..Default::default()
+                    },
+                );
             }
             if rng.chance(1.0 / 400.0) {
                 let at = local_time(day_start, country.offset_min, 10.0 + rng.f64() * 5.0);
-                out.emit(&acct, at, &Ev { kind: "mfa_change", actor: Some(&s.actor), device: Some(&s.phone), change: vec![("action", "add_method".into())], ..Default::default() });
+                out.emit(
+                    &acct,
+                    at,
+                    &Ev {
+                        kind: "mfa_change",
+                        actor: Some(&s.actor),
+                        device: Some(&s.phone),
+                        change: vec![("action", "add_method".into())],
+                        ..Default::default()
+                    },
+                );
             }
         }
         if rng.chance(1.0 / 365.0) {
             let s = acct.staff[0].clone();
             let at = local_time(day_start, country.offset_min, 10.0 + rng.f64() * 5.0);
-            out.emit(&acct, at, &Ev { kind: "recovery_change", actor: Some(&s.actor), device: Some(&s.laptop), change: vec![("field", "email".into())], ..Default::default() });
+            out.emit(
+                &acct,
+                at,
+                &Ev {
+                    kind: "recovery_change",
+                    actor: Some(&s.actor),
+                    device: Some(&s.laptop),
+                    change: vec![("field", "email".into())],
+                    ..Default::default()
+                },
+            );
         }
         if rng.chance(1.0 / 40.0) {
             let s = acct.staff[0].clone();
             let at = local_time(day_start, country.offset_min, 9.0 + rng.f64() * 7.0);
             let field = *rng.pick(&["bio", "website", "avatar", "bio", "banner"]);
-            out.emit(&acct, at, &Ev { kind: "profile_change", actor: Some(&s.actor), device: Some(&s.laptop), change: vec![("field", field.into())], ..Default::default() });
+            out.emit(
+                &acct,
+                at,
+                &Ev {
+                    kind: "profile_change",
+                    actor: Some(&s.actor),
+                    device: Some(&s.laptop),
+                    change: vec![("field", field.into())],
+                    ..Default::default()
+                },
+            );
         }
         if rng.chance(1.0 / 200.0) {
             let s = acct.staff[0].clone();
             let app = *rng.pick(&["Hootsuite", "Buffer", "Later", "Canva"]);
             let at = local_time(day_start, country.offset_min, 9.0 + rng.f64() * 7.0);
-            out.emit(&acct, at, &Ev { kind: "app_authorization", actor: Some(&s.actor), device: Some(&s.laptop), change: vec![("action", "grant".into()), ("app", app.into())], ..Default::default() });
+            out.emit(
+                &acct,
+                at,
+                &Ev {
+                    kind: "app_authorization",
+                    actor: Some(&s.actor),
+                    device: Some(&s.laptop),
+                    change: vec![("action", "grant".into()), ("app", app.into())],
+                    ..Default::default()
+                },
+            );
         }
 
         // Posting.
         let campaign = rng.chance(0.05);
-        let rate = acct.posts_per_day * if weekday { 1.0 } else { 0.35 } * if campaign { 3.0 } else { 1.0 };
-        let active: Vec<usize> = (0..acct.staff.len()).filter(|&i| acct.staff[i].joined <= day && acct.staff[i].left.is_none_or(|l| l > day)).collect();
-        let mut post_times: Vec<Millis> = (0..rng.poisson(rate)).map(|_| local_time(day_start, country.offset_min, post_hour(rng))).collect();
+        let rate = acct.posts_per_day
+            * if weekday { 1.0 } else { 0.35 }
+            * if campaign { 3.0 } else { 1.0 };
+        let active: Vec<usize> = (0..acct.staff.len())
+            .filter(|&i| acct.staff[i].joined <= day && acct.staff[i].left.is_none_or(|l| l > day))
+            .collect();
+        let mut post_times: Vec<Millis> = (0..rng.poisson(rate))
+            .map(|_| local_time(day_start, country.offset_min, post_hour(rng)))
+            .collect();
         if campaign || rng.chance(0.04) {
             // A thread: several posts within minutes.
             let t0 = local_time(day_start, country.offset_min, 9.0 + rng.f64() * 8.0);
@@ -764,23 +1113,44 @@ fn generate_account(cfg: &SimConfig, no: usize, rng: &mut Rng, truth: &mut Vec<T
                 };
                 links.push(format!("https://{d}/{}", rng.below(100_000)));
             }
-            let client = if acct.clients.len() > 1 && rng.chance(0.3) { acct.clients[1] } else { acct.clients[0] };
+            let client = if acct.clients.len() > 1 && rng.chance(0.3) {
+                acct.clients[1]
+            } else {
+                acct.clients[0]
+            };
             let device = if rng.chance(0.7) { &s.laptop } else { &s.phone };
-            out.emit(&acct, t, &Ev {
-                kind: "post",
-                actor: Some(&s.actor),
-                device: Some(device),
-                post_client: Some(client),
-                links,
-                text_len: Some(40 + rng.below(240) as u32),
-                ..Default::default()
-            });
+            out.emit(
+                &acct,
+                t,
+                &Ev {
+                    kind: "post",
+                    actor: Some(&s.actor),
+                    device: Some(device),
+                    post_client: Some(client),
+                    links,
+                    text_len: Some(40 + rng.below(240) as u32),
+                    ..Default::default()
+                },
+            );
         }
         // Other activity types (valid, unknown to the detector).
         for _ in 0..rng.poisson(1.0) {
             let s = acct.staff[*rng.pick(&active)].clone();
             let at = local_time(day_start, country.offset_min, post_hour(rng));
-            out.emit(&acct, at, &Ev { kind: if rng.chance(0.5) { "comment_reply" } else { "dm_read" }, actor: Some(&s.actor), device: Some(&s.laptop), ..Default::default() });
+            out.emit(
+                &acct,
+                at,
+                &Ev {
+                    kind: if rng.chance(0.5) {
+                        "comment_reply"
+                    } else {
+                        "dm_read"
+                    },
+                    actor: Some(&s.actor),
+                    device: Some(&s.laptop),
+                    ..Default::default()
+                },
+            );
         }
 
         if day == attack_day && !attack_done {
@@ -799,19 +1169,48 @@ fn generate_account(cfg: &SimConfig, no: usize, rng: &mut Rng, truth: &mut Vec<T
 }
 
 fn scam_domain(rng: &mut Rng) -> String {
-    let stem = *rng.pick(&["claim-bansos", "crypto-giveaway", "verifikasi-akun", "hadiah-kominfo", "bonus-subsidi", "airdrop-gov", "promo-bumn"]);
+    let stem = *rng.pick(&[
+        "claim-bansos",
+        "crypto-giveaway",
+        "verifikasi-akun",
+        "hadiah-kominfo",
+        "bonus-subsidi",
+        "airdrop-gov",
+        "promo-bumn",
+    ]);
     let tld = *rng.pick(&["xyz", "top", "info", "site", "online", "click"]);
     format!("{stem}-{}.{tld}", rng.below(10_000))
 }
 
 /// Injects one takeover; returns (time, event id) of the attacker's events.
-fn attack(style: &str, acct: &Account, t0: Millis, rng: &mut Rng, out: &mut Out) -> Vec<(Millis, String)> {
+fn attack(
+    style: &str,
+    acct: &Account,
+    t0: Millis,
+    rng: &mut Rng,
+    out: &mut Out,
+) -> Vec<(Millis, String)> {
     let mut evs = Vec::new();
-    let victim = acct.staff.iter().find(|s| s.left.is_none()).expect("staff").clone();
+    let victim = acct
+        .staff
+        .iter()
+        .find(|s| s.left.is_none())
+        .expect("staff")
+        .clone();
     let (home_city, home_net) = *rng.pick(ATTACK_HOMES);
     let (host_city, host_net) = *rng.pick(ATTACK_HOSTING);
     let att_device = new_device(rng, false);
-    let bot = Device { id: format!("d-{:08x}", rng.u64() as u32), client: "api", ua: (*rng.pick(&["python-requests/2.31.0", "Go-http-client/2.0", "curl/8.5.0", "okhttp/4.12.0"])).to_string() };
+    let bot = Device {
+        id: format!("d-{:08x}", rng.u64() as u32),
+        client: "api",
+        ua: (*rng.pick(&[
+            "python-requests/2.31.0",
+            "Go-http-client/2.0",
+            "curl/8.5.0",
+            "okhttp/4.12.0",
+        ]))
+        .to_string(),
+    };
     let mut t = t0;
     let mut step = |rng: &mut Rng, lo: i64, hi: i64| {
         t += rng.range(lo, hi) * SECOND;
@@ -832,7 +1231,12 @@ fn attack(style: &str, acct: &Account, t0: Millis, rng: &mut Rng, out: &mut Out)
         accuracy_km: Some(30.0),
         ..Default::default()
     };
-    let posts = |out: &mut Out, rng: &mut Rng, t: &mut Millis, evs: &mut Vec<(Millis, String)>, base: Ev<'_>, n: (i64, i64)| {
+    let posts = |out: &mut Out,
+                 rng: &mut Rng,
+                 t: &mut Millis,
+                 evs: &mut Vec<(Millis, String)>,
+                 base: Ev<'_>,
+                 n: (i64, i64)| {
         for _ in 0..rng.range(n.0, n.1) {
             *t += rng.range(20, 150) * SECOND;
             let mut e = base.clone();
@@ -848,56 +1252,145 @@ fn attack(style: &str, acct: &Account, t0: Millis, rng: &mut Rng, out: &mut Out)
             for _ in 0..rng.range(6, 25) {
                 let (c, n) = *rng.pick(ATTACK_HOSTING);
                 let at = step(rng, 2, 20);
-                let e = Ev { kind: "login", actor: Some(&victim.actor), outcome: Some("failure"), ip: Some(ip_in(n, 210, rng.below(250))), city: Some(c), net: Some(n), accuracy_km: Some(50.0), device: Some(&bot), ..Default::default() };
+                let e = Ev {
+                    kind: "login",
+                    actor: Some(&victim.actor),
+                    outcome: Some("failure"),
+                    ip: Some(ip_in(n, 210, rng.below(250))),
+                    city: Some(c),
+                    net: Some(n),
+                    accuracy_km: Some(50.0),
+                    device: Some(&bot),
+                    ..Default::default()
+                };
                 evs.push((at, out.emit(acct, at, &e)));
             }
             let at = step(rng, 5, 60);
-            let e = Ev { kind: "login", actor: Some(&victim.actor), outcome: Some("success"), device: Some(&att_device), ..from_host(rng) };
+            let e = Ev {
+                kind: "login",
+                actor: Some(&victim.actor),
+                outcome: Some("success"),
+                device: Some(&att_device),
+                ..from_host(rng)
+            };
             evs.push((at, out.emit(acct, at, &e)));
             let at = step(rng, 60, 400);
-            let e = Ev { kind: "mfa_change", actor: Some(&victim.actor), device: Some(&att_device), change: vec![("action", "disable".into())], ..from_host(rng) };
+            let e = Ev {
+                kind: "mfa_change",
+                actor: Some(&victim.actor),
+                device: Some(&att_device),
+                change: vec![("action", "disable".into())],
+                ..from_host(rng)
+            };
             evs.push((at, out.emit(acct, at, &e)));
             let at = step(rng, 30, 300);
-            let e = Ev { kind: "recovery_change", actor: Some(&victim.actor), device: Some(&att_device), change: vec![("field", "email".into())], ..from_host(rng) };
+            let e = Ev {
+                kind: "recovery_change",
+                actor: Some(&victim.actor),
+                device: Some(&att_device),
+                change: vec![("field", "email".into())],
+                ..from_host(rng)
+            };
             evs.push((at, out.emit(acct, at, &e)));
-            let base = Ev { actor: Some(&victim.actor), device: Some(&att_device), post_client: Some("X Web App"), ..from_host(rng) };
+            let base = Ev {
+                actor: Some(&victim.actor),
+                device: Some(&att_device),
+                post_client: Some("X Web App"),
+                ..from_host(rng)
+            };
             posts(out, rng, &mut t, &mut evs, base, (4, 12));
         }
         "foreign_phishing" => {
             let at = step(rng, 0, 10);
-            let e = Ev { kind: "login", actor: Some(&victim.actor), outcome: Some("success"), device: Some(&att_device), ..from_home(rng) };
+            let e = Ev {
+                kind: "login",
+                actor: Some(&victim.actor),
+                outcome: Some("success"),
+                device: Some(&att_device),
+                ..from_home(rng)
+            };
             evs.push((at, out.emit(acct, at, &e)));
             let at = step(rng, 60, 480);
-            let e = Ev { kind: "password_change", actor: Some(&victim.actor), device: Some(&att_device), ..from_home(rng) };
+            let e = Ev {
+                kind: "password_change",
+                actor: Some(&victim.actor),
+                device: Some(&att_device),
+                ..from_home(rng)
+            };
             evs.push((at, out.emit(acct, at, &e)));
             let at = step(rng, 30, 300);
-            let e = Ev { kind: "recovery_change", actor: Some(&victim.actor), device: Some(&att_device), change: vec![("field", "phone".into())], ..from_home(rng) };
+            let e = Ev {
+                kind: "recovery_change",
+                actor: Some(&victim.actor),
+                device: Some(&att_device),
+                change: vec![("field", "phone".into())],
+                ..from_home(rng)
+            };
             evs.push((at, out.emit(acct, at, &e)));
             for field in ["display_name", "avatar"] {
                 let at = step(rng, 30, 400);
-                let e = Ev { kind: "profile_change", actor: Some(&victim.actor), device: Some(&att_device), change: vec![("field", field.into())], ..from_home(rng) };
+                let e = Ev {
+                    kind: "profile_change",
+                    actor: Some(&victim.actor),
+                    device: Some(&att_device),
+                    change: vec![("field", field.into())],
+                    ..from_home(rng)
+                };
                 evs.push((at, out.emit(acct, at, &e)));
             }
-            let base = Ev { actor: Some(&victim.actor), device: Some(&att_device), post_client: Some("X Web App"), ..from_home(rng) };
+            let base = Ev {
+                actor: Some(&victim.actor),
+                device: Some(&att_device),
+                post_client: Some("X Web App"),
+                ..from_home(rng)
+            };
             posts(out, rng, &mut t, &mut evs, base, (2, 6));
         }
         "session_hijack" => {
             // A stolen session: no sign-in; the victim's session id replayed
             // from a hosting network, posting scam links in a burst.
-            let stolen = Device { id: victim.laptop.id.clone(), client: "web", ua: att_device.ua.clone() };
-            let base = Ev { actor: Some(&victim.actor), device: Some(&stolen), post_client: Some("X Web App"), ..from_host(rng) };
+            let stolen = Device {
+                id: victim.laptop.id.clone(),
+                client: "web",
+                ua: att_device.ua.clone(),
+            };
+            let base = Ev {
+                actor: Some(&victim.actor),
+                device: Some(&stolen),
+                post_client: Some("X Web App"),
+                ..from_host(rng)
+            };
             posts(out, rng, &mut t, &mut evs, base, (6, 15));
         }
         "oauth_consent" => {
             // The victim grants a malicious app from their own device; the
             // app then posts from its servers.
-            let app = *rng.pick(&["Verified Badge Center", "Free Followers Pro", "Analytics Insight+", "Blue Tick Helper"]);
+            let app = *rng.pick(&[
+                "Verified Badge Center",
+                "Free Followers Pro",
+                "Analytics Insight+",
+                "Blue Tick Helper",
+            ]);
             let place = acct.office(rng);
             let at = step(rng, 0, 10);
-            let e = Ev { kind: "app_authorization", actor: Some(&victim.actor), device: Some(&victim.laptop), ip: Some(place.ip), city: Some(place.city), net: Some(place.net), accuracy_km: Some(place.accuracy_km), change: vec![("action", "grant".into()), ("app", app.into())], ..Default::default() };
+            let e = Ev {
+                kind: "app_authorization",
+                actor: Some(&victim.actor),
+                device: Some(&victim.laptop),
+                ip: Some(place.ip),
+                city: Some(place.city),
+                net: Some(place.net),
+                accuracy_km: Some(place.accuracy_km),
+                change: vec![("action", "grant".into()), ("app", app.into())],
+                ..Default::default()
+            };
             evs.push((at, out.emit(acct, at, &e)));
             step(rng, 300, 1800);
-            let base = Ev { device_client_only: Some("api"), post_client: Some(app), ..from_host(rng) };
+            let base = Ev {
+                device_client_only: Some("api"),
+                post_client: Some(app),
+                ..from_host(rng)
+            };
             posts(out, rng, &mut t, &mut evs, base, (5, 15));
         }
         "sim_swap_slow" => {
@@ -906,45 +1399,131 @@ fn attack(style: &str, acct: &Account, t0: Millis, rng: &mut Rng, out: &mut Out)
             let carrier = *rng.pick(acct.country.mobile);
             let c = acct.country.cities[rng.below(acct.country.cities.len() as u64) as usize];
             let phone = new_device(rng, true);
-            let ctx = |rng: &mut Rng| Ev { ip: Some(ip_in(carrier, 230 + rng.below(5) as u32, rng.below(250))), city: Some(c), net: Some(carrier), accuracy_km: Some(200.0), ..Default::default() };
+            let ctx = |rng: &mut Rng| Ev {
+                ip: Some(ip_in(carrier, 230 + rng.below(5) as u32, rng.below(250))),
+                city: Some(c),
+                net: Some(carrier),
+                accuracy_km: Some(200.0),
+                ..Default::default()
+            };
             let at = step(rng, 0, 10);
-            let e = Ev { kind: "password_reset", actor: Some(&victim.actor), device: Some(&phone), ..ctx(rng) };
+            let e = Ev {
+                kind: "password_reset",
+                actor: Some(&victim.actor),
+                device: Some(&phone),
+                ..ctx(rng)
+            };
             evs.push((at, out.emit(acct, at, &e)));
             let at = step(rng, 30, 200);
-            let e = Ev { kind: "login", actor: Some(&victim.actor), outcome: Some("success"), device: Some(&phone), ..ctx(rng) };
+            let e = Ev {
+                kind: "login",
+                actor: Some(&victim.actor),
+                outcome: Some("success"),
+                device: Some(&phone),
+                ..ctx(rng)
+            };
             evs.push((at, out.emit(acct, at, &e)));
             let at = step(rng, 60, 600);
-            let e = Ev { kind: "recovery_change", actor: Some(&victim.actor), device: Some(&phone), change: vec![("field", "phone".into())], ..ctx(rng) };
+            let e = Ev {
+                kind: "recovery_change",
+                actor: Some(&victim.actor),
+                device: Some(&phone),
+                change: vec![("field", "phone".into())],
+                ..ctx(rng)
+            };
             evs.push((at, out.emit(acct, at, &e)));
             let at = step(rng, 60, 600);
-            let e = Ev { kind: "mfa_change", actor: Some(&victim.actor), device: Some(&phone), change: vec![("action", "remove_method".into())], ..ctx(rng) };
+            let e = Ev {
+                kind: "mfa_change",
+                actor: Some(&victim.actor),
+                device: Some(&phone),
+                change: vec![("action", "remove_method".into())],
+                ..ctx(rng)
+            };
             evs.push((at, out.emit(acct, at, &e)));
             step(rng, 20 * 3600, 44 * 3600);
             let at = step(rng, 0, 60);
-            let e = Ev { kind: "profile_change", actor: Some(&victim.actor), device: Some(&phone), change: vec![("field", "handle".into())], ..ctx(rng) };
+            let e = Ev {
+                kind: "profile_change",
+                actor: Some(&victim.actor),
+                device: Some(&phone),
+                change: vec![("field", "handle".into())],
+                ..ctx(rng)
+            };
             evs.push((at, out.emit(acct, at, &e)));
-            let base = Ev { actor: Some(&victim.actor), device: Some(&phone), post_client: Some("X for iPhone"), ..ctx(rng) };
+            let base = Ev {
+                actor: Some(&victim.actor),
+                device: Some(&phone),
+                post_client: Some("X for iPhone"),
+                ..ctx(rng)
+            };
             posts(out, rng, &mut t, &mut evs, base, (3, 8));
         }
         _ => {
             // admin_hijack: an admin's credentials used from a new context
             // to hand the account to outsiders and lock the staff out.
-            let admin = acct.staff.iter().find(|s| s.admin && s.left.is_none()).unwrap_or(&victim).clone();
-            let ctx = if rng.chance(0.5) { from_home(rng) } else { from_host(rng) };
-            let outsider = format!("ext:{}{}", rng.pick(&["helper", "media", "support", "ops"]), rng.below(1000));
+            let admin = acct
+                .staff
+                .iter()
+                .find(|s| s.admin && s.left.is_none())
+                .unwrap_or(&victim)
+                .clone();
+            let ctx = if rng.chance(0.5) {
+                from_home(rng)
+            } else {
+                from_host(rng)
+            };
+            let outsider = format!(
+                "ext:{}{}",
+                rng.pick(&["helper", "media", "support", "ops"]),
+                rng.below(1000)
+            );
             let at = step(rng, 0, 10);
-            let e = Ev { kind: "login", actor: Some(&admin.actor), outcome: Some("success"), device: Some(&att_device), ..ctx.clone() };
+            let e = Ev {
+                kind: "login",
+                actor: Some(&admin.actor),
+                outcome: Some("success"),
+                device: Some(&att_device),
+                ..ctx.clone()
+            };
             evs.push((at, out.emit(acct, at, &e)));
             let at = step(rng, 60, 600);
-            let e = Ev { kind: "role_change", actor: Some(&admin.actor), device: Some(&att_device), change: vec![("action", "grant".into()), ("target", outsider.clone()), ("role", "admin".into())], ..ctx.clone() };
+            let e = Ev {
+                kind: "role_change",
+                actor: Some(&admin.actor),
+                device: Some(&att_device),
+                change: vec![
+                    ("action", "grant".into()),
+                    ("target", outsider.clone()),
+                    ("role", "admin".into()),
+                ],
+                ..ctx.clone()
+            };
             evs.push((at, out.emit(acct, at, &e)));
-            for s in acct.staff.iter().filter(|s| s.actor != admin.actor && s.left.is_none()).take(2) {
+            for s in acct
+                .staff
+                .iter()
+                .filter(|s| s.actor != admin.actor && s.left.is_none())
+                .take(2)
+            {
                 let at = step(rng, 30, 300);
-                let e = Ev { kind: "role_change", actor: Some(&outsider), device: Some(&att_device), change: vec![("action", "revoke".into()), ("target", s.actor.clone())], ..ctx.clone() };
+                let e = Ev {
+                    kind: "role_change",
+                    actor: Some(&outsider),
+                    device: Some(&att_device),
+                    change: vec![("action", "revoke".into()), ("target", s.actor.clone())],
+                    ..ctx.clone()
+                };
                 evs.push((at, out.emit(acct, at, &e)));
             }
             let at = step(rng, 30, 300);
-            let e = Ev { kind: "profile_change", actor: Some(&outsider), device: Some(&att_device), change: vec![("field", "handle".into())], ..ctx.clone() };
+            let e = Ev {
+                kind: "profile_change",
+                actor: Some(&outsider),
+                device: Some(&att_device),
+                change: vec![("field", "handle".into())],
+                ..ctx.clone()
+            };
             evs.push((at, out.emit(acct, at, &e)));
         }
     }
@@ -952,12 +1531,20 @@ fn attack(style: &str, acct: &Account, t0: Millis, rng: &mut Rng, out: &mut Out)
 }
 
 /// Generates the whole data set: events (time-ordered NDJSON) and truth.
-pub fn simulate(cfg: &SimConfig, events: &mut dyn Write, progress: &mut dyn FnMut(usize)) -> std::io::Result<Truth> {
+pub fn simulate(
+    cfg: &SimConfig,
+    events: &mut dyn Write,
+    progress: &mut dyn FnMut(usize),
+) -> std::io::Result<Truth> {
     let mut truth = Vec::new();
     let mut all: Vec<(Millis, u64, String)> = Vec::new();
     for no in 0..cfg.accounts {
         let mut rng = Rng::new(cfg.seed ^ crate::hash::mix64(no as u64 + 1));
-        let mut out = Out { lines: Vec::new(), seq: 0, account_no: no };
+        let mut out = Out {
+            lines: Vec::new(),
+            seq: 0,
+            account_no: no,
+        };
         generate_account(cfg, no, &mut rng, &mut truth, &mut out);
         let base = (no as u64) << 32;
         all.extend(out.lines.into_iter().map(|(t, s, l)| (t, base | s, l)));
@@ -1007,7 +1594,13 @@ mod tests {
 
     #[test]
     fn simulated_events_are_valid_ordered_and_labelled() {
-        let cfg = SimConfig { accounts: 60, days: 30, seed: 3, attack_share: 0.3, ..Default::default() };
+        let cfg = SimConfig {
+            accounts: 60,
+            days: 30,
+            seed: 3,
+            attack_share: 0.3,
+            ..Default::default()
+        };
         let mut buf = Vec::new();
         let truth = simulate(&cfg, &mut buf, &mut |_| {}).unwrap();
         let text = String::from_utf8(buf).unwrap();
@@ -1020,7 +1613,8 @@ mod tests {
             assert!(ids.insert(ev.id.to_string()));
         }
         assert!(!truth.takeovers.is_empty());
-        let styles: std::collections::HashSet<&str> = truth.takeovers.iter().map(|t| t.style.as_str()).collect();
+        let styles: std::collections::HashSet<&str> =
+            truth.takeovers.iter().map(|t| t.style.as_str()).collect();
         assert!(styles.len() >= 4, "{styles:?}");
         for t in &truth.takeovers {
             assert!(!t.events.is_empty());

@@ -13,7 +13,9 @@ use crate::config::LogConfig;
 /// calls are ignored), which keeps tests simple.
 pub fn init(cfg: &LogConfig) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if cfg.format == "json" {
         builder.json().with_current_span(true).try_init()
     } else {

@@ -5,19 +5,32 @@ use std::process::Command;
 
 use kawal::config::Config;
 use kawal::detect::{Alert, Severity};
-use kawal::eval::{evaluate, DEFAULT_GRACE};
+use kawal::eval::{DEFAULT_GRACE, evaluate};
 use kawal::replay::replay;
-use kawal::sim::{simulate, SimConfig};
+use kawal::sim::{SimConfig, simulate};
 use kawal::sink::ndjson::NdjsonSink;
 
 #[test]
 fn simulated_takeovers_are_detected_and_false_alerts_are_rare() {
-    let cfg = SimConfig { accounts: 150, days: 35, seed: 11, attack_share: 0.25, ..Default::default() };
+    let cfg = SimConfig {
+        accounts: 150,
+        days: 35,
+        seed: 11,
+        attack_share: 0.25,
+        ..Default::default()
+    };
     let mut events = Vec::new();
     let truth = simulate(&cfg, &mut events, &mut |_| {}).unwrap();
     assert!(truth.takeovers.len() >= 20);
     let mut sink = NdjsonSink::new(Vec::new(), false);
-    let summary = replay(&events[..], &Config::default(), None, &mut sink, &mut |_| {}).unwrap();
+    let summary = replay(
+        &events[..],
+        &Config::default(),
+        None,
+        &mut sink,
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(summary.invalid_total(), 0);
     assert_eq!(summary.stats.accounts, 150);
     let alerts: Vec<Alert> = String::from_utf8(sink.into_inner())
@@ -29,9 +42,21 @@ fn simulated_takeovers_are_detected_and_false_alerts_are_rare() {
     let report = evaluate(&truth, &alerts, DEFAULT_GRACE).unwrap();
     let high = report.level(Severity::High);
     assert!(high.recall >= 0.9, "{}", report.render());
-    assert!(high.false_per_1000_account_days <= 1.0, "{}", report.render());
-    assert!(report.level(Severity::Low).false_per_1000_account_days <= 10.0, "{}", report.render());
-    assert!(high.median_minutes_to_detect.unwrap() <= 15.0, "{}", report.render());
+    assert!(
+        high.false_per_1000_account_days <= 1.0,
+        "{}",
+        report.render()
+    );
+    assert!(
+        report.level(Severity::Low).false_per_1000_account_days <= 10.0,
+        "{}",
+        report.render()
+    );
+    assert!(
+        high.median_minutes_to_detect.unwrap() <= 15.0,
+        "{}",
+        report.render()
+    );
 }
 
 fn kawal() -> Command {
@@ -42,13 +67,47 @@ fn kawal() -> Command {
 fn cli_simulate_replay_evaluate() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let st = kawal().args(["simulate", "--accounts", "40", "--days", "25", "--seed", "3", "--attack-share", "0.3", "--out"]).arg(d).status().unwrap();
+    let st = kawal()
+        .args([
+            "simulate",
+            "--accounts",
+            "40",
+            "--days",
+            "25",
+            "--seed",
+            "3",
+            "--attack-share",
+            "0.3",
+            "--out",
+        ])
+        .arg(d)
+        .status()
+        .unwrap();
     assert!(st.success());
-    let out = kawal().arg("replay").arg(d.join("events.ndjson")).arg("--out").arg(d.join("alerts.ndjson")).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kawal()
+        .arg("replay")
+        .arg(d.join("events.ndjson"))
+        .arg("--out")
+        .arg(d.join("alerts.ndjson"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("events:") && stderr.contains("alerts:"), "{stderr}");
-    let out = kawal().args(["evaluate", "--json", "--truth"]).arg(d.join("truth.json")).arg("--alerts").arg(d.join("alerts.ndjson")).output().unwrap();
+    assert!(
+        stderr.contains("events:") && stderr.contains("alerts:"),
+        "{stderr}"
+    );
+    let out = kawal()
+        .args(["evaluate", "--json", "--truth"])
+        .arg(d.join("truth.json"))
+        .arg("--alerts")
+        .arg(d.join("alerts.ndjson"))
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["levels"].as_array().unwrap().len(), 4);
@@ -57,20 +116,38 @@ fn cli_simulate_replay_evaluate() {
 
 #[test]
 fn cli_errors_are_clear_and_non_zero() {
-    let out = kawal().args(["replay", "/nonexistent/events.ndjson"]).output().unwrap();
+    let out = kawal()
+        .args(["replay", "/nonexistent/events.ndjson"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open events file"));
 
-    let out = kawal().args(["replay", "-"]).env("KAWAL__SEVERITY__NOPE", "1").env("KAWAL__DETECT__LONG_WINDOW", "\"forever\"").output().unwrap();
+    let out = kawal()
+        .args(["replay", "-"])
+        .env("KAWAL__SEVERITY__NOPE", "1")
+        .env("KAWAL__DETECT__LONG_WINDOW", "\"forever\"")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("severity.nope") && err.contains("detect.long_window"), "{err}");
+    assert!(
+        err.contains("severity.nope") && err.contains("detect.long_window"),
+        "{err}"
+    );
 
     let out = kawal().arg("--help").output().unwrap();
     assert!(out.status.success());
     for cmd in ["replay", "simulate", "evaluate", "demo"] {
         assert!(String::from_utf8_lossy(&out.stdout).contains(cmd));
-        assert!(kawal().args([cmd, "--help"]).output().unwrap().status.success());
+        assert!(
+            kawal()
+                .args([cmd, "--help"])
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
     }
 }
 

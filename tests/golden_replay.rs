@@ -10,7 +10,7 @@ use kawal::config::Config;
 use kawal::detect::Alert;
 use kawal::replay::replay;
 use kawal::sink::ndjson::NdjsonSink;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/");
 
@@ -58,11 +58,18 @@ fn golden_alerts_match() {
     // consent on an account that posts a lot, whose app burst is within its
     // normal rate (it stays at medium); a known limitation, pinned here so
     // that a change to it is seen.
-    let truth: Value = serde_json::from_str(&std::fs::read_to_string(format!("{DIR}truth.json")).unwrap()).unwrap();
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{DIR}truth.json")).unwrap())
+            .unwrap();
     let takeovers = truth["takeovers"].as_array().unwrap();
     let paged = takeovers
         .iter()
-        .filter(|t| got.iter().any(|a| a["account"] == t["account"] && (a["severity"] == "high" || a["severity"] == "critical")))
+        .filter(|t| {
+            got.iter().any(|a| {
+                a["account"] == t["account"]
+                    && (a["severity"] == "high" || a["severity"] == "critical")
+            })
+        })
         .count();
     assert_eq!(takeovers.len(), 6);
     assert!(paged >= 5, "{paged} of 6 takeovers paged");
@@ -74,7 +81,17 @@ fn alerts_carry_every_contract_field() {
     assert!(!input.is_empty());
     for a in run(1) {
         let v = serde_json::to_value(&a).unwrap();
-        for field in ["id", "account", "time", "detected_at", "severity", "score", "summary", "signals", "events"] {
+        for field in [
+            "id",
+            "account",
+            "time",
+            "detected_at",
+            "severity",
+            "score",
+            "summary",
+            "signals",
+            "events",
+        ] {
             assert!(v.get(field).is_some(), "{field} missing");
         }
         assert!(kawal::time::parse_rfc3339(&a.detected_at).is_some());

@@ -28,12 +28,12 @@ use std::fmt::Write;
 
 use crate::config::Config;
 use crate::decode::{Event, EventKind, NO_COUNTRY};
-use crate::hash::{hash_bytes, hash_str, key32, key32_ignore_case, BuildPassThrough};
-use crate::time::{rfc3339, Millis, MINUTE};
+use crate::hash::{BuildPassThrough, hash_bytes, hash_str, key32, key32_ignore_case};
+use crate::time::{MINUTE, Millis, rfc3339};
 pub use score::{Alert, AlertSignal, Case, CaseSignal, Severity};
 pub use signals::{Hit, Model, Population, Sig};
 pub use state::AccountState;
-use state::{day16, push_grant, secs32, Grant};
+use state::{Grant, day16, push_grant, secs32};
 
 /// Counters of what the detector did; the metrics layer reads them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -129,7 +129,10 @@ impl Detector {
             .map(|c| {
                 std::mem::size_of::<Case>()
                     + c.events.iter().map(|e| e.len() + 24).sum::<usize>()
-                    + c.signals.iter().map(|s| s.detail.len() + s.phrase.len() + 96).sum::<usize>()
+                    + c.signals
+                        .iter()
+                        .map(|s| s.detail.len() + s.phrase.len() + 96)
+                        .sum::<usize>()
             })
             .sum();
         slab + index + cases
@@ -159,7 +162,16 @@ impl Detector {
         self.stats.by_kind[ev.kind.index()] += 1;
 
         // Split borrows: the state is mutated while the model is read.
-        let Detector { model, states, pop, hits, detail, phrase, stats, .. } = self;
+        let Detector {
+            model,
+            states,
+            pop,
+            hits,
+            detail,
+            phrase,
+            stats,
+            ..
+        } = self;
         let st = &mut states[idx];
         let cfg = &model.cfg;
 
@@ -199,8 +211,13 @@ impl Detector {
             }
         }
 
-        let net = evaluate(model, ev, &acc, st, hits, detail, phrase, learning, stats, out);
-        let quarantined = st.case.as_ref().is_some_and(|c| c.emitted >= Some(Severity::High));
+        let net = evaluate(
+            model, ev, &acc, st, hits, detail, phrase, learning, stats, out,
+        );
+        let quarantined = st
+            .case
+            .as_ref()
+            .is_some_and(|c| c.emitted >= Some(Severity::High));
         let suspicious = net >= cfg.detect.open_threshold;
         learn(model, pop, st, ev, &acc, quarantined, suspicious);
         touch(st, ev.time);
@@ -220,18 +237,29 @@ fn record_failure(st: &mut AccountState, acc: &signals::Access, t: Millis) {
     let now = secs32(t);
     let f = &mut st.failures;
     if f.count == 0 || now.saturating_sub(f.last) > 1800 {
-        *f = state::Failures { since: now, ..Default::default() };
+        *f = state::Failures {
+            since: now,
+            ..Default::default()
+        };
     }
     f.count = f.count.saturating_add(1);
     f.last = now;
-    let net = if acc.network != 0 { acc.network } else { acc.ip_range };
+    let net = if acc.network != 0 {
+        acc.network
+    } else {
+        acc.ip_range
+    };
     if net != 0
         && !f.networks.contains(&net)
         && let Some(s) = f.networks.iter_mut().find(|k| **k == 0)
     {
         *s = net;
     }
-    let c = if acc.country == NO_COUNTRY { 0 } else { acc.country + 1 };
+    let c = if acc.country == NO_COUNTRY {
+        0
+    } else {
+        acc.country + 1
+    };
     if c != 0
         && !f.countries.contains(&c)
         && let Some(s) = f.countries.iter_mut().find(|k| **k == 0)
@@ -284,7 +312,10 @@ fn evaluate(
     let (risky_at, risk) = if risky {
         (Some(ev.time), access_risk)
     } else {
-        st.case.as_ref().and_then(|c| c.risky_access).map_or((None, 0.0), |(t, r)| (Some(t), r))
+        st.case
+            .as_ref()
+            .and_then(|c| c.risky_access)
+            .map_or((None, 0.0), |(t, r)| (Some(t), r))
     };
     let n_before = hits.len();
     if let Some(at) = risky_at {
@@ -300,7 +331,8 @@ fn evaluate(
             let h = hits[i];
             if h.sig.is_sequence_action() && h.c > 0.0 && w > 0.0 {
                 // Stronger for a stronger action and a riskier access.
-                let strength = (h.c / 2.0).min(1.0) * (risk / (2.0 * cfg.detect.risky_access)).min(1.0);
+                let strength =
+                    (h.c / 2.0).min(1.0) * (risk / (2.0 * cfg.detect.risky_access)).min(1.0);
                 hits.push(Hit {
                     sig: h.sig,
                     c: 0.0,
@@ -313,7 +345,8 @@ fn evaluate(
     }
 
     let opens = net >= cfg.detect.open_threshold || lockout || hits.len() > n_before;
-    let joins = st.case.is_some() && (net >= cfg.detect.join_threshold || lockout || hits.len() > n_before);
+    let joins =
+        st.case.is_some() && (net >= cfg.detect.join_threshold || lockout || hits.len() > n_before);
     if !(opens || joins) {
         return net;
     }
@@ -334,7 +367,8 @@ fn evaluate(
     for h in hits[..n_before].iter().filter(|h| h.sig.is_lockout()) {
         case.lockouts.push((h.sig, ev.time, h.raw));
     }
-    case.lockouts.retain(|(_, t, _)| ev.time - t <= model.short_ms);
+    case.lockouts
+        .retain(|(_, t, _)| ev.time - t <= model.short_ms);
     let mut kinds: Vec<(Sig, f64)> = Vec::new();
     for (s, _, raw) in &case.lockouts {
         match kinds.iter_mut().find(|(k, _)| k == s) {
@@ -377,7 +411,11 @@ fn evaluate(
         } else {
             model.render(h, ev, acc, st, detail, phrase);
             if factor < 0.999 && h.sig != Sig::SecurityCluster {
-                let _ = write!(detail, " (discounted to {:.0}% by familiar context)", factor * 100.0);
+                let _ = write!(
+                    detail,
+                    " (discounted to {:.0}% by familiar context)",
+                    factor * 100.0
+                );
             }
         }
         case.add_signal(
@@ -412,8 +450,15 @@ fn evaluate(
     net
 }
 
-fn build_alert(ev: &Event<'_>, case: &Case, sev: Severity, learning: bool, half_life: Millis) -> Alert {
-    let id = hash_bytes(format!("{}\0{}\0takeover\0{}", ev.account, ev.id, sev.as_str()).as_bytes());
+fn build_alert(
+    ev: &Event<'_>,
+    case: &Case,
+    sev: Severity,
+    learning: bool,
+    half_life: Millis,
+) -> Alert {
+    let id =
+        hash_bytes(format!("{}\0{}\0takeover\0{}", ev.account, ev.id, sev.as_str()).as_bytes());
     // Signals as they stand now (faded evidence at its current weight).
     let mut signals: Vec<(f64, &CaseSignal)> = case
         .signals
@@ -424,7 +469,12 @@ fn build_alert(ev: &Event<'_>, case: &Case, sev: Severity, learning: bool, half_
     signals.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.name().cmp(b.1.name())));
 
     // Summary: the strongest signals' phrases, in the order they happened.
-    let mut top: Vec<&CaseSignal> = signals.iter().filter(|(c, _)| *c >= 0.75).map(|(_, s)| *s).take(5).collect();
+    let mut top: Vec<&CaseSignal> = signals
+        .iter()
+        .filter(|(c, _)| *c >= 0.75)
+        .map(|(_, s)| *s)
+        .take(5)
+        .collect();
     top.sort_by_key(|s| s.at);
     let mut summary = String::with_capacity(160);
     summary.push_str(match sev {
@@ -513,7 +563,11 @@ fn learn(
                     at: secs32(ev.time),
                     lat: lat as f32,
                     lon: lon as f32,
-                    accuracy_km: ev.source.accuracy_km.unwrap_or(model.cfg.travel.default_accuracy_km) as f32,
+                    accuracy_km: ev
+                        .source
+                        .accuracy_km
+                        .unwrap_or(model.cfg.travel.default_accuracy_km)
+                        as f32,
                     asn: acc.network,
                     country: acc.country,
                     has_position: true,
@@ -541,13 +595,23 @@ fn learn(
                 Some("grant") => {
                     // Onboarding is trusted only when an established actor
                     // grants from a familiar device, outside any risky session.
-                    let case_risky = st.case.as_ref().is_some_and(|c| c.risky_access.is_some() || c.is_tentative(acc.device));
+                    let case_risky = st
+                        .case
+                        .as_ref()
+                        .is_some_and(|c| c.risky_access.is_some() || c.is_tentative(acc.device));
                     let familiar_device = acc.device == 0 || st.devices.count(acc.device) >= 3;
                     let trusted = !suspicious
                         && !case_risky
                         && familiar_device
                         && (st.is_admin(acc.actor) || st.actors.count(acc.actor) >= 10);
-                    push_grant(&mut st.role_grants, Grant { key: target, at: secs32(ev.time), trusted });
+                    push_grant(
+                        &mut st.role_grants,
+                        Grant {
+                            key: target,
+                            at: secs32(ev.time),
+                            trusted,
+                        },
+                    );
                     if trusted && signals::is_admin_role(ch.role.as_deref().unwrap_or("")) {
                         st.add_admin(target);
                     }
@@ -558,7 +622,14 @@ fn learn(
         }
         EventKind::AppAuthorization if ev.change.action.as_deref() == Some("grant") => {
             let app = ev.change.app.as_deref().map_or(0, key32_ignore_case);
-            push_grant(&mut st.app_grants, Grant { key: app, at: secs32(ev.time), trusted: !suspicious });
+            push_grant(
+                &mut st.app_grants,
+                Grant {
+                    key: app,
+                    at: secs32(ev.time),
+                    trusted: !suspicious,
+                },
+            );
         }
         _ => {}
     }
@@ -576,11 +647,9 @@ fn tentative(st: &mut AccountState, key: u32) {
 }
 
 fn learn_place(st: &mut AccountState, lat: f64, lon: f64, day: state::Day) {
-    if let Some(p) = st
-        .places
-        .iter_mut()
-        .find(|p| p.count > 0 && signals::haversine_km(lat, lon, p.lat as f64, p.lon as f64) <= 50.0)
-    {
+    if let Some(p) = st.places.iter_mut().find(|p| {
+        p.count > 0 && signals::haversine_km(lat, lon, p.lat as f64, p.lon as f64) <= 50.0
+    }) {
         p.count = p.count.saturating_add(1);
         p.last_day = day;
         return;
@@ -590,10 +659,21 @@ fn learn_place(st: &mut AccountState, lat: f64, lon: f64, day: state::Day) {
         .iter_mut()
         .min_by_key(|p| (p.count, p.last_day))
         .expect("places");
-    *weakest = state::Place { lat: lat as f32, lon: lon as f32, count: 1, last_day: day };
+    *weakest = state::Place {
+        lat: lat as f32,
+        lon: lon as f32,
+        count: 1,
+        last_day: day,
+    };
 }
 
-fn learn_post(model: &Model, st: &mut AccountState, ev: &Event<'_>, day: state::Day, quarantined: bool) {
+fn learn_post(
+    model: &Model,
+    st: &mut AccountState,
+    ev: &Event<'_>,
+    day: state::Day,
+    quarantined: bool,
+) {
     let cfg = &model.cfg.posting;
     let p = &mut st.posting;
     // Hours: weekly decay with a four-week half-life.

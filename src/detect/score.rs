@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use super::signals::Sig;
-use crate::time::{rfc3339, Millis};
+use crate::time::{Millis, rfc3339};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -29,7 +29,12 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,7 +84,11 @@ pub struct CaseSignal {
 
 impl CaseSignal {
     pub fn name(&self) -> &'static str {
-        if self.sequence { self.sig.sequence_name() } else { self.sig.name() }
+        if self.sequence {
+            self.sig.sequence_name()
+        } else {
+            self.sig.name()
+        }
     }
 
     /// The contribution as it stands at `now`: evidence fades with a
@@ -133,7 +142,11 @@ impl Case {
     /// Keeps the strongest showing of each signal name, as it stands now.
     pub fn add_signal(&mut self, s: CaseSignal, half_life: Millis) {
         let now = s.at;
-        match self.signals.iter_mut().find(|x| x.sig == s.sig && x.sequence == s.sequence) {
+        match self
+            .signals
+            .iter_mut()
+            .find(|x| x.sig == s.sig && x.sequence == s.sequence)
+        {
             Some(x) if x.effective(now, half_life) >= s.contribution => {}
             Some(x) => *x = s,
             None => self.signals.push(s),
@@ -142,7 +155,11 @@ impl Case {
 
     /// Recomputes the score at `now`.
     pub fn rescore(&mut self, now: Millis, half_life: Millis) -> f64 {
-        self.score = self.signals.iter().map(|s| s.effective(now, half_life)).sum();
+        self.score = self
+            .signals
+            .iter()
+            .map(|s| s.effective(now, half_life))
+            .sum();
         self.score
     }
 
@@ -221,7 +238,14 @@ mod tests {
     use super::*;
 
     fn sig(sig: Sig, c: f64) -> CaseSignal {
-        CaseSignal { sig, sequence: false, contribution: c, detail: String::new(), phrase: String::new(), at: 0 }
+        CaseSignal {
+            sig,
+            sequence: false,
+            contribution: c,
+            detail: String::new(),
+            phrase: String::new(),
+            at: 0,
+        }
     }
 
     #[test]
@@ -268,7 +292,10 @@ mod tests {
         let cfg = crate::config::Config::default().severity;
         assert_eq!(Severity::from_score(cfg.low - 0.01, &cfg), None);
         assert_eq!(Severity::from_score(cfg.low, &cfg), Some(Severity::Low));
-        assert_eq!(Severity::from_score(cfg.critical + 5.0, &cfg), Some(Severity::Critical));
+        assert_eq!(
+            Severity::from_score(cfg.critical + 5.0, &cfg),
+            Some(Severity::Critical)
+        );
         assert!(Severity::High > Severity::Medium);
         assert_eq!(Severity::parse("high"), Some(Severity::High));
     }

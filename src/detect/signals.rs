@@ -22,11 +22,11 @@ use std::fmt::Write;
 
 use statrs::distribution::{DiscreteCDF, Poisson};
 
-use super::state::{day16, secs32, AccountState, Slots};
+use super::state::{AccountState, Slots, day16, secs32};
 use crate::config::Config;
-use crate::decode::{country_code, country_str, Event, EventKind, NO_COUNTRY};
+use crate::decode::{Event, EventKind, NO_COUNTRY, country_code, country_str};
 use crate::hash::{fold32, hash_bytes, key32, key32_ignore_case};
-use crate::time::{Millis, HOUR, MINUTE};
+use crate::time::{HOUR, MINUTE, Millis};
 
 /// Every signal kind. The name is part of the alert contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -234,7 +234,13 @@ pub struct Hit {
 
 impl Hit {
     fn new(sig: Sig, c: f64) -> Hit {
-        Hit { sig, c, a: 0.0, b: 0.0, raw: c }
+        Hit {
+            sig,
+            c,
+            a: 0.0,
+            b: 0.0,
+            raw: c,
+        }
     }
     fn with(mut self, a: f64, b: f64) -> Hit {
         self.a = a;
@@ -377,7 +383,9 @@ pub fn url_host(url: &str) -> &str {
 
 /// Roles that hand over control of the account.
 pub fn is_admin_role(role: &str) -> bool {
-    ["admin", "owner", "manager", "administrator", "superadmin"].iter().any(|r| role.eq_ignore_ascii_case(r))
+    ["admin", "owner", "manager", "administrator", "superadmin"]
+        .iter()
+        .any(|r| role.eq_ignore_ascii_case(r))
 }
 
 /// Great-circle distance in km.
@@ -409,7 +417,12 @@ impl Model {
             hosting_words: low(&cfg.networks.hosting_org_keywords),
             mobile_words: low(&cfg.networks.mobile_org_keywords),
             automation_words: low(&cfg.networks.automation_user_agents),
-            management_apps: cfg.apps.management_apps.iter().map(|a| key32_ignore_case(a)).collect(),
+            management_apps: cfg
+                .apps
+                .management_apps
+                .iter()
+                .map(|a| key32_ignore_case(a))
+                .collect(),
             trusted_domains: low(&cfg.apps.trusted_link_domains),
             short_ms: cfg.detect.short_window_ms(),
             long_ms: cfg.detect.long_window_ms(),
@@ -443,7 +456,11 @@ impl Model {
                 || lower_contains(org, &self.hosting_words));
         Access {
             country,
-            network: if asn != 0 { fold32(crate::hash::mix64(asn)) } else { 0 },
+            network: if asn != 0 {
+                fold32(crate::hash::mix64(asn))
+            } else {
+                0
+            },
             ip_range: src.ip.as_deref().map_or(0, ip_range_key),
             device: ev.device.id.as_deref().map_or(0, key32),
             agent: ev.device.user_agent.as_deref().map_or(0, agent_key),
@@ -466,7 +483,13 @@ impl Model {
 
     /// Familiar value: ln(P_attacker(this) / P_user(this)), negative.
     /// Values first seen during the open case are not familiar.
-    fn familiar<const N: usize>(&self, p_attacker_seen: f64, s: &Slots<N>, key: u32, st: &AccountState) -> Option<f64> {
+    fn familiar<const N: usize>(
+        &self,
+        p_attacker_seen: f64,
+        s: &Slots<N>,
+        key: u32,
+        st: &AccountState,
+    ) -> Option<f64> {
         let count = s.count(key);
         if count < 2 || st.case.as_ref().is_some_and(|c| c.is_tentative(key)) {
             return None;
@@ -490,14 +513,19 @@ impl Model {
         let onboarding = acc.actor != 0
             && !st.case.as_ref().is_some_and(|c| c.is_tentative(acc.actor))
             && st.role_grants.iter().any(|g| {
-                g.key == acc.actor && g.trusted && ev.time - super::state::secs_to_ms(g.at) <= self.long_ms * 7
+                g.key == acc.actor
+                    && g.trusted
+                    && ev.time - super::state::secs_to_ms(g.at) <= self.long_ms * 7
             });
 
         // Location: sign-ins and events of a device session carry it (posts
         // through an app's servers, without a device, do not).
         let session = login || ev.kind == EventKind::PasswordReset || acc.device != 0;
         if acc.located && session {
-            if acc.country != NO_COUNTRY && st.countries.n > 0 && st.countries.count(acc.country as u32 + 1) == 0 {
+            if acc.country != NO_COUNTRY
+                && st.countries.n > 0
+                && st.countries.count(acc.country as u32 + 1) == 0
+            {
                 let c = self.novelty(w.attacker_new_country, st.countries.p_new())
                     + pop.country_rarity(acc.country);
                 hits.push(Hit::new(Sig::NewCountry, c.max(0.0)));
@@ -505,12 +533,21 @@ impl Model {
                 let c = self.novelty(w.attacker_new_network, st.networks.p_new())
                     + pop.network_rarity(acc.network);
                 hits.push(Hit::new(Sig::NewNetwork, c.max(0.0)));
-            } else if acc.ip_range != 0 && !acc.mobile && st.ip_ranges.n > 0 && st.ip_ranges.count(acc.ip_range) == 0 {
+            } else if acc.ip_range != 0
+                && !acc.mobile
+                && st.ip_ranges.n > 0
+                && st.ip_ranges.count(acc.ip_range) == 0
+            {
                 // Mobile carriers draw addresses from shared pools (CGNAT):
                 // a new range inside a known carrier says nothing.
                 let c = self.novelty(w.attacker_new_ip_range, st.ip_ranges.p_new());
                 hits.push(Hit::new(Sig::NewIpRange, c.max(0.0)));
-            } else if let Some(c) = self.familiar(1.0 - w.attacker_new_ip_range, &st.ip_ranges, acc.ip_range, st) {
+            } else if let Some(c) = self.familiar(
+                1.0 - w.attacker_new_ip_range,
+                &st.ip_ranges,
+                acc.ip_range,
+                st,
+            ) {
                 let n = st.ip_ranges.count(acc.ip_range) as f64;
                 hits.push(Hit::new(Sig::KnownNetwork, c).with(n, 0.0));
             }
@@ -518,7 +555,10 @@ impl Model {
                 let p_user = (st.hosting_logins as f64 + 0.5) / (st.logins_ok as f64 + 1.0);
                 let c = self.cap((w.attacker_hosting / p_user).ln());
                 if c > 0.0 && st.networks.count(acc.network) < 3 {
-                    hits.push(Hit::new(Sig::HostingNetwork, c).with(st.hosting_logins as f64, st.logins_ok as f64));
+                    hits.push(
+                        Hit::new(Sig::HostingNetwork, c)
+                            .with(st.hosting_logins as f64, st.logins_ok as f64),
+                    );
                 }
             }
             if login && ev.is_success() {
@@ -529,7 +569,8 @@ impl Model {
             && st.countries.n > 0
             && st.countries.count(acc.country as u32 + 1) == 0
         {
-            let c = self.novelty(w.attacker_new_country, st.countries.p_new()) + pop.country_rarity(acc.country);
+            let c = self.novelty(w.attacker_new_country, st.countries.p_new())
+                + pop.country_rarity(acc.country);
             hits.push(Hit::new(Sig::NewCountry, c.max(0.0)));
         }
 
@@ -541,11 +582,16 @@ impl Model {
         if acc.device != 0 && st.devices.n > 0 {
             if st.devices.count(acc.device) == 0 {
                 let c = self.novelty(w.attacker_new_device, st.devices.p_new()) * device_scale;
-                hits.push(Hit::new(Sig::NewDevice, c.max(0.0)).with(st.devices.iter().count() as f64, 0.0));
+                hits.push(
+                    Hit::new(Sig::NewDevice, c.max(0.0))
+                        .with(st.devices.iter().count() as f64, 0.0),
+                );
             } else if agent_new {
                 let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new()) * device_scale;
                 hits.push(Hit::new(Sig::NewUserAgent, c.max(0.0)));
-            } else if let Some(c) = self.familiar(w.attacker_known_device, &st.devices, acc.device, st) {
+            } else if let Some(c) =
+                self.familiar(w.attacker_known_device, &st.devices, acc.device, st)
+            {
                 let n = st.devices.count(acc.device) as f64;
                 hits.push(Hit::new(Sig::KnownDevice, c).with(n, 0.0));
             }
@@ -563,19 +609,22 @@ impl Model {
         // Actor never seen acting on this account (and not just onboarded).
         if acc.actor != 0 && st.actors.n > 0 && st.actors.count(acc.actor) == 0 && !onboarding {
             let c = self.novelty(w.attacker_new_actor, st.actors.p_new());
-            hits.push(Hit::new(Sig::NewActor, c.max(0.0)).with(st.actors.iter().count() as f64, 0.0));
+            hits.push(
+                Hit::new(Sig::NewActor, c.max(0.0)).with(st.actors.iter().count() as f64, 0.0),
+            );
         }
 
         // Failed sign-ins from many places, then this success.
         if login && ev.is_success() {
             let f = &st.failures;
             let recent = secs32(ev.time).saturating_sub(f.last) <= 3600;
-            if recent && f.count >= 5 && (f.distinct_networks() >= 3 || f.distinct_countries() >= 2) {
+            if recent && f.count >= 5 && (f.distinct_networks() >= 3 || f.distinct_countries() >= 2)
+            {
                 let c = w.failed_login_burst + 0.5 * (f.count as f64 / 5.0).ln();
-                hits.push(
-                    Hit::new(Sig::FailedLoginBurst, self.cap(c))
-                        .with(f.count as f64, (f.last.saturating_sub(f.since)) as f64 / 60.0),
-                );
+                hits.push(Hit::new(Sig::FailedLoginBurst, self.cap(c)).with(
+                    f.count as f64,
+                    (f.last.saturating_sub(f.since)) as f64 / 60.0,
+                ));
             }
         }
 
@@ -599,8 +648,12 @@ impl Model {
 
     fn travel(&self, ev: &Event<'_>, acc: &Access, st: &AccountState, hits: &mut Vec<Hit>) {
         let t = &self.cfg.travel;
-        let Some(last) = st.last_login(acc.actor) else { return };
-        let Some((lat, lon)) = ev.source.position() else { return };
+        let Some(last) = st.last_login(acc.actor) else {
+            return;
+        };
+        let Some((lat, lon)) = ev.source.position() else {
+            return;
+        };
         if !last.has_position || acc.corporate {
             return;
         }
@@ -642,14 +695,24 @@ impl Model {
         let posting = &st.posting;
         let (hour, weekend) = crate::time::hour_and_weekend(ev.time, p.weekend_utc_offset_minutes);
         let (wk, hr) = (weekend as usize, hour as usize);
-        let total: f64 = posting.hours.iter().flatten().map(|h| *h as f64).sum::<f64>() / super::state::HOUR_UNIT as f64;
+        let total: f64 = posting
+            .hours
+            .iter()
+            .flatten()
+            .map(|h| *h as f64)
+            .sum::<f64>()
+            / super::state::HOUR_UNIT as f64;
 
         if posting.posts >= p.min_posts_for_hours {
             // Smoothed share of this hour; the attacker posts at any hour.
-            let p_user = (posting.hours[wk][hr] as f64 / super::state::HOUR_UNIT as f64 + 0.1) / (total + 4.8);
+            let p_user = (posting.hours[wk][hr] as f64 / super::state::HOUR_UNIT as f64 + 0.1)
+                / (total + 4.8);
             let c = ((1.0 / 48.0) / p_user).ln().min(2.5);
             if c > 0.5 {
-                hits.push(Hit::new(Sig::UnusualPostHour, c).with(hour as f64, posting.hours[wk][hr] as f64 / super::state::HOUR_UNIT as f64 / total.max(1.0)));
+                hits.push(Hit::new(Sig::UnusualPostHour, c).with(
+                    hour as f64,
+                    posting.hours[wk][hr] as f64 / super::state::HOUR_UNIT as f64 / total.max(1.0),
+                ));
             }
         }
 
@@ -657,10 +720,16 @@ impl Model {
         // account's own rate at this hour, over-dispersed.
         let now = secs32(ev.time);
         let window = (self.burst_ms / 1000) as u32;
-        let k = 1 + posting.recent.iter().filter(|&&t| t != 0 && now.saturating_sub(t) <= window).count() as u32;
+        let k = 1 + posting
+            .recent
+            .iter()
+            .filter(|&&t| t != 0 && now.saturating_sub(t) <= window)
+            .count() as u32;
         if k >= p.burst_min_posts {
             let hour_share = if total >= 10.0 {
-                (posting.hours[wk][hr] as f64 / super::state::HOUR_UNIT as f64 + 0.5) / (total + 24.0) * 48.0
+                (posting.hours[wk][hr] as f64 / super::state::HOUR_UNIT as f64 + 0.5)
+                    / (total + 24.0)
+                    * 48.0
             } else {
                 1.0
             };
@@ -691,7 +760,10 @@ impl Model {
                         c *= 0.3;
                     }
                     if c > 0.0 {
-                        hits.push(Hit::new(Sig::NewPostClient, c).with(st.post_clients.iter().count() as f64, 0.0));
+                        hits.push(
+                            Hit::new(Sig::NewPostClient, c)
+                                .with(st.post_clients.iter().count() as f64, 0.0),
+                        );
                     }
                 }
             }
@@ -710,14 +782,23 @@ impl Model {
             if new > 0 {
                 let c = self.novelty(0.8, st.domains.p_new()).min(3.0);
                 if c > 0.0 {
-                    hits.push(Hit::new(Sig::NewLinkDomain, c).with(new as f64, st.domains.n as f64));
+                    hits.push(
+                        Hit::new(Sig::NewLinkDomain, c).with(new as f64, st.domains.n as f64),
+                    );
                 }
             }
         }
     }
 
     /// Security and administration signals.
-    pub fn change_signals(&self, ev: &Event<'_>, acc: &Access, st: &AccountState, learning: bool, hits: &mut Vec<Hit>) {
+    pub fn change_signals(
+        &self,
+        ev: &Event<'_>,
+        acc: &Access,
+        st: &AccountState,
+        learning: bool,
+        hits: &mut Vec<Hit>,
+    ) {
         let w = &self.cfg.weights;
         let ch = &ev.change;
         let action = ch.action.as_deref().unwrap_or("");
@@ -727,19 +808,33 @@ impl Model {
                 "remove_method" => hits.push(Hit::new(Sig::MfaMethodRemoved, w.mfa_method_removed)),
                 _ => {}
             },
-            EventKind::RecoveryChange => hits.push(Hit::new(Sig::RecoveryChanged, w.recovery_changed)),
+            EventKind::RecoveryChange => {
+                hits.push(Hit::new(Sig::RecoveryChanged, w.recovery_changed))
+            }
             EventKind::PasswordReset => hits.push(Hit::new(Sig::PasswordReset, w.password_reset)),
-            EventKind::PasswordChange => hits.push(Hit::new(Sig::PasswordChanged, w.password_changed)),
+            EventKind::PasswordChange => {
+                hits.push(Hit::new(Sig::PasswordChanged, w.password_changed))
+            }
             EventKind::RoleChange => {
                 let target = ch.target.as_deref().map_or(0, key32);
                 match action {
                     "grant" => {
-                        if acc.actor != 0 && !st.is_admin(acc.actor) && st.actors.count(acc.actor) < 3 {
-                            hits.push(Hit::new(Sig::RoleGrantedByNewActor, w.role_granted_by_new_actor));
+                        if acc.actor != 0
+                            && !st.is_admin(acc.actor)
+                            && st.actors.count(acc.actor) < 3
+                        {
+                            hits.push(Hit::new(
+                                Sig::RoleGrantedByNewActor,
+                                w.role_granted_by_new_actor,
+                            ));
                         }
                         if target != 0 && st.actors.count(target) == 0 {
                             let admin_role = is_admin_role(ch.role.as_deref().unwrap_or(""));
-                            let c = if admin_role { w.role_granted_admin_to_new_actor } else { w.role_granted_to_new_actor };
+                            let c = if admin_role {
+                                w.role_granted_admin_to_new_actor
+                            } else {
+                                w.role_granted_to_new_actor
+                            };
                             hits.push(Hit::new(Sig::RoleGrantedToNewActor, c));
                         }
                     }
@@ -747,7 +842,8 @@ impl Model {
                         // While learning, nobody is established yet: revoking
                         // anyone who has acted on the account counts.
                         let seen = st.actors.count(target);
-                        let established = st.is_admin(target) || seen >= 20 || (learning && seen >= 1);
+                        let established =
+                            st.is_admin(target) || seen >= 20 || (learning && seen >= 1);
                         if target != 0 && established {
                             let n = st.actors.count(target) as f64;
                             hits.push(Hit::new(Sig::AdminRevoked, w.admin_revoked).with(n, 0.0));
@@ -779,7 +875,15 @@ impl Model {
 
     /// Renders a hit's detail (what was seen against the baseline) and a
     /// short phrase for the alert summary. Runs only for evidence.
-    pub fn render(&self, h: &Hit, ev: &Event<'_>, acc: &Access, st: &AccountState, detail: &mut String, phrase: &mut String) {
+    pub fn render(
+        &self,
+        h: &Hit,
+        ev: &Event<'_>,
+        acc: &Access,
+        st: &AccountState,
+        detail: &mut String,
+        phrase: &mut String,
+    ) {
         detail.clear();
         phrase.clear();
         let cc = |c: u16| String::from_utf8_lossy(&country_str(c)).into_owned();
@@ -805,82 +909,194 @@ impl Model {
         match h.sig {
             Sig::NewCountry => {
                 let c = cc(acc.country);
-                let _ = write!(detail, "{c} never seen in {} located sign-ins (usual: {})", st.countries.n, usual_country());
-                let _ = write!(phrase, "{verb} from {c}{} (never seen; usual: {})", city.map(|x| format!(", {x}")).unwrap_or_default(), usual_country());
+                let _ = write!(
+                    detail,
+                    "{c} never seen in {} located sign-ins (usual: {})",
+                    st.countries.n,
+                    usual_country()
+                );
+                let _ = write!(
+                    phrase,
+                    "{verb} from {c}{} (never seen; usual: {})",
+                    city.map(|x| format!(", {x}")).unwrap_or_default(),
+                    usual_country()
+                );
             }
             Sig::NewNetwork => {
-                let _ = write!(detail, "{} never seen in {} sign-ins ({} networks known)", net(), st.networks.n, st.networks.iter().count());
+                let _ = write!(
+                    detail,
+                    "{} never seen in {} sign-ins ({} networks known)",
+                    net(),
+                    st.networks.n,
+                    st.networks.iter().count()
+                );
                 let _ = write!(phrase, "{verb} through a new network ({})", net());
             }
             Sig::NewIpRange => {
-                let _ = write!(detail, "IP {} in a range never seen, on a known network", src.ip.as_deref().unwrap_or("?"));
+                let _ = write!(
+                    detail,
+                    "IP {} in a range never seen, on a known network",
+                    src.ip.as_deref().unwrap_or("?")
+                );
                 let _ = write!(phrase, "new IP range {}", src.ip.as_deref().unwrap_or("?"));
             }
             Sig::KnownNetwork => {
-                let _ = write!(detail, "IP range of {} used in {} sign-ins", src.ip.as_deref().unwrap_or("?"), h.a);
+                let _ = write!(
+                    detail,
+                    "IP range of {} used in {} sign-ins",
+                    src.ip.as_deref().unwrap_or("?"),
+                    h.a
+                );
                 let _ = write!(phrase, "from a familiar network");
             }
             Sig::HostingNetwork => {
-                let _ = write!(detail, "{} is a hosting/VPN network; {} of {} sign-ins used one", net(), h.a, h.b);
+                let _ = write!(
+                    detail,
+                    "{} is a hosting/VPN network; {} of {} sign-ins used one",
+                    net(),
+                    h.a,
+                    h.b
+                );
                 let _ = write!(phrase, "through a hosting/VPN network");
             }
             Sig::ImpossibleTravel => {
                 let from = "the previous sign-in";
                 let kmh = h.a / (h.b / 60.0);
-                let who = ev.actor.as_deref().map(|a| format!(" of {a}")).unwrap_or_default();
-            let _ = write!(detail, "{:.0} km in {:.0} min ({:.0} km/h) from {from}{who}", h.a, h.b, kmh);
-                let _ = write!(phrase, "impossible travel ({:.0} km in {:.0} min)", h.a, h.b);
+                let who = ev
+                    .actor
+                    .as_deref()
+                    .map(|a| format!(" of {a}"))
+                    .unwrap_or_default();
+                let _ = write!(
+                    detail,
+                    "{:.0} km in {:.0} min ({:.0} km/h) from {from}{who}",
+                    h.a, h.b, kmh
+                );
+                let _ = write!(
+                    phrase,
+                    "impossible travel ({:.0} km in {:.0} min)",
+                    h.a, h.b
+                );
             }
             Sig::NewDevice => {
-                let _ = write!(detail, "device {} never seen ({} devices known)", ev.device.id.as_deref().unwrap_or("?"), h.a);
+                let _ = write!(
+                    detail,
+                    "device {} never seen ({} devices known)",
+                    ev.device.id.as_deref().unwrap_or("?"),
+                    h.a
+                );
                 let _ = write!(phrase, "on a new device");
             }
             Sig::KnownDevice => {
-                let _ = write!(detail, "device {} used {} times before", ev.device.id.as_deref().unwrap_or("?"), h.a);
+                let _ = write!(
+                    detail,
+                    "device {} used {} times before",
+                    ev.device.id.as_deref().unwrap_or("?"),
+                    h.a
+                );
                 let _ = write!(phrase, "on a familiar device");
             }
             Sig::NewUserAgent => {
-                let _ = write!(detail, "user agent {:?} never seen", ev.device.user_agent.as_deref().unwrap_or("?"));
+                let _ = write!(
+                    detail,
+                    "user agent {:?} never seen",
+                    ev.device.user_agent.as_deref().unwrap_or("?")
+                );
                 let _ = write!(phrase, "with a new browser or app");
             }
             Sig::AutomationUserAgent => {
-                let _ = write!(detail, "automation user agent {:?}", ev.device.user_agent.as_deref().unwrap_or("?"));
+                let _ = write!(
+                    detail,
+                    "automation user agent {:?}",
+                    ev.device.user_agent.as_deref().unwrap_or("?")
+                );
                 let _ = write!(phrase, "by an automation tool");
             }
             Sig::NewActor => {
-                let _ = write!(detail, "{} never seen acting on this account ({} actors known)", ev.actor.as_deref().unwrap_or("?"), h.a);
-                let _ = write!(phrase, "by {} (never seen)", ev.actor.as_deref().unwrap_or("?"));
+                let _ = write!(
+                    detail,
+                    "{} never seen acting on this account ({} actors known)",
+                    ev.actor.as_deref().unwrap_or("?"),
+                    h.a
+                );
+                let _ = write!(
+                    phrase,
+                    "by {} (never seen)",
+                    ev.actor.as_deref().unwrap_or("?")
+                );
             }
             Sig::FailedLoginBurst => {
                 let f = &st.failures;
-                let _ = write!(detail, "{} failed sign-ins from {} networks in {} countries within {:.0} min before this success", h.a, f.distinct_networks(), f.distinct_countries(), h.b);
+                let _ = write!(
+                    detail,
+                    "{} failed sign-ins from {} networks in {} countries within {:.0} min before this success",
+                    h.a,
+                    f.distinct_networks(),
+                    f.distinct_countries(),
+                    h.b
+                );
                 let _ = write!(phrase, "after {} failed sign-ins", h.a);
             }
             Sig::UnusualPostHour => {
-                let _ = write!(detail, "posted at {:02}:00 UTC, an hour with {:.1}% of the account's posts", h.a, h.b * 100.0);
+                let _ = write!(
+                    detail,
+                    "posted at {:02}:00 UTC, an hour with {:.1}% of the account's posts",
+                    h.a,
+                    h.b * 100.0
+                );
                 let _ = write!(phrase, "posting at {:02}:00 UTC (unusual hour)", h.a);
             }
             Sig::PostBurst => {
-                let _ = write!(detail, "{} posts within {} min; usual rate about {:.1} in that time", h.a, self.burst_ms / MINUTE, h.b);
+                let _ = write!(
+                    detail,
+                    "{} posts within {} min; usual rate about {:.1} in that time",
+                    h.a,
+                    self.burst_ms / MINUTE,
+                    h.b
+                );
                 let _ = write!(phrase, "a burst of {} posts", h.a);
             }
             Sig::NewPostClient => {
-                let c = ev.post.as_ref().and_then(|p| p.client.as_deref()).unwrap_or("?");
-                let _ = write!(detail, "posted with {c:?}, never used before ({} clients known)", h.a);
+                let c = ev
+                    .post
+                    .as_ref()
+                    .and_then(|p| p.client.as_deref())
+                    .unwrap_or("?");
+                let _ = write!(
+                    detail,
+                    "posted with {c:?}, never used before ({} clients known)",
+                    h.a
+                );
                 let _ = write!(phrase, "posting with a new client ({c})");
             }
             Sig::PostsViaNewApp => {
-                let c = ev.post.as_ref().and_then(|p| p.client.as_deref()).unwrap_or("?");
-                let _ = write!(detail, "posted through {c:?}, an app granted access recently and never used to post");
+                let c = ev
+                    .post
+                    .as_ref()
+                    .and_then(|p| p.client.as_deref())
+                    .unwrap_or("?");
+                let _ = write!(
+                    detail,
+                    "posted through {c:?}, an app granted access recently and never used to post"
+                );
                 let _ = write!(phrase, "posting through the newly granted app {c}");
             }
             Sig::NewLinkDomain => {
                 let host = ev
                     .post
                     .as_ref()
-                    .and_then(|p| p.links.iter().map(url_host).find(|h| st.domains.count(key32_ignore_case(h)) == 0 && !self.trusted_domain(h)))
+                    .and_then(|p| {
+                        p.links.iter().map(url_host).find(|h| {
+                            st.domains.count(key32_ignore_case(h)) == 0 && !self.trusted_domain(h)
+                        })
+                    })
                     .unwrap_or("?");
-                let _ = write!(detail, "links to {host} (and {} other new domains); never linked in {} links", h.a - 1.0, h.b);
+                let _ = write!(
+                    detail,
+                    "links to {host} (and {} other new domains); never linked in {} links",
+                    h.a - 1.0,
+                    h.b
+                );
                 let _ = write!(phrase, "links to {host} (never linked)");
             }
             Sig::MfaDisabled => {
@@ -909,15 +1125,25 @@ impl Model {
                 let target = ev.change.target.as_deref().unwrap_or("?");
                 let actor = ev.actor.as_deref().unwrap_or("?");
                 if h.sig == Sig::RoleGrantedToNewActor {
-                    let _ = write!(detail, "{role} granted to {target}, never seen on this account");
+                    let _ = write!(
+                        detail,
+                        "{role} granted to {target}, never seen on this account"
+                    );
                 } else {
-                    let _ = write!(detail, "{role} granted by {actor}, not an established admin");
+                    let _ = write!(
+                        detail,
+                        "{role} granted by {actor}, not an established admin"
+                    );
                 }
                 let _ = write!(phrase, "{role} granted to {target}");
             }
             Sig::AdminRevoked => {
                 let target = ev.change.target.as_deref().unwrap_or("?");
-                let _ = write!(detail, "access of {target}, an established admin ({} actions), revoked", h.a);
+                let _ = write!(
+                    detail,
+                    "access of {target}, an established admin ({} actions), revoked",
+                    h.a
+                );
                 let _ = write!(phrase, "admin {target} revoked");
             }
             Sig::AppGranted => {
@@ -931,7 +1157,12 @@ impl Model {
                 let _ = write!(phrase, "{f} changed");
             }
             Sig::SecurityCluster => {
-                let _ = write!(detail, "{} distinct security changes within {} min", h.a, self.short_ms / MINUTE);
+                let _ = write!(
+                    detail,
+                    "{} distinct security changes within {} min",
+                    h.a,
+                    self.short_ms / MINUTE
+                );
                 let _ = write!(phrase, "{} security changes in quick succession", h.a);
             }
         }
@@ -944,8 +1175,14 @@ mod tests {
 
     #[test]
     fn url_hosts() {
-        assert_eq!(url_host("https://www.kominfo.go.id/berita"), "kominfo.go.id");
-        assert_eq!(url_host("http://user@evil.example:8080/x?y"), "evil.example");
+        assert_eq!(
+            url_host("https://www.kominfo.go.id/berita"),
+            "kominfo.go.id"
+        );
+        assert_eq!(
+            url_host("http://user@evil.example:8080/x?y"),
+            "evil.example"
+        );
         assert_eq!(url_host("evil.example/path"), "evil.example");
         assert_eq!(url_host("https://[2001:db8::1]/"), "[2001:db8::1]");
     }
@@ -954,7 +1191,10 @@ mod tests {
     fn ip_ranges_group_neighbours() {
         assert_eq!(ip_range_key("36.72.14.9"), ip_range_key("36.72.14.200"));
         assert_ne!(ip_range_key("36.72.14.9"), ip_range_key("36.72.15.9"));
-        assert_eq!(ip_range_key("2001:db8:1:2::1"), ip_range_key("2001:db8:1:ffff::9"));
+        assert_eq!(
+            ip_range_key("2001:db8:1:2::1"),
+            ip_range_key("2001:db8:1:ffff::9")
+        );
         assert_ne!(ip_range_key("2001:db8:1::1"), ip_range_key("2001:db8:2::1"));
     }
 
@@ -964,7 +1204,10 @@ mod tests {
             agent_key("Mozilla/5.0 (Windows NT 10.0) Chrome/120.0.6099.71"),
             agent_key("Mozilla/5.0 (Windows NT 10.0) Chrome/121.0.6167.85")
         );
-        assert_ne!(agent_key("Mozilla/5.0 Firefox/120.0"), agent_key("Mozilla/5.0 Chrome/120.0"));
+        assert_ne!(
+            agent_key("Mozilla/5.0 Firefox/120.0"),
+            agent_key("Mozilla/5.0 Chrome/120.0")
+        );
     }
 
     #[test]
@@ -978,7 +1221,10 @@ mod tests {
     #[test]
     fn poisson_tail_matches_direct_sum() {
         let lambda: f64 = 0.8;
-        let direct: f64 = 1.0 - (0..5).map(|k| lambda.powi(k) * (-lambda).exp() / (1..=k).product::<i32>().max(1) as f64).sum::<f64>();
+        let direct: f64 = 1.0
+            - (0..5)
+                .map(|k| lambda.powi(k) * (-lambda).exp() / (1..=k).product::<i32>().max(1) as f64)
+                .sum::<f64>();
         assert!((poisson_tail(lambda, 5) - direct).abs() < 1e-9);
         assert_eq!(poisson_tail(3.0, 0), 1.0);
     }

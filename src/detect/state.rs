@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::time::{Millis, DAY};
+use crate::time::{DAY, Millis};
 
 /// Days since 2000-01-01, the compact day number used in slots.
 pub type Day = u16;
@@ -62,7 +62,11 @@ pub struct Slots<const N: usize> {
 
 impl<const N: usize> Default for Slots<N> {
     fn default() -> Self {
-        Slots { n: 0, d: 0, slots: [Slot::default(); N] }
+        Slots {
+            n: 0,
+            d: 0,
+            slots: [Slot::default(); N],
+        }
     }
 }
 
@@ -122,7 +126,11 @@ impl<const N: usize> Slots<N> {
             .iter_mut()
             .min_by(|a, b| weight(a, day).total_cmp(&weight(b, day)))
             .expect("N > 0");
-        *victim = Slot { key, count: 1, last_day: day };
+        *victim = Slot {
+            key,
+            count: 1,
+            last_day: day,
+        };
         true
     }
 
@@ -156,7 +164,11 @@ impl<const N: usize> Serialize for Slots<N> {
 impl<'de, const N: usize> Deserialize<'de> for Slots<N> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let (n, dd, held): (u16, u16, Vec<Slot>) = Deserialize::deserialize(d)?;
-        let mut out = Slots { n, d: dd, ..Slots::default() };
+        let mut out = Slots {
+            n,
+            d: dd,
+            ..Slots::default()
+        };
         for (dst, src) in out.slots.iter_mut().zip(held) {
             *dst = src;
         }
@@ -326,7 +338,9 @@ impl AccountState {
 impl AccountState {
     /// The last sign-in of this actor, if kept.
     pub fn last_login(&self, actor: u32) -> Option<&LastLogin> {
-        self.last_logins.iter().find(|l| l.at != 0 && l.actor == actor)
+        self.last_logins
+            .iter()
+            .find(|l| l.at != 0 && l.actor == actor)
     }
 
     /// Records a sign-in, replacing this actor's previous one or the oldest.
@@ -336,7 +350,12 @@ impl AccountState {
             .iter()
             .position(|x| x.at != 0 && x.actor == l.actor)
             .unwrap_or_else(|| {
-                let (i, _) = self.last_logins.iter().enumerate().min_by_key(|(_, x)| x.at).expect("3 slots");
+                let (i, _) = self
+                    .last_logins
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, x)| x.at)
+                    .expect("3 slots");
                 i
             });
         self.last_logins[i] = l;
@@ -345,7 +364,9 @@ impl AccountState {
 
 /// Records a grant, replacing the oldest.
 pub fn push_grant(grants: &mut [Grant], g: Grant) {
-    let Some(oldest) = grants.iter_mut().min_by_key(|g| g.at) else { return };
+    let Some(oldest) = grants.iter_mut().min_by_key(|g| g.at) else {
+        return;
+    };
     *oldest = g;
 }
 

@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::decode::decode;
-use crate::time::{parse_rfc3339, DAY, HOUR, MINUTE};
+use crate::time::{DAY, HOUR, MINUTE, parse_rfc3339};
 
 const T0: &str = "2026-01-05T00:00:00Z";
 const ACCT: &str = "x:kemenkes";
@@ -28,7 +28,16 @@ struct E {
 }
 
 fn ev(id: impl Into<String>, at: Millis, kind: &'static str) -> E {
-    E { id: id.into(), at, kind, actor: Some("staff:rina"), outcome: None, source: None, device: None, extra: String::new() }
+    E {
+        id: id.into(),
+        at,
+        kind,
+        actor: Some("staff:rina"),
+        outcome: None,
+        source: None,
+        device: None,
+        extra: String::new(),
+    }
 }
 
 impl E {
@@ -101,16 +110,70 @@ impl Place {
     }
 }
 
-const OFFICE: Place = Place { ip: "36.72.14.9", asn: 7713, org: "PT Telekomunikasi Indonesia", country: "ID", city: "Jakarta", lat: -6.21, lon: 106.85, acc: 20.0 };
-const OFFICE2: Place = Place { ip: "36.72.14.77", ..OFFICE };
-const MOBILE_MEDAN: Place = Place { ip: "114.125.3.4", asn: 23693, org: "PT. Telekomunikasi Selular", country: "ID", city: "Medan", lat: 3.59, lon: 98.67, acc: 300.0 };
-const VPN_SG: Place = Place { ip: "103.5.6.7", asn: 138915, org: "Kementerian Gateway SG", country: "SG", city: "Singapore", lat: 1.29, lon: 103.85, acc: 25.0 };
-const TOKYO_HOTEL: Place = Place { ip: "133.1.2.3", asn: 4713, org: "NTT Communications", country: "JP", city: "Tokyo", lat: 35.68, lon: 139.69, acc: 20.0 };
-const LAGOS_HOSTING: Place = Place { ip: "165.22.1.2", asn: 14061, org: "DigitalOcean", country: "NG", city: "Lagos", lat: 6.45, lon: 3.39, acc: 50.0 };
+const OFFICE: Place = Place {
+    ip: "36.72.14.9",
+    asn: 7713,
+    org: "PT Telekomunikasi Indonesia",
+    country: "ID",
+    city: "Jakarta",
+    lat: -6.21,
+    lon: 106.85,
+    acc: 20.0,
+};
+const OFFICE2: Place = Place {
+    ip: "36.72.14.77",
+    ..OFFICE
+};
+const MOBILE_MEDAN: Place = Place {
+    ip: "114.125.3.4",
+    asn: 23693,
+    org: "PT. Telekomunikasi Selular",
+    country: "ID",
+    city: "Medan",
+    lat: 3.59,
+    lon: 98.67,
+    acc: 300.0,
+};
+const VPN_SG: Place = Place {
+    ip: "103.5.6.7",
+    asn: 138915,
+    org: "Kementerian Gateway SG",
+    country: "SG",
+    city: "Singapore",
+    lat: 1.29,
+    lon: 103.85,
+    acc: 25.0,
+};
+const TOKYO_HOTEL: Place = Place {
+    ip: "133.1.2.3",
+    asn: 4713,
+    org: "NTT Communications",
+    country: "JP",
+    city: "Tokyo",
+    lat: 35.68,
+    lon: 139.69,
+    acc: 20.0,
+};
+const LAGOS_HOSTING: Place = Place {
+    ip: "165.22.1.2",
+    asn: 14061,
+    org: "DigitalOcean",
+    country: "NG",
+    city: "Lagos",
+    lat: 6.45,
+    lon: 3.39,
+    acc: 50.0,
+};
 
-const LAPTOP: (&str, &str) = ("d-laptop", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0");
+const LAPTOP: (&str, &str) = (
+    "d-laptop",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0",
+);
 const PHONE: (&str, &str) = ("d-phone", "Twitter-iPhone/10.1 iOS/17.4");
-const ANDI_LAPTOP: (&str, &str) = ("d-andi", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/121.0");
+const ANDI_LAPTOP: (&str, &str) = (
+    "d-andi",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/121.0",
+);
 
 struct Run {
     det: Detector,
@@ -120,7 +183,11 @@ struct Run {
 
 impl Run {
     fn new() -> Run {
-        Run { det: Detector::new(Config::default()), alerts: Vec::new(), n: 0 }
+        Run {
+            det: Detector::new(Config::default()),
+            alerts: Vec::new(),
+            n: 0,
+        }
     }
     fn feed(&mut self, e: E) -> Vec<Alert> {
         let line = e.json();
@@ -144,12 +211,28 @@ impl Run {
                 continue;
             }
             let id = self.id();
-            self.feed(ev(id, day + 2 * HOUR, "login").ok().from(&OFFICE).device(LAPTOP.0, LAPTOP.1));
+            self.feed(
+                ev(id, day + 2 * HOUR, "login")
+                    .ok()
+                    .from(&OFFICE)
+                    .device(LAPTOP.0, LAPTOP.1),
+            );
             let id = self.id();
-            self.feed(ev(id, day + 2 * HOUR + 5 * MINUTE, "login").ok().actor("staff:andi").from(&OFFICE2).device(ANDI_LAPTOP.0, ANDI_LAPTOP.1));
+            self.feed(
+                ev(id, day + 2 * HOUR + 5 * MINUTE, "login")
+                    .ok()
+                    .actor("staff:andi")
+                    .from(&OFFICE2)
+                    .device(ANDI_LAPTOP.0, ANDI_LAPTOP.1),
+            );
             if d % 3 == 0 {
                 let id = self.id();
-                self.feed(ev(id, day + 6 * HOUR, "login").ok().from(&MOBILE_MEDAN).device(PHONE.0, PHONE.1));
+                self.feed(
+                    ev(id, day + 6 * HOUR, "login")
+                        .ok()
+                        .from(&MOBILE_MEDAN)
+                        .device(PHONE.0, PHONE.1),
+                );
             }
             for p in 0..3 {
                 let id = self.id();
@@ -160,7 +243,11 @@ impl Run {
                 );
             }
         }
-        assert!(self.alerts.is_empty(), "ordinary life alerted: {:#?}", self.alerts);
+        assert!(
+            self.alerts.is_empty(),
+            "ordinary life alerted: {:#?}",
+            self.alerts
+        );
     }
     fn signals(a: &Alert) -> Vec<&str> {
         a.signals.iter().map(|s| s.name.as_str()).collect()
@@ -172,7 +259,12 @@ fn foreign_hosting_sign_in_on_new_device_is_high_and_explained() {
     let mut r = Run::new();
     r.warm(35);
     let at = t0() + 36 * DAY + 2 * HOUR;
-    let out = r.feed(ev("att-1", at, "login").ok().from(&LAGOS_HOSTING).device("d-evil", "Mozilla/5.0 (X11; Linux x86_64) Firefox/115.0"));
+    let out = r.feed(
+        ev("att-1", at, "login")
+            .ok()
+            .from(&LAGOS_HOSTING)
+            .device("d-evil", "Mozilla/5.0 (X11; Linux x86_64) Firefox/115.0"),
+    );
     assert_eq!(out.len(), 1, "{out:#?}");
     let a = &out[0];
     assert!(a.severity >= Severity::High, "{a:#?}");
@@ -181,7 +273,11 @@ fn foreign_hosting_sign_in_on_new_device_is_high_and_explained() {
         assert!(names.contains(&s), "{names:?}");
     }
     let nc = a.signals.iter().find(|s| s.name == "new_country").unwrap();
-    assert!(nc.detail.contains("NG never seen") && nc.detail.contains("usual: ID"), "{}", nc.detail);
+    assert!(
+        nc.detail.contains("NG never seen") && nc.detail.contains("usual: ID"),
+        "{}",
+        nc.detail
+    );
     assert!(a.summary.contains(ACCT) && a.summary.starts_with("Likely takeover"));
     assert_eq!(a.events, vec!["att-1"]);
     assert!(a.id.starts_with("al-") && a.incident.starts_with("inc-"));
@@ -194,8 +290,18 @@ fn sequence_escalates_to_critical_within_one_incident() {
     let mut r = Run::new();
     r.warm(35);
     let at = t0() + 36 * DAY + 2 * HOUR;
-    let first = r.feed(ev("att-1", at, "login").ok().from(&LAGOS_HOSTING).device("d-evil", "Firefox/115.0"));
-    let second = r.feed(ev("att-2", at + 4 * MINUTE, "mfa_change").from(&LAGOS_HOSTING).device("d-evil", "Firefox/115.0").with(r#""change":{"action":"disable"}"#));
+    let first = r.feed(
+        ev("att-1", at, "login")
+            .ok()
+            .from(&LAGOS_HOSTING)
+            .device("d-evil", "Firefox/115.0"),
+    );
+    let second = r.feed(
+        ev("att-2", at + 4 * MINUTE, "mfa_change")
+            .from(&LAGOS_HOSTING)
+            .device("d-evil", "Firefox/115.0")
+            .with(r#""change":{"action":"disable"}"#),
+    );
     assert_eq!(first.len(), 1);
     assert_eq!(second.len(), 1, "escalation raises a new alert");
     let (a, b) = (&first[0], &second[0]);
@@ -204,10 +310,18 @@ fn sequence_escalates_to_critical_within_one_incident() {
     assert_ne!(a.id, b.id);
     assert_eq!(b.events, vec!["att-1", "att-2"], "evidence, trigger last");
     let names = Run::signals(b);
-    assert!(names.contains(&"mfa_disabled") && names.contains(&"mfa_disabled_after_risky_login"), "{names:?}");
+    assert!(
+        names.contains(&"mfa_disabled") && names.contains(&"mfa_disabled_after_risky_login"),
+        "{names:?}"
+    );
     assert!(b.summary.contains("two-factor disabled"), "{}", b.summary);
     // Repeating the same evidence pages nobody again.
-    let third = r.feed(ev("att-3", at + 6 * MINUTE, "mfa_change").from(&LAGOS_HOSTING).device("d-evil", "Firefox/115.0").with(r#""change":{"action":"disable"}"#));
+    let third = r.feed(
+        ev("att-3", at + 6 * MINUTE, "mfa_change")
+            .from(&LAGOS_HOSTING)
+            .device("d-evil", "Firefox/115.0")
+            .with(r#""change":{"action":"disable"}"#),
+    );
     assert!(third.is_empty(), "{third:#?}");
 }
 
@@ -217,9 +331,18 @@ fn business_trip_on_the_staff_laptop_stays_quiet() {
     r.warm(35);
     let day = t0() + 36 * DAY;
     // Flight Jakarta to Tokyo: 7 hours later, on the known laptop.
-    let out = r.feed(ev("trip-1", day + 12 * HOUR, "login").ok().from(&TOKYO_HOTEL).device(LAPTOP.0, LAPTOP.1));
+    let out = r.feed(
+        ev("trip-1", day + 12 * HOUR, "login")
+            .ok()
+            .from(&TOKYO_HOTEL)
+            .device(LAPTOP.0, LAPTOP.1),
+    );
     assert!(out.is_empty(), "{out:#?}");
-    let out = r.feed(ev("trip-2", day + 13 * HOUR, "post").device(LAPTOP.0, LAPTOP.1).with(r#""post":{"client":"Hootsuite","links":["https://kemkes.go.id/x"]}"#));
+    let out = r.feed(
+        ev("trip-2", day + 13 * HOUR, "post")
+            .device(LAPTOP.0, LAPTOP.1)
+            .with(r#""post":{"client":"Hootsuite","links":["https://kemkes.go.id/x"]}"#),
+    );
     assert!(out.is_empty(), "{out:#?}");
 }
 
@@ -228,9 +351,19 @@ fn mobile_carrier_geolocation_jumps_are_not_travel() {
     let mut r = Run::new();
     r.warm(35);
     let day = t0() + 36 * DAY;
-    r.feed(ev("m-1", day + 2 * HOUR, "login").ok().from(&OFFICE).device(LAPTOP.0, LAPTOP.1));
+    r.feed(
+        ev("m-1", day + 2 * HOUR, "login")
+            .ok()
+            .from(&OFFICE)
+            .device(LAPTOP.0, LAPTOP.1),
+    );
     // Ten minutes later the carrier places the same person 1,400 km away.
-    let out = r.feed(ev("m-2", day + 2 * HOUR + 10 * MINUTE, "login").ok().from(&MOBILE_MEDAN).device(PHONE.0, PHONE.1));
+    let out = r.feed(
+        ev("m-2", day + 2 * HOUR + 10 * MINUTE, "login")
+            .ok()
+            .from(&MOBILE_MEDAN)
+            .device(PHONE.0, PHONE.1),
+    );
     assert!(out.is_empty(), "{out:#?}");
     assert_eq!(r.det.stats.fired[Sig::ImpossibleTravel as usize], 0);
 }
@@ -243,8 +376,18 @@ fn a_regular_corporate_vpn_exit_is_not_travel() {
     // The agency's VPN exits in Singapore; staff alternate with the office.
     for i in 0..6 {
         let at = base + i * DAY;
-        r.feed(ev(format!("v-{i}"), at + HOUR, "login").ok().from(&VPN_SG).device(LAPTOP.0, LAPTOP.1));
-        r.feed(ev(format!("o-{i}"), at + HOUR + 20 * MINUTE, "login").ok().from(&OFFICE).device(LAPTOP.0, LAPTOP.1));
+        r.feed(
+            ev(format!("v-{i}"), at + HOUR, "login")
+                .ok()
+                .from(&VPN_SG)
+                .device(LAPTOP.0, LAPTOP.1),
+        );
+        r.feed(
+            ev(format!("o-{i}"), at + HOUR + 20 * MINUTE, "login")
+                .ok()
+                .from(&OFFICE)
+                .device(LAPTOP.0, LAPTOP.1),
+        );
     }
     assert!(r.alerts.is_empty(), "{:#?}", r.alerts);
     let travel_alerts = r.det.stats.fired[Sig::ImpossibleTravel as usize];
@@ -258,8 +401,18 @@ fn impossible_travel_fires_for_one_person() {
     let mut r = Run::new();
     r.warm(35);
     let day = t0() + 36 * DAY;
-    r.feed(ev("j-1", day + 2 * HOUR, "login").ok().from(&OFFICE).device(LAPTOP.0, LAPTOP.1));
-    let out = r.feed(ev("j-2", day + 2 * HOUR + 30 * MINUTE, "login").ok().from(&TOKYO_HOTEL).device(LAPTOP.0, LAPTOP.1));
+    r.feed(
+        ev("j-1", day + 2 * HOUR, "login")
+            .ok()
+            .from(&OFFICE)
+            .device(LAPTOP.0, LAPTOP.1),
+    );
+    let out = r.feed(
+        ev("j-2", day + 2 * HOUR + 30 * MINUTE, "login")
+            .ok()
+            .from(&TOKYO_HOTEL)
+            .device(LAPTOP.0, LAPTOP.1),
+    );
     assert_eq!(r.det.stats.fired[Sig::ImpossibleTravel as usize], 1);
     // On the known laptop: noted, not a page.
     assert!(out.iter().all(|a| a.severity < Severity::High), "{out:#?}");
@@ -270,11 +423,27 @@ fn onboarding_a_new_staff_member_stays_quiet() {
     let mut r = Run::new();
     r.warm(35);
     let day = t0() + 36 * DAY;
-    let out = r.feed(ev("on-1", day + 3 * HOUR, "role_change").device(LAPTOP.0, LAPTOP.1).from(&OFFICE).with(r#""change":{"action":"grant","target":"staff:budi","role":"editor"}"#));
+    let out = r.feed(
+        ev("on-1", day + 3 * HOUR, "role_change")
+            .device(LAPTOP.0, LAPTOP.1)
+            .from(&OFFICE)
+            .with(r#""change":{"action":"grant","target":"staff:budi","role":"editor"}"#),
+    );
     assert!(out.is_empty(), "{out:#?}");
-    let out = r.feed(ev("on-2", day + DAY + 2 * HOUR, "login").ok().actor("staff:budi").from(&OFFICE2).device("d-budi", "Mozilla/5.0 (Windows NT 10.0) Edg/120.0"));
+    let out = r.feed(
+        ev("on-2", day + DAY + 2 * HOUR, "login")
+            .ok()
+            .actor("staff:budi")
+            .from(&OFFICE2)
+            .device("d-budi", "Mozilla/5.0 (Windows NT 10.0) Edg/120.0"),
+    );
     assert!(out.is_empty(), "{out:#?}");
-    let out = r.feed(ev("on-3", day + DAY + 3 * HOUR, "post").actor("staff:budi").device("d-budi", "Mozilla/5.0 (Windows NT 10.0) Edg/120.0").with(r#""post":{"client":"Hootsuite","links":["https://kemkes.go.id/x"]}"#));
+    let out = r.feed(
+        ev("on-3", day + DAY + 3 * HOUR, "post")
+            .actor("staff:budi")
+            .device("d-budi", "Mozilla/5.0 (Windows NT 10.0) Edg/120.0")
+            .with(r#""post":{"client":"Hootsuite","links":["https://kemkes.go.id/x"]}"#),
+    );
     assert!(out.is_empty(), "{out:#?}");
 }
 
@@ -283,7 +452,13 @@ fn a_stranger_who_was_not_onboarded_is_noticed() {
     let mut r = Run::new();
     r.warm(35);
     let day = t0() + 36 * DAY;
-    r.feed(ev("s-1", day + 2 * HOUR, "login").ok().actor("staff:budi").from(&OFFICE2).device("d-budi", "Mozilla/5.0 (Windows NT 10.0) Edg/120.0"));
+    r.feed(
+        ev("s-1", day + 2 * HOUR, "login")
+            .ok()
+            .actor("staff:budi")
+            .from(&OFFICE2)
+            .device("d-budi", "Mozilla/5.0 (Windows NT 10.0) Edg/120.0"),
+    );
     assert!(r.det.stats.fired[Sig::NewActor as usize] >= 1);
 }
 
@@ -292,7 +467,12 @@ fn learning_accounts_do_not_page_on_weak_signals_but_do_on_a_lockout() {
     let mut r = Run::new();
     r.warm(3);
     let day = t0() + 4 * DAY;
-    let out = r.feed(ev("l-1", day + 2 * HOUR, "login").ok().from(&TOKYO_HOTEL).device("d-new", "Firefox/115.0"));
+    let out = r.feed(
+        ev("l-1", day + 2 * HOUR, "login")
+            .ok()
+            .from(&TOKYO_HOTEL)
+            .device("d-new", "Firefox/115.0"),
+    );
     assert!(out.iter().all(|a| a.severity < Severity::High), "{out:#?}");
     let st = r.det.state(ACCT).unwrap();
     assert!(!st.graduated);
@@ -300,13 +480,34 @@ fn learning_accounts_do_not_page_on_weak_signals_but_do_on_a_lockout() {
     // Two-factor disabled, recovery changed, an established admin revoked:
     // a lock-out on its own, even from the usual laptop.
     let at = day + 5 * HOUR;
-    r.feed(ev("l-2", at, "mfa_change").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"action":"disable"}"#));
-    r.feed(ev("l-3", at + 2 * MINUTE, "recovery_change").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"field":"email"}"#));
-    r.feed(ev("l-4", at + 3 * MINUTE, "role_change").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"action":"grant","target":"ext:helper","role":"admin"}"#));
-    let out = r.feed(ev("l-5", at + 4 * MINUTE, "role_change").actor("ext:helper").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"action":"revoke","target":"staff:andi"}"#));
+    r.feed(
+        ev("l-2", at, "mfa_change")
+            .device(LAPTOP.0, LAPTOP.1)
+            .with(r#""change":{"action":"disable"}"#),
+    );
+    r.feed(
+        ev("l-3", at + 2 * MINUTE, "recovery_change")
+            .device(LAPTOP.0, LAPTOP.1)
+            .with(r#""change":{"field":"email"}"#),
+    );
+    r.feed(
+        ev("l-4", at + 3 * MINUTE, "role_change")
+            .device(LAPTOP.0, LAPTOP.1)
+            .with(r#""change":{"action":"grant","target":"ext:helper","role":"admin"}"#),
+    );
+    let out = r.feed(
+        ev("l-5", at + 4 * MINUTE, "role_change")
+            .actor("ext:helper")
+            .device(LAPTOP.0, LAPTOP.1)
+            .with(r#""change":{"action":"revoke","target":"staff:andi"}"#),
+    );
     let worst = r.alerts.iter().map(|a| a.severity).max();
     assert!(worst >= Some(Severity::High), "{:#?}", r.alerts);
-    assert!(out.iter().chain(r.alerts.iter()).any(|a| Run::signals(a).contains(&"security_change_cluster")));
+    assert!(
+        out.iter()
+            .chain(r.alerts.iter())
+            .any(|a| Run::signals(a).contains(&"security_change_cluster"))
+    );
     assert!(r.alerts.iter().all(|a| a.learning));
 }
 
@@ -326,9 +527,19 @@ fn failed_sign_in_burst_then_success() {
     let at = t0() + 36 * DAY + 10 * HOUR;
     let hosts = [&LAGOS_HOSTING, &TOKYO_HOTEL, &VPN_SG, &MOBILE_MEDAN];
     for i in 0..12 {
-        r.feed(ev(format!("f-{i}"), at + i * 10_000, "login").failed().from(hosts[i as usize % 4]).device("d-bot", "python-requests/2.31"));
+        r.feed(
+            ev(format!("f-{i}"), at + i * 10_000, "login")
+                .failed()
+                .from(hosts[i as usize % 4])
+                .device("d-bot", "python-requests/2.31"),
+        );
     }
-    let out = r.feed(ev("f-ok", at + 3 * MINUTE, "login").ok().from(&LAGOS_HOSTING).device("d-bot", "python-requests/2.31"));
+    let out = r.feed(
+        ev("f-ok", at + 3 * MINUTE, "login")
+            .ok()
+            .from(&LAGOS_HOSTING)
+            .device("d-bot", "python-requests/2.31"),
+    );
     let names: Vec<&str> = out.iter().flat_map(Run::signals).collect();
     assert!(names.contains(&"failed_login_burst"), "{out:#?}");
     assert!(names.contains(&"automation_user_agent"), "{names:?}");
@@ -348,7 +559,11 @@ fn hijacked_session_posting_scam_links_in_a_burst() {
                 .with(r#""post":{"client":"X Web App","links":["https://claim-bansos-1.xyz/a"]}"#),
         );
     }
-    assert!(r.alerts.iter().any(|a| a.severity >= Severity::High), "{:#?}", r.alerts);
+    assert!(
+        r.alerts.iter().any(|a| a.severity >= Severity::High),
+        "{:#?}",
+        r.alerts
+    );
     let names: Vec<&str> = r.alerts.iter().flat_map(Run::signals).collect();
     for s in ["new_link_domain", "new_country", "new_user_agent"] {
         assert!(names.contains(&s), "{names:?}");
@@ -361,13 +576,21 @@ fn posts_through_a_freshly_granted_unknown_app() {
     let mut r = Run::new();
     r.warm(35);
     let at = t0() + 36 * DAY + 3 * HOUR;
-    r.feed(ev("o-1", at, "app_authorization").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"action":"grant","app":"Blue Tick Helper"}"#));
+    r.feed(
+        ev("o-1", at, "app_authorization")
+            .device(LAPTOP.0, LAPTOP.1)
+            .with(r#""change":{"action":"grant","app":"Blue Tick Helper"}"#),
+    );
     for i in 0..6 {
         r.feed(ev(format!("o-p{i}"), at + 20 * MINUTE + i * 60_000, "post").with(r#""device":{"client":"api"},"post":{"client":"Blue Tick Helper","links":["https://airdrop-gov-7.top/x"]}"#));
     }
     let names: Vec<&str> = r.alerts.iter().flat_map(Run::signals).collect();
     assert!(names.contains(&"posts_via_new_app"), "{:#?}", r.alerts);
-    assert!(r.alerts.iter().any(|a| a.severity >= Severity::High), "{:#?}", r.alerts);
+    assert!(
+        r.alerts.iter().any(|a| a.severity >= Severity::High),
+        "{:#?}",
+        r.alerts
+    );
 }
 
 #[test]
@@ -376,9 +599,21 @@ fn routine_changes_from_familiar_context_stay_quiet() {
     r.warm(35);
     let at = t0() + 36 * DAY + 3 * HOUR;
     r.feed(ev("r-1", at, "password_change").device(LAPTOP.0, LAPTOP.1));
-    r.feed(ev("r-2", at + DAY, "profile_change").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"field":"bio"}"#));
-    r.feed(ev("r-3", at + 2 * DAY, "mfa_change").device(PHONE.0, PHONE.1).with(r#""change":{"action":"add_method"}"#));
-    r.feed(ev("r-4", at + 3 * DAY, "app_authorization").device(LAPTOP.0, LAPTOP.1).with(r#""change":{"action":"grant","app":"Buffer"}"#));
+    r.feed(
+        ev("r-2", at + DAY, "profile_change")
+            .device(LAPTOP.0, LAPTOP.1)
+            .with(r#""change":{"field":"bio"}"#),
+    );
+    r.feed(
+        ev("r-3", at + 2 * DAY, "mfa_change")
+            .device(PHONE.0, PHONE.1)
+            .with(r#""change":{"action":"add_method"}"#),
+    );
+    r.feed(
+        ev("r-4", at + 3 * DAY, "app_authorization")
+            .device(LAPTOP.0, LAPTOP.1)
+            .with(r#""change":{"action":"grant","app":"Buffer"}"#),
+    );
     assert!(r.alerts.is_empty(), "{:#?}", r.alerts);
 }
 
@@ -396,9 +631,21 @@ fn replay_is_deterministic() {
         let mut r = Run::new();
         r.warm(35);
         let at = t0() + 36 * DAY;
-        r.feed(ev("d-1", at, "login").ok().from(&LAGOS_HOSTING).device("d-evil", "Firefox/115.0"));
-        r.feed(ev("d-2", at + MINUTE, "recovery_change").device("d-evil", "Firefox/115.0").with(r#""change":{"field":"phone"}"#));
-        r.alerts.into_iter().map(|a| (a.id, a.severity, a.score, a.events)).collect::<Vec<_>>()
+        r.feed(
+            ev("d-1", at, "login")
+                .ok()
+                .from(&LAGOS_HOSTING)
+                .device("d-evil", "Firefox/115.0"),
+        );
+        r.feed(
+            ev("d-2", at + MINUTE, "recovery_change")
+                .device("d-evil", "Firefox/115.0")
+                .with(r#""change":{"field":"phone"}"#),
+        );
+        r.alerts
+            .into_iter()
+            .map(|a| (a.id, a.severity, a.score, a.events))
+            .collect::<Vec<_>>()
     };
     let a = run();
     assert!(!a.is_empty());

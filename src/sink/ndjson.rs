@@ -17,7 +17,11 @@ pub struct NdjsonSink<W: Write + Send> {
 
 impl<W: Write + Send> NdjsonSink<W> {
     pub fn new(out: W, flush_each: bool) -> Self {
-        NdjsonSink { out, buf: Vec::with_capacity(4096), flush_each }
+        NdjsonSink {
+            out,
+            buf: Vec::with_capacity(4096),
+            flush_each,
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -36,12 +40,18 @@ impl<W: Write + Send> Sink for NdjsonSink<W> {
         }
         self.buf.clear();
         for a in alerts {
-            serde_json::to_writer(&mut self.buf, a).map_err(|source| SinkError::Encode { sink: "ndjson", source })?;
+            serde_json::to_writer(&mut self.buf, a).map_err(|source| SinkError::Encode {
+                sink: "ndjson",
+                source,
+            })?;
             self.buf.push(b'\n');
         }
         self.out
             .write_all(&self.buf)
-            .map_err(|source| SinkError::Io { sink: "ndjson", source })?;
+            .map_err(|source| SinkError::Io {
+                sink: "ndjson",
+                source,
+            })?;
         if self.flush_each {
             self.flush()?;
         }
@@ -49,6 +59,9 @@ impl<W: Write + Send> Sink for NdjsonSink<W> {
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.out.flush().map_err(|source| SinkError::Io { sink: "ndjson", source })
+        self.out.flush().map_err(|source| SinkError::Io {
+            sink: "ndjson",
+            source,
+        })
     }
 }

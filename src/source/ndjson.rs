@@ -55,7 +55,13 @@ pub struct ChunkReader<R> {
 
 impl<R: Read> ChunkReader<R> {
     pub fn new(inner: R) -> Self {
-        ChunkReader { inner, carry: Vec::new(), next_line: 1, done: false, bytes_read: 0 }
+        ChunkReader {
+            inner,
+            carry: Vec::new(),
+            next_line: 1,
+            done: false,
+            bytes_read: 0,
+        }
     }
 
     /// Fills `chunk` (its buffer is reused) with the next lines. Returns
@@ -132,7 +138,11 @@ pub fn scan_account(line: &[u8]) -> Option<&[u8]> {
                 return None;
             }
             let (end, escaped) = string_end(line, i + 1)?;
-            return if escaped { None } else { Some(&line[i + 1..end]) };
+            return if escaped {
+                None
+            } else {
+                Some(&line[i + 1..end])
+            };
         }
         i = skip_value(line, i)?;
         i = skip_ws(line, i);
@@ -232,7 +242,11 @@ mod tests {
             chunks += 1;
             for (n, line) in chunk.lines() {
                 assert_eq!(n, expected);
-                assert!(line.starts_with(b"{") && line.ends_with(b"}"), "{}", String::from_utf8_lossy(line));
+                assert!(
+                    line.starts_with(b"{") && line.ends_with(b"}"),
+                    "{}",
+                    String::from_utf8_lossy(line)
+                );
                 expected += 1;
             }
         }
