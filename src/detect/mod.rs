@@ -249,22 +249,20 @@ fn record_failure(st: &mut AccountState, acc: &signals::Access, t: Millis) {
     } else {
         acc.ip_range
     };
-    if net != 0
-        && !f.networks.contains(&net)
-        && let Some(s) = f.networks.iter_mut().find(|k| **k == 0)
-    {
-        *s = net;
+    insert_distinct(&mut f.networks, net);
+    if acc.country != NO_COUNTRY {
+        insert_distinct(&mut f.countries, state::country_key(acc.country) as u16);
     }
-    let c = if acc.country == NO_COUNTRY {
-        0
-    } else {
-        acc.country + 1
-    };
-    if c != 0
-        && !f.countries.contains(&c)
-        && let Some(s) = f.countries.iter_mut().find(|k| **k == 0)
-    {
-        *s = c;
+}
+
+/// Puts a non-zero value into the first free (zero) slot unless present;
+/// a full array keeps what it has.
+fn insert_distinct<T: Copy + PartialEq + Default>(slots: &mut [T], v: T) {
+    if v == T::default() || slots.contains(&v) {
+        return;
+    }
+    if let Some(s) = slots.iter_mut().find(|k| **k == T::default()) {
+        *s = v;
     }
 }
 
@@ -543,7 +541,9 @@ fn learn(
     if !quarantined {
         if session && acc.located {
             let first_located = st.countries.n == 0 && st.networks.n == 0;
-            if acc.country != NO_COUNTRY && st.countries.observe(acc.country as u32 + 1, day) {
+            if acc.country != NO_COUNTRY
+                && st.countries.observe(state::country_key(acc.country), day)
+            {
                 *pop.countries.entry(acc.country).or_default() += 1;
             }
             if acc.network != 0 && st.networks.observe(acc.network, day) {

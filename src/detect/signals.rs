@@ -22,7 +22,7 @@ use std::fmt::Write;
 
 use statrs::distribution::{DiscreteCDF, Poisson};
 
-use super::state::{AccountState, Slots, day16, secs32};
+use super::state::{AccountState, Slots, country_key, country_of_key, secs32};
 use crate::config::Config;
 use crate::decode::{Event, EventKind, NO_COUNTRY, country_code, country_str};
 use crate::hash::{fold32, hash_bytes, key32, key32_ignore_case};
@@ -178,10 +178,7 @@ impl Sig {
     }
 
     pub fn all() -> impl Iterator<Item = Sig> {
-        (0..Sig::COUNT as u8).map(|i| {
-            // SAFETY-free conversion through a table of every variant.
-            ALL_SIGS[i as usize]
-        })
+        ALL_SIGS.into_iter()
     }
 }
 
@@ -521,14 +518,17 @@ impl Model {
         // Location: sign-ins and events of a device session carry it (posts
         // through an app's servers, without a device, do not).
         let session = login || ev.kind == EventKind::PasswordReset || acc.device != 0;
+        let new_country = acc.country != NO_COUNTRY
+            && st.countries.n > 0
+            && st.countries.count(country_key(acc.country)) == 0;
+        let new_country_hit = || {
+            let c = self.novelty(w.attacker_new_country, st.countries.p_new())
+                + pop.country_rarity(acc.country);
+            Hit::new(Sig::NewCountry, c.max(0.0))
+        };
         if acc.located && session {
-            if acc.country != NO_COUNTRY
-                && st.countries.n > 0
-                && st.countries.count(acc.country as u32 + 1) == 0
-            {
-                let c = self.novelty(w.attacker_new_country, st.countries.p_new())
-                    + pop.country_rarity(acc.country);
-                hits.push(Hit::new(Sig::NewCountry, c.max(0.0)));
+            if new_country {
+                hits.push(new_country_hit());
             } else if acc.network != 0 && st.networks.n > 0 && st.networks.count(acc.network) == 0 {
                 let c = self.novelty(w.attacker_new_network, st.networks.p_new())
                     + pop.network_rarity(acc.network);
@@ -564,14 +564,8 @@ impl Model {
             if login && ev.is_success() {
                 self.travel(ev, acc, st, hits);
             }
-        } else if acc.country != NO_COUNTRY
-            && ev.kind != EventKind::Post
-            && st.countries.n > 0
-            && st.countries.count(acc.country as u32 + 1) == 0
-        {
-            let c = self.novelty(w.attacker_new_country, st.countries.p_new())
-                + pop.country_rarity(acc.country);
-            hits.push(Hit::new(Sig::NewCountry, c.max(0.0)));
+        } else if new_country && ev.kind != EventKind::Post {
+            hits.push(new_country_hit());
         }
 
         // Device, or the agent family when there is no device id. A familiar
@@ -743,8 +737,6 @@ impl Model {
         }
 
         let Some(post) = ev.post.as_ref() else { return };
-        let day = day16(ev.time);
-        let _ = day;
         if let Some(client) = post.client.as_deref() {
             let key = key32_ignore_case(client);
             let via_app = st
@@ -890,7 +882,7 @@ impl Model {
         let usual_country = || {
             st.countries
                 .top()
-                .map(|s| cc((s.key - 1) as u16))
+                .map(|s| cc(country_of_key(s.key)))
                 .unwrap_or_else(|| "none".into())
         };
         let city = ev.source.city.as_deref();
@@ -901,6 +893,11 @@ impl Model {
             (None, Some(o)) => o.to_string(),
             (None, None) => "an unknown network".into(),
         };
+        let post_client = ev
+            .post
+            .as_ref()
+            .and_then(|p| p.client.as_deref())
+            .unwrap_or("?");
         let verb = match ev.kind {
             EventKind::Login => "sign-in",
             EventKind::Post => "post",
@@ -1057,29 +1054,22 @@ impl Model {
                 let _ = write!(phrase, "a burst of {} posts", h.a);
             }
             Sig::NewPostClient => {
-                let c = ev
-                    .post
-                    .as_ref()
-                    .and_then(|p| p.client.as_deref())
-                    .unwrap_or("?");
                 let _ = write!(
                     detail,
-                    "posted with {c:?}, never used before ({} clients known)",
+                    "posted with {post_client:?}, never used before ({} clients known)",
                     h.a
                 );
-                let _ = write!(phrase, "posting with a new client ({c})");
+                let _ = write!(phrase, "posting with a new client ({post_client})");
             }
             Sig::PostsViaNewApp => {
-                let c = ev
-                    .post
-                    .as_ref()
-                    .and_then(|p| p.client.as_deref())
-                    .unwrap_or("?");
                 let _ = write!(
                     detail,
-                    "posted through {c:?}, an app granted access recently and never used to post"
+                    "posted through {post_client:?}, an app granted access recently and never used to post"
                 );
-                let _ = write!(phrase, "posting through the newly granted app {c}");
+                let _ = write!(
+                    phrase,
+                    "posting through the newly granted app {post_client}"
+                );
             }
             Sig::NewLinkDomain => {
                 let host = ev

@@ -42,6 +42,19 @@ pub fn secs_to_ms(s: Secs) -> Millis {
     (s as i64 + SECS_EPOCH) * 1000
 }
 
+/// Slot key of a packed country code: shifted by one, because key 0 marks
+/// an empty slot and `AA` packs to 0.
+#[inline]
+pub fn country_key(code: u16) -> u32 {
+    code as u32 + 1
+}
+
+/// The packed country code of a [`country_key`].
+#[inline]
+pub fn country_of_key(key: u32) -> u16 {
+    key.saturating_sub(1) as u16
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slot {
     /// Hash of the value; 0 marks an empty slot.
