@@ -76,6 +76,10 @@ pub struct Detector {
     index: HashMap<u64, u32, BuildPassThrough>,
     states: Vec<AccountState>,
     pop: Population,
+    /// Keyword classification of `as_org` names by their hash: scanning a
+    /// name against the keyword lists costs more than the rest of the
+    /// event, and a detector sees few distinct names.
+    orgs: HashMap<u64, signals::OrgClass, BuildPassThrough>,
     /// Reused per event (cleared, refilled): no allocation on the hot path.
     hits: Vec<Hit>,
     detail: String,
@@ -90,6 +94,7 @@ impl Detector {
             index: HashMap::default(),
             states: Vec::new(),
             pop: Population::default(),
+            orgs: HashMap::default(),
             hits: Vec::with_capacity(16),
             detail: String::new(),
             phrase: String::new(),
@@ -166,6 +171,7 @@ impl Detector {
             model,
             states,
             pop,
+            orgs,
             hits,
             detail,
             phrase,
@@ -181,7 +187,18 @@ impl Detector {
             st.case = None;
         }
 
-        let acc = model.access(ev);
+        let org = match ev.source.as_org.as_deref() {
+            None | Some("") => signals::OrgClass::default(),
+            Some(name) => {
+                if orgs.len() >= 1 << 16 {
+                    orgs.clear(); // bound: a flood of made-up names
+                }
+                *orgs
+                    .entry(hash_str(name))
+                    .or_insert_with(|| model.classify_org(name))
+            }
+        };
+        let acc = model.access(ev, org);
         let login = ev.kind == EventKind::Login;
         if login && !ev.is_success() {
             // A failed attempt is not the account's behaviour; it only

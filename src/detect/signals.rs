@@ -292,6 +292,13 @@ pub struct Model {
     burst_ms: Millis,
 }
 
+/// Keyword classification of a network's organisation name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrgClass {
+    pub hosting: bool,
+    pub mobile: bool,
+}
+
 /// Facts about the event's access context computed once and shared by the
 /// signals and the baseline update.
 #[derive(Debug, Clone, Copy, Default)]
@@ -440,17 +447,25 @@ impl Model {
         })
     }
 
-    /// Keys and network facts of the event's context.
-    pub fn access(&self, ev: &Event<'_>) -> Access {
+    /// What an organisation's name says about its network, by keyword.
+    pub fn classify_org(&self, org: &str) -> OrgClass {
+        OrgClass {
+            hosting: lower_contains(org, &self.hosting_words),
+            mobile: lower_contains(org, &self.mobile_words),
+        }
+    }
+
+    /// Keys and network facts of the event's context; `org` is
+    /// [`Model::classify_org`] of its `as_org` (cached by the caller).
+    pub fn access(&self, ev: &Event<'_>, org: OrgClass) -> Access {
         let src = &ev.source;
         let country = src.country.as_deref().map_or(NO_COUNTRY, country_code);
         let asn = src.asn.unwrap_or(0);
-        let org = src.as_org.as_deref().unwrap_or("");
         let corporate = asn != 0 && self.corporate_asns.contains(&asn);
         let hosting = !corporate
             && (src.hosting == Some(true)
                 || (asn != 0 && self.hosting_asns.contains(&asn))
-                || lower_contains(org, &self.hosting_words));
+                || org.hosting);
         Access {
             country,
             network: if asn != 0 {
@@ -463,7 +478,7 @@ impl Model {
             agent: ev.device.user_agent.as_deref().map_or(0, agent_key),
             actor: ev.actor.as_deref().map_or(0, key32),
             hosting,
-            mobile: !hosting && lower_contains(org, &self.mobile_words),
+            mobile: !hosting && org.mobile,
             corporate,
             located: country != NO_COUNTRY || asn != 0 || src.ip.is_some(),
         }
