@@ -9,11 +9,16 @@
 //! deserialised into [`Config`], whose structs also deny unknown fields as
 //! a second guard.
 //!
+//! An empty table in the defaults (`[kafka.consumer]`, ...) is free-form:
+//! it passes librdkafka properties through, any name, with strings,
+//! numbers and booleans turned into the strings librdkafka expects.
+//!
 //! Environment variables use `__` between path segments:
 //! `KAWAL__SEVERITY__HIGH=8` sets `[severity] high`. Their values are read
 //! as TOML (`8`, `true`, `["a","b"]`) and fall back to a plain string.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use toml::{Table, Value};
@@ -22,6 +27,16 @@ use crate::time::{Millis, parse_duration};
 
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 pub const ENV_PREFIX: &str = "KAWAL__";
+
+/// librdkafka properties that kawal owns: overriding them would break
+/// at-least-once delivery or partition ownership.
+pub const MANAGED_PROPERTIES: &[&str] = &[
+    "enable.auto.offset.store",
+    "group.id",
+    "bootstrap.servers",
+    "enable.partition.eof",
+    "enable.auto.commit",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +50,8 @@ pub struct Config {
     pub apps: AppsConfig,
     pub weights: Weights,
     pub geoip: GeoipConfig,
+    pub kafka: KafkaConfig,
+    pub output: OutputConfig,
     pub replay: ReplayConfig,
     pub log: LogConfig,
 }
@@ -163,6 +180,43 @@ pub struct GeoipConfig {
     pub city_db: String,
     pub asn_db: String,
     pub anonymous_db: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub group_id: String,
+    pub topics: Vec<String>,
+    pub alerts_topic: String,
+    pub dead_letter_topic: String,
+    pub workers: usize,
+    pub batch_max: usize,
+    pub batch_linger: String,
+    pub commit_interval: String,
+    pub drain_timeout: String,
+    /// librdkafka properties for every client (values already strings).
+    pub common: BTreeMap<String, String>,
+    pub consumer: BTreeMap<String, String>,
+    pub producer: BTreeMap<String, String>,
+}
+
+impl KafkaConfig {
+    pub fn batch_linger_ms(&self) -> Millis {
+        parse_duration(&self.batch_linger).unwrap_or(0)
+    }
+    pub fn commit_interval_ms(&self) -> Millis {
+        parse_duration(&self.commit_interval).unwrap_or(5_000)
+    }
+    pub fn drain_timeout_ms(&self) -> Millis {
+        parse_duration(&self.drain_timeout).unwrap_or(15_000)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    pub ndjson: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -306,6 +360,9 @@ impl Config {
         dur("detect.long_window", &self.detect.long_window);
         dur("posting.burst_window", &self.posting.burst_window);
         dur("detect.evidence_half_life", &self.detect.evidence_half_life);
+        dur("kafka.batch_linger", &self.kafka.batch_linger);
+        dur("kafka.commit_interval", &self.kafka.commit_interval);
+        dur("kafka.drain_timeout", &self.kafka.drain_timeout);
         if problems.is_empty() && self.detect.short_window_ms() > self.detect.long_window_ms() {
             problems.push("detect.short_window is longer than detect.long_window".into());
         }
@@ -350,6 +407,25 @@ impl Config {
                 "replay.shards: {} is not within 1..256",
                 self.replay.shards
             ));
+        }
+        let k = &self.kafka;
+        if k.workers == 0 || k.workers > 64 {
+            problems.push(format!("kafka.workers: {} is not within 1..64", k.workers));
+        }
+        if k.batch_max == 0 {
+            problems.push("kafka.batch_max: must be at least 1".into());
+        }
+        if k.topics.is_empty() || k.topics.iter().any(|t| t.is_empty()) {
+            problems.push("kafka.topics: name at least one topic, none empty".into());
+        }
+        for (table, props) in [("common", &k.common), ("consumer", &k.consumer), ("producer", &k.producer)] {
+            for name in props.keys() {
+                if MANAGED_PROPERTIES.contains(&name.as_str()) {
+                    problems.push(format!(
+                        "kafka.{table}.{name}: kawal sets this itself (at-least-once delivery depends on it)"
+                    ));
+                }
+            }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             problems.push(format!(
@@ -406,6 +482,35 @@ fn merge(
                     "{origin}: unknown key `{dotted}` (known here: {})",
                     known.join(", ")
                 ));
+            }
+            (Some(Value::Table(sub_schema)), Value::Table(sub_layer)) if sub_schema.is_empty() => {
+                let sub_merged = merged
+                    .get_mut(&key)
+                    .and_then(Value::as_table_mut)
+                    .expect("merged mirrors schema");
+                for (name, v) in sub_layer {
+                    // Shells cannot export names with dots, so variables
+                    // spell librdkafka's dots as underscores.
+                    let name = if origin.starts_with(ENV_PREFIX) {
+                        name.replace('_', ".")
+                    } else {
+                        name
+                    };
+                    let text = match v {
+                        Value::String(s) => s,
+                        Value::Integer(i) => i.to_string(),
+                        Value::Float(f) => f.to_string(),
+                        Value::Boolean(b) => b.to_string(),
+                        other => {
+                            problems.push(format!(
+                                "{origin}: `{dotted}.{name}` should be a string, number or boolean, not {}",
+                                type_name(&other)
+                            ));
+                            continue;
+                        }
+                    };
+                    sub_merged.insert(name, Value::String(text));
+                }
             }
             (Some(Value::Table(sub_schema)), Value::Table(sub_layer)) => {
                 let sub_merged = merged
@@ -543,6 +648,44 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.problems.len(), 4, "{err}");
+    }
+
+    #[test]
+    fn librdkafka_properties_pass_through() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            f,
+            "[kafka.common]\n\"security.protocol\" = \"SASL_SSL\"\n\"fetch.wait.max.ms\" = 50\n[kafka.consumer]\n\"check.crcs\" = true"
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(f.path()),
+            env(&[("KAWAL__KAFKA__COMMON__SASL_PASSWORD", "hunter2")]),
+        )
+        .unwrap();
+        assert_eq!(c.kafka.common["security.protocol"], "SASL_SSL");
+        assert_eq!(c.kafka.common["fetch.wait.max.ms"], "50");
+        assert_eq!(c.kafka.common["sasl.password"], "hunter2");
+        assert_eq!(c.kafka.consumer["check.crcs"], "true");
+        assert!(c.kafka.producer.is_empty());
+    }
+
+    #[test]
+    fn managed_kafka_properties_are_refused() {
+        let err = Config::load(
+            None,
+            env(&[
+                ("KAWAL__KAFKA__CONSUMER__ENABLE_AUTO_OFFSET_STORE", "true"),
+                ("KAWAL__KAFKA__WORKERS", "0"),
+                ("KAWAL__KAFKA__COMMON__X", "[1]"),
+            ]),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.problems.len(), 3, "{text}");
+        assert!(text.contains("kafka.consumer.enable.auto.offset.store"), "{text}");
+        assert!(text.contains("kafka.workers"), "{text}");
+        assert!(text.contains("should be a string, number or boolean"), "{text}");
     }
 
     #[test]
