@@ -33,10 +33,13 @@
 
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod detect;
 pub mod enrich;
 pub mod eval;
 pub mod hash;
+pub mod kafka;
+pub mod produce;
 pub mod replay;
 pub mod sim;
 pub mod sink;

@@ -1,16 +1,60 @@
 //! Alert sinks: where alerts go once detection has raised them.
 //!
-//! A sink *acknowledges*: [`Sink::send`] returns only when the sink has
-//! accepted the alerts (written them to its file, or later: a Kafka
-//! delivery report, a webhook's 2xx). The pipeline stores an input offset
-//! only after every sink has acknowledged every alert raised before it,
-//! which is what makes delivery at-least-once. Sinks are synchronous here
-//! because the replay pipeline is; the Kafka pipeline wraps the same
-//! contract around delivery futures.
+//! A sink *acknowledges*. [`Sink::send`] hands it the alerts of one input
+//! batch together with that batch's [`Ack`]. A sink that writes at once
+//! (a file) is done when `send` returns; a sink that delivers later (the
+//! Kafka alerts topic, later webhooks with retries) takes a hold on the
+//! `Ack` per alert and releases it from its delivery callback. The
+//! pipeline stores a batch's input offsets only when its `Ack` has no
+//! holds left and every earlier batch is done, which is what makes
+//! delivery at-least-once: a crash before that re-reads the batch.
 
+pub mod kafka;
 pub mod ndjson;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::detect::Alert;
+
+/// Outstanding deliveries of one input batch, shared between the pipeline
+/// and the sinks' delivery callbacks (which may run on other threads, so
+/// the counts are atomics).
+#[derive(Debug, Clone, Default)]
+pub struct Ack(Arc<AckInner>);
+
+#[derive(Debug, Default)]
+struct AckInner {
+    pending: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+impl Ack {
+    pub fn new() -> Ack {
+        Ack::default()
+    }
+
+    /// One more delivery to wait for; call before queueing it.
+    pub fn hold(&self) {
+        self.0.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A held delivery finished; `ok` is false when the sink gave up.
+    pub fn release(&self, ok: bool) {
+        if !ok {
+            self.0.failed.fetch_add(1, Ordering::AcqRel);
+        }
+        self.0.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub fn pending(&self) -> usize {
+        self.0.pending.load(Ordering::Acquire)
+    }
+
+    pub fn failed(&self) -> usize {
+        self.0.failed.load(Ordering::Acquire)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -19,6 +63,14 @@ pub enum SinkError {
         sink: &'static str,
         #[source]
         source: std::io::Error,
+    },
+    #[error("{sink}: cannot queue: {reason}")]
+    Queue { sink: &'static str, reason: String },
+    #[error("{sink}: {pending} deliveries still pending after {waited_ms} ms")]
+    Timeout {
+        sink: &'static str,
+        pending: usize,
+        waited_ms: u64,
     },
     #[error("{sink}: cannot encode alert: {source}")]
     Encode {
@@ -34,6 +86,8 @@ impl SinkError {
         match self {
             SinkError::Io { .. } => "io",
             SinkError::Encode { .. } => "encode",
+            SinkError::Queue { .. } => "queue",
+            SinkError::Timeout { .. } => "timeout",
         }
     }
 }
@@ -41,8 +95,33 @@ impl SinkError {
 pub trait Sink: Send {
     /// A short name (logs, metric labels).
     fn name(&self) -> &'static str;
-    /// Accepts alerts; `Ok` is the acknowledgement.
-    fn send(&mut self, alerts: &[Alert]) -> Result<(), SinkError>;
-    /// Pushes buffered alerts down (end of input, shutdown, before a commit).
+    /// Accepts the alerts of one input batch. `Ok` means accepted: written,
+    /// or queued with a hold on `ack` per alert that the delivery releases.
+    fn send(&mut self, alerts: &[Alert], ack: &Ack) -> Result<(), SinkError>;
+    /// Runs pending delivery callbacks without waiting.
+    fn poll(&mut self) {}
+    /// Pushes buffered alerts down and waits (up to the sink's own bound)
+    /// for queued deliveries (end of input, revoke, shutdown).
     fn flush(&mut self) -> Result<(), SinkError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_counts_holds_and_failures_across_clones() {
+        let ack = Ack::new();
+        let theirs = ack.clone();
+        ack.hold();
+        ack.hold();
+        assert_eq!(ack.pending(), 2);
+        theirs.release(true);
+        assert_eq!(ack.pending(), 1);
+        std::thread::spawn(move || theirs.release(false))
+            .join()
+            .unwrap();
+        assert_eq!(ack.pending(), 0);
+        assert_eq!(ack.failed(), 1);
+    }
 }

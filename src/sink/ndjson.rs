@@ -1,8 +1,9 @@
-//! Alerts as NDJSON to standard output or a file.
+//! Alerts as NDJSON to standard output or a file. Writes are synchronous,
+//! so a send is acknowledged when it returns and takes no hold on the ack.
 
 use std::io::Write;
 
-use super::{Sink, SinkError};
+use super::{Ack, Sink, SinkError};
 use crate::detect::Alert;
 
 /// Writes one alert per line. The encoding buffer is reused between calls;
@@ -34,7 +35,7 @@ impl<W: Write + Send> Sink for NdjsonSink<W> {
         "ndjson"
     }
 
-    fn send(&mut self, alerts: &[Alert]) -> Result<(), SinkError> {
+    fn send(&mut self, alerts: &[Alert], _ack: &Ack) -> Result<(), SinkError> {
         if alerts.is_empty() {
             return Ok(());
         }
@@ -63,5 +64,38 @@ impl<W: Write + Send> Sink for NdjsonSink<W> {
             sink: "ndjson",
             source,
         })
+    }
+}
+
+/// One output (standard output, a file) written by several pipeline
+/// workers. Each `write_all` from [`NdjsonSink::send`] is one batch of
+/// whole lines, written under the lock, so lines never interleave. A std
+/// Mutex: it is held for one buffered write, never across a wait.
+#[derive(Clone)]
+pub struct SharedWriter(std::sync::Arc<std::sync::Mutex<Box<dyn Write + Send>>>);
+
+impl SharedWriter {
+    pub fn new(w: Box<dyn Write + Send>) -> SharedWriter {
+        SharedWriter(std::sync::Arc::new(std::sync::Mutex::new(w)))
+    }
+}
+
+impl Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf).map(|()| buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("alert writer poisoned"))?
+            .write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("alert writer poisoned"))?
+            .flush()
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - [`ndjson`]: NDJSON from a file or standard input, read in large
 //!   chunks split on line boundaries, for replay and tests.
-//! - Kafka comes with the pipeline issue: a consumer per partition group,
-//!   each message one event.
+//! - [`kafka`]: a consumer group, one message per event, partitions owned
+//!   by worker threads; offsets stored only behind delivered alerts.
 
+pub mod kafka;
 pub mod ndjson;

@@ -1,0 +1,874 @@
+//! The Kafka pipeline: consumer group in, detection, acknowledged sinks
+//! out, offsets stored only behind delivered alerts.
+//!
+//! ```text
+//!  worker 0 (thread): consumer ─▶ decode ─▶ detector[partition] ─┐ batch
+//!  worker 1 (thread): consumer ─▶ decode ─▶ detector[partition] ─┤ close
+//!                                     │ bad bytes                ▼
+//!                                     └──▶ dead-letter topic   sinks (Ack held
+//!                                                               per delivery)
+//!        offsets of a batch: stored when its Ack is free and all earlier
+//!        batches are; committed every commit_interval, on revoke, on exit
+//! ```
+//!
+//! Each worker is a full consumer in the group, on its own thread. Kafka
+//! itself then decides which worker owns which partition, so partition
+//! affinity needs no dispatcher, no copies of message bytes between
+//! threads and no locks on the hot path; a second kawal process joins the
+//! same group the same way. A worker keeps one [`Detector`] per assigned
+//! partition number (topics are co-partitioned and range-assigned, so an
+//! account's events from every topic arrive at the same one). A detector
+//! per partition is also the unit that later checkpoints and changelog
+//! restores will move between instances; until then a newly assigned
+//! partition starts cold.
+//!
+//! Messages are handled in batches (up to `batch_max`, or until the
+//! consumer has nothing more at once, or `batch_linger`). A batch that
+//! raised no alerts and no dead letters, with nothing older in flight, is
+//! done at once: its offsets are recorded without any allocation. One that
+//! did gets an [`Ack`] and waits in order behind older batches. Recorded
+//! offsets go to librdkafka's offset store just before each commit, so the
+//! per-message cost is a comparison and a store into a small table.
+//!
+//! Rebalances: librdkafka runs the rebalance callback inside the worker's
+//! own `poll`. On revoke the callback flushes the sinks, settles the
+//! batches, stores and commits synchronously before the partitions go. On
+//! assign it records the change, and the worker reconciles its detectors
+//! when `poll` returns (it keeps the detectors of partitions it gets back,
+//! as an eager rebalance revokes everything before assigning).
+//!
+//! A delivery that fails for good (librdkafka has retried until
+//! `message.timeout.ms`) stops the worker without storing the failed
+//! batch's offsets: a restart re-reads it, so nothing is lost.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
+
+use crate::config::Config;
+use crate::decode::{ErrorKind, decode};
+use crate::detect::{Alert, Detector, Stats};
+use crate::enrich::Enricher;
+use crate::kafka::{Role, client_config, describe};
+use crate::sink::kafka::{DeadLetter, KafkaSink};
+use crate::sink::{Ack, Sink, SinkError};
+use crate::time::wall_clock_ms;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(
+        "worker {worker}: {failed} deliveries failed for good; stopping without storing their offsets (a restart re-reads them)"
+    )]
+    DeliveryFailed { worker: usize, failed: usize },
+    #[error("worker {0} panicked")]
+    Panicked(usize),
+}
+
+impl SourceError {
+    /// A metric label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceError::Kafka(_) => "kafka",
+            SourceError::Sink(e) => e.kind(),
+            SourceError::DeliveryFailed { .. } => "delivery_failed",
+            SourceError::Panicked(_) => "panicked",
+        }
+    }
+}
+
+/// Pipeline-wide counters, updated once per batch by each worker (not per
+/// event), read by `kawal demo`, the tests and the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub messages: AtomicU64,
+    pub events: AtomicU64,
+    pub invalid: [AtomicU64; ErrorKind::ALL.len()],
+    pub dead_letters: AtomicU64,
+    pub alerts: [AtomicU64; 4],
+    pub batches: AtomicU64,
+    pub commits: AtomicU64,
+    pub rebalances: AtomicU64,
+    /// Partitions currently assigned across workers.
+    pub assigned: AtomicU64,
+}
+
+impl Counters {
+    pub fn alerts_total(&self) -> u64 {
+        self.alerts.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+    }
+    pub fn invalid_total(&self) -> u64 {
+        self.invalid.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// Makes a worker's extra sinks (files, stdout, test doubles), called
+/// once per worker on its own thread.
+pub type SinkFactory = Arc<dyn Fn(usize) -> Result<Vec<Box<dyn Sink>>, SinkError> + Send + Sync>;
+
+/// What a worker ends with.
+#[derive(Debug, Default)]
+pub struct WorkerEnd {
+    pub stats: Stats,
+    pub state_bytes: usize,
+}
+
+/// A running pipeline: `stop` it, then `join`.
+pub struct Pipeline {
+    handles: Vec<(usize, JoinHandle<Result<WorkerEnd, SourceError>>)>,
+    pub counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Pipeline {
+    /// Asks every worker to drain, commit and leave the group.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+
+    /// A handle that stops the pipeline from elsewhere (a signal handler).
+    pub fn stopper(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// True once any worker has ended (done, failed or stopped).
+    pub fn any_finished(&self) -> bool {
+        self.handles.iter().any(|(_, h)| h.is_finished())
+    }
+
+    /// Waits for every worker; the first error wins, the stats of the
+    /// others are still merged.
+    pub fn join(self) -> Result<WorkerEnd, SourceError> {
+        let mut end = WorkerEnd::default();
+        let mut first_err = None;
+        for (id, h) in self.handles {
+            match h.join() {
+                Ok(Ok(w)) => {
+                    end.stats.merge(&w.stats);
+                    end.state_bytes += w.state_bytes;
+                }
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_err.get_or_insert(SourceError::Panicked(id));
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(end),
+        }
+    }
+}
+
+/// Starts `cfg.kafka.workers` consumers in the configured group.
+pub fn start(
+    cfg: &Config,
+    enricher: Option<&'static Enricher>,
+    extra_sinks: SinkFactory,
+) -> Result<Pipeline, SourceError> {
+    let counters = Arc::new(Counters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let leaving = Arc::new(Leaving::new(cfg.kafka.workers));
+    let consumer_cfg = client_config(&cfg.kafka, Role::Consumer);
+    let producer_cfg = client_config(&cfg.kafka, Role::Producer);
+    tracing::info!(consumer = %describe(&consumer_cfg), producer = %describe(&producer_cfg), topics = ?cfg.kafka.topics, "kafka clients");
+    let mut handles = Vec::with_capacity(cfg.kafka.workers);
+    for id in 0..cfg.kafka.workers {
+        // Create clients here so that configuration errors surface at
+        // start-up, not in a thread.
+        let drain = Duration::from_millis(cfg.kafka.drain_timeout_ms().max(0) as u64);
+        let kafka = if cfg.kafka.alerts_topic.is_empty() && cfg.kafka.dead_letter_topic.is_empty() {
+            None
+        } else {
+            Some(KafkaSink::new(
+                &producer_cfg,
+                &cfg.kafka.alerts_topic,
+                &cfg.kafka.dead_letter_topic,
+                drain,
+            )?)
+        };
+        let context = WorkerContext {
+            id,
+            delivery: Mutex::new(Delivery {
+                kafka,
+                sinks: Vec::new(),
+                tracker: Tracker::default(),
+            }),
+            changes: Mutex::new(Vec::new()),
+            changed: AtomicBool::new(false),
+            topics: cfg.kafka.topics.clone(),
+            counters: Arc::clone(&counters),
+        };
+        let consumer: BaseConsumer<WorkerContext> = consumer_cfg.create_with_context(context)?;
+        let topics: Vec<&str> = cfg.kafka.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        let cfg = cfg.clone();
+        let stop = Arc::clone(&stop);
+        let extra = Arc::clone(&extra_sinks);
+        let counters = Arc::clone(&counters);
+        let leaving = Arc::clone(&leaving);
+        let handle = std::thread::Builder::new()
+            .name(format!("kawal-worker-{id}"))
+            .spawn(move || {
+                let _span = tracing::info_span!("worker", worker = id).entered();
+                let result = (|| {
+                    let sinks = extra(id)?;
+                    consumer.context().delivery.lock().expect("delivery").sinks = sinks;
+                    Worker::new(id, cfg, enricher, counters, Arc::clone(&stop)).run(&consumer)
+                })();
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "worker stopped");
+                    // One worker failing stops the process: the others
+                    // drain and commit what they have.
+                    stop.store(true, Ordering::Release);
+                }
+                // The consumer leaves the group when dropped, which starts
+                // a rebalance; a sibling still committing would then be
+                // refused. So everyone commits first, then all leave.
+                leaving.arrive_and_wait(Duration::from_secs(10));
+                drop(consumer);
+                result
+            })
+            .expect("spawn worker thread");
+        handles.push((id, handle));
+    }
+    Ok(Pipeline {
+        handles,
+        counters,
+        stop,
+    })
+}
+
+/// A barrier with a time limit: workers wait here after their final
+/// commit so that none leaves the group while another still commits.
+struct Leaving {
+    arrived: Mutex<usize>,
+    all: std::sync::Condvar,
+    workers: usize,
+}
+
+impl Leaving {
+    fn new(workers: usize) -> Leaving {
+        Leaving {
+            arrived: Mutex::new(0),
+            all: std::sync::Condvar::new(),
+            workers,
+        }
+    }
+
+    fn arrive_and_wait(&self, limit: Duration) {
+        let mut n = self.arrived.lock().expect("leaving");
+        *n += 1;
+        self.all.notify_all();
+        let _ = self
+            .all
+            .wait_timeout_while(n, limit, |n| *n < self.workers)
+            .expect("leaving");
+    }
+}
+
+/// Offsets of one batch: (topic index, partition, last offset handled).
+type Offsets = Vec<(u16, i32, i64)>;
+
+fn note_offset(offsets: &mut Offsets, topic: u16, partition: i32, offset: i64) {
+    match offsets
+        .iter_mut()
+        .find(|(t, p, _)| *t == topic && *p == partition)
+    {
+        Some(e) => e.2 = e.2.max(offset),
+        None => offsets.push((topic, partition, offset)),
+    }
+}
+
+/// Batches waiting for deliveries, in input order, and the offsets that
+/// are done.
+#[derive(Default)]
+struct Tracker {
+    waiting: std::collections::VecDeque<(Ack, Offsets)>,
+    /// Done offsets not yet given to librdkafka's store.
+    done: Offsets,
+}
+
+impl Tracker {
+    /// A closed batch: `ack` is None when it queued no deliveries.
+    fn close(&mut self, ack: Option<Ack>, offsets: &Offsets) {
+        match ack {
+            None if self.waiting.is_empty() => {
+                for &(t, p, o) in offsets {
+                    note_offset(&mut self.done, t, p, o);
+                }
+            }
+            ack => self
+                .waiting
+                .push_back((ack.unwrap_or_default(), offsets.clone())),
+        }
+    }
+
+    /// Moves finished batches (in order) to `done`. A batch with a failed
+    /// delivery stops the walk: its offsets must never be stored.
+    fn settle(&mut self) -> Result<(), usize> {
+        while let Some((ack, _)) = self.waiting.front() {
+            if ack.pending() > 0 {
+                break;
+            }
+            if ack.failed() > 0 {
+                return Err(ack.failed());
+            }
+            let (_, offsets) = self.waiting.pop_front().expect("front");
+            for (t, p, o) in offsets {
+                note_offset(&mut self.done, t, p, o);
+            }
+        }
+        Ok(())
+    }
+
+    fn in_flight(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
+/// Delivery state: the sinks and the batches waiting on them. Shared
+/// between the worker and its rebalance callback through a std Mutex:
+/// both run on the worker's thread (librdkafka calls the callback from
+/// inside the worker's own `poll`, when the worker does not hold the
+/// lock), so it is never contended and never held across a poll; it is
+/// there because the callback only gets `&self`.
+struct Delivery {
+    kafka: Option<KafkaSink>,
+    sinks: Vec<Box<dyn Sink>>,
+    tracker: Tracker,
+}
+
+impl Delivery {
+    fn send(&mut self, alerts: &[Alert], ack: &Ack) -> Result<(), SinkError> {
+        if let Some(k) = self.kafka.as_mut() {
+            k.send(alerts, ack)?;
+        }
+        for s in &mut self.sinks {
+            s.send(alerts, ack)?;
+        }
+        Ok(())
+    }
+
+    fn poll(&mut self) {
+        if let Some(k) = self.kafka.as_mut() {
+            k.poll();
+        }
+        for s in &mut self.sinks {
+            s.poll();
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        let mut first = Ok(());
+        if let Some(k) = self.kafka.as_mut()
+            && let Err(e) = k.flush()
+        {
+            first = Err(e);
+        }
+        for s in &mut self.sinks {
+            if let Err(e) = s.flush() {
+                tracing::error!(sink = s.name(), error = %e, "flush failed");
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+
+    /// Gives done offsets to librdkafka's store. Offsets of partitions no
+    /// longer assigned are refused by librdkafka and dropped here: their
+    /// new owner re-reads from the last commit.
+    fn store(&mut self, worker: usize, topics: &[String], consumer: &BaseConsumer<WorkerContext>) {
+        for (t, p, o) in self.tracker.done.drain(..) {
+            if let Err(e) = consumer.store_offset(&topics[t as usize], p, o) {
+                tracing::debug!(worker, partition = p, error = %e, "offset not stored");
+            }
+        }
+    }
+
+    /// Flush, settle, store and commit: before partitions are given up
+    /// and on shutdown.
+    fn drain_and_commit(
+        &mut self,
+        worker: usize,
+        topics: &[String],
+        consumer: &BaseConsumer<WorkerContext>,
+        counters: &Counters,
+    ) -> Result<(), SourceError> {
+        let flushed = self.flush();
+        let settled = self.tracker.settle();
+        self.store(worker, topics, consumer);
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => {
+                counters.commits.fetch_add(1, Ordering::Relaxed);
+            }
+            // Nothing stored since the last commit.
+            Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => tracing::warn!(worker, error = %e, "commit failed"),
+        }
+        if let Err(failed) = settled {
+            return Err(SourceError::DeliveryFailed { worker, failed });
+        }
+        flushed?;
+        if self.tracker.in_flight() > 0 {
+            return Err(SinkError::Timeout {
+                sink: "pipeline",
+                pending: self.tracker.in_flight(),
+                waited_ms: 0,
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// An assignment change seen by the rebalance callback.
+enum Change {
+    Assign(Vec<i32>),
+    Revoke(Vec<i32>),
+}
+
+struct WorkerContext {
+    id: usize,
+    delivery: Mutex<Delivery>,
+    changes: Mutex<Vec<Change>>,
+    changed: AtomicBool,
+    topics: Vec<String>,
+    counters: Arc<Counters>,
+}
+
+impl ClientContext for WorkerContext {}
+
+impl ConsumerContext for WorkerContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                let parts = partitions(tpl);
+                tracing::info!(worker = self.id, partitions = ?parts, "partitions revoked: draining and committing");
+                let mut d = self.delivery.lock().expect("delivery");
+                if let Err(e) = d.drain_and_commit(self.id, &self.topics, consumer, &self.counters)
+                {
+                    // The partitions go anyway; what was not committed is
+                    // re-read by their next owner (at-least-once).
+                    tracing::error!(worker = self.id, error = %e, "revoke: not everything was delivered before giving partitions up");
+                }
+                self.counters
+                    .assigned
+                    .fetch_sub(tpl.count() as u64, Ordering::Relaxed);
+                self.push(Change::Revoke(parts));
+            }
+            Rebalance::Assign(tpl) => {
+                let parts = partitions(tpl);
+                tracing::info!(worker = self.id, partitions = ?parts, "partitions assigned");
+                self.counters
+                    .assigned
+                    .fetch_add(tpl.count() as u64, Ordering::Relaxed);
+                self.push(Change::Assign(parts));
+            }
+            Rebalance::Error(e) => tracing::warn!(worker = self.id, error = %e, "rebalance error"),
+        }
+        self.counters.rebalances.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl WorkerContext {
+    fn push(&self, c: Change) {
+        self.changes.lock().expect("changes").push(c);
+        self.changed.store(true, Ordering::Release);
+    }
+}
+
+fn partitions(tpl: &rdkafka::TopicPartitionList) -> Vec<i32> {
+    let mut v: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+struct Worker {
+    id: usize,
+    cfg: Config,
+    enricher: Option<&'static Enricher>,
+    counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+    /// Detectors of assigned partitions, and of revoked ones that may come
+    /// back in the assignment that follows.
+    detectors: Vec<(i32, Detector)>,
+    parked: Vec<(i32, Detector)>,
+    /// Per-batch scratch, reused.
+    alerts: Vec<Alert>,
+    out: Vec<Alert>,
+    offsets: Offsets,
+    ack: Option<Ack>,
+    /// Per-batch counts, added to the shared counters when it closes.
+    local: LocalCounts,
+    /// Final stats of detectors dropped on reassignment.
+    retired: Stats,
+}
+
+#[derive(Default)]
+struct LocalCounts {
+    messages: u64,
+    events: u64,
+    invalid: [u64; ErrorKind::ALL.len()],
+    invalid_seen: [u64; ErrorKind::ALL.len()],
+    dead_letters: u64,
+    alerts: [u64; 4],
+}
+
+impl Worker {
+    fn new(
+        id: usize,
+        cfg: Config,
+        enricher: Option<&'static Enricher>,
+        counters: Arc<Counters>,
+        stop: Arc<AtomicBool>,
+    ) -> Worker {
+        Worker {
+            id,
+            cfg,
+            enricher,
+            counters,
+            stop,
+            detectors: Vec::new(),
+            parked: Vec::new(),
+            alerts: Vec::new(),
+            out: Vec::new(),
+            offsets: Vec::new(),
+            ack: None,
+            local: LocalCounts::default(),
+            retired: Stats::default(),
+        }
+    }
+
+    /// The consumer is passed in rather than owned: a polled message
+    /// borrows it while the worker's own state changes.
+    fn run(mut self, consumer: &BaseConsumer<WorkerContext>) -> Result<WorkerEnd, SourceError> {
+        let linger = Duration::from_millis(self.cfg.kafka.batch_linger_ms().max(0) as u64);
+        let commit_every = Duration::from_millis(self.cfg.kafka.commit_interval_ms().max(1) as u64);
+        let batch_max = self.cfg.kafka.batch_max;
+        let mut last_commit = Instant::now();
+        let mut batch_started = Instant::now();
+        let mut in_batch = 0usize;
+        let mut poll_errors = 0u64;
+        let result = loop {
+            if self.stop.load(Ordering::Acquire) {
+                break Ok(());
+            }
+            let timeout = if in_batch == 0 {
+                Duration::from_millis(100)
+            } else {
+                Duration::ZERO
+            };
+            let polled = consumer.poll(timeout);
+            if consumer.context().changed.load(Ordering::Acquire) {
+                self.apply_changes(consumer.context());
+            }
+            let got = match polled {
+                Some(Ok(msg)) => {
+                    if in_batch == 0 {
+                        batch_started = Instant::now();
+                    }
+                    in_batch += 1;
+                    if let Err(e) = self.handle(consumer, &msg) {
+                        break Err(e);
+                    }
+                    true
+                }
+                Some(Err(e)) => {
+                    poll_errors += 1;
+                    if poll_errors <= 5 || poll_errors.is_power_of_two() {
+                        tracing::warn!(error = %e, count = poll_errors, "consumer error");
+                    }
+                    false
+                }
+                None => false,
+            };
+            let full = in_batch >= batch_max
+                || (in_batch > 0
+                    && (!got || (in_batch % 64 == 0 && batch_started.elapsed() >= linger)));
+            if full {
+                if let Err(e) = self.close_batch(consumer) {
+                    break Err(e);
+                }
+                in_batch = 0;
+            } else if in_batch == 0 {
+                // Idle: still run delivery callbacks and settle.
+                if let Err(e) = self.settle(consumer) {
+                    break Err(e);
+                }
+            }
+            if last_commit.elapsed() >= commit_every {
+                last_commit = Instant::now();
+                self.commit(consumer);
+            }
+        };
+        // Shutdown or failure: close what is open, drain, commit.
+        let closed = if in_batch > 0 {
+            self.close_batch(consumer)
+        } else {
+            Ok(())
+        };
+        let drained = {
+            let ctx = consumer.context();
+            let mut d = ctx.delivery.lock().expect("delivery");
+            d.drain_and_commit(self.id, &ctx.topics, consumer, &self.counters)
+        };
+        let mut end = WorkerEnd {
+            stats: std::mem::take(&mut self.retired),
+            state_bytes: 0,
+        };
+        for (_, d) in self.detectors.iter().chain(self.parked.iter()) {
+            end.stats.merge(&d.stats);
+            end.state_bytes += d.state_bytes();
+        }
+        tracing::info!(
+            events = end.stats.events,
+            alerts = end.stats.alerts.iter().sum::<u64>(),
+            "worker done"
+        );
+        result.and(closed).and(drained).map(|()| end)
+    }
+
+    /// Reconciles detectors with assignment changes from the callback.
+    fn apply_changes(&mut self, ctx: &WorkerContext) {
+        ctx.changed.store(false, Ordering::Release);
+        let changes = std::mem::take(&mut *ctx.changes.lock().expect("changes"));
+        for c in changes {
+            match c {
+                Change::Revoke(parts) => {
+                    let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.detectors)
+                        .into_iter()
+                        .partition(|(p, _)| parts.contains(p));
+                    self.detectors = kept;
+                    self.parked.extend(gone);
+                }
+                Change::Assign(parts) => {
+                    for p in parts {
+                        if self.detectors.iter().any(|(q, _)| *q == p) {
+                            continue;
+                        }
+                        let det = match self.parked.iter().position(|(q, _)| *q == p) {
+                            Some(i) => self.parked.swap_remove(i).1,
+                            // Cold start: no baselines for this partition's
+                            // accounts until the state issue moves them.
+                            None => Detector::new(self.cfg.clone()),
+                        };
+                        self.detectors.push((p, det));
+                    }
+                    // What was revoked and not given back belongs to
+                    // another consumer now.
+                    for (_, d) in self.parked.drain(..) {
+                        self.retired.merge(&d.stats);
+                    }
+                }
+            }
+        }
+    }
+
+    fn detector(&mut self, partition: i32) -> &mut Detector {
+        let i = match self.detectors.iter().position(|(p, _)| *p == partition) {
+            Some(i) => i,
+            None => {
+                // A message from a partition the callback has not told us
+                // about yet (cannot normally happen): own it anyway.
+                self.detectors
+                    .push((partition, Detector::new(self.cfg.clone())));
+                self.detectors.len() - 1
+            }
+        };
+        &mut self.detectors[i].1
+    }
+
+    fn handle(
+        &mut self,
+        consumer: &BaseConsumer<WorkerContext>,
+        msg: &BorrowedMessage<'_>,
+    ) -> Result<(), SourceError> {
+        self.local.messages += 1;
+        let ctx = consumer.context();
+        let topic = ctx
+            .topics
+            .iter()
+            .position(|t| t == msg.topic())
+            .unwrap_or(0) as u16;
+        note_offset(&mut self.offsets, topic, msg.partition(), msg.offset());
+        let payload = msg.payload().unwrap_or(&[]);
+        match decode(payload) {
+            Ok(mut ev) => {
+                if let Some(e) = self.enricher {
+                    e.enrich(&mut ev);
+                }
+                let mut out = std::mem::take(&mut self.out);
+                self.detector(msg.partition()).process(&ev, &mut out);
+                self.local.events += 1;
+                if !out.is_empty() {
+                    let now = wall_clock_ms();
+                    for mut a in out.drain(..) {
+                        a.stamp(now);
+                        self.local.alerts[a.severity as usize] += 1;
+                        self.alerts.push(a);
+                    }
+                }
+                self.out = out;
+                Ok(())
+            }
+            Err(e) => {
+                let kind = e.kind();
+                self.local.invalid[kind.index()] += 1;
+                self.local.invalid_seen[kind.index()] += 1;
+                let seen = self.local.invalid_seen[kind.index()];
+                // Rate-limited: the first few of each kind, then every
+                // power of two (the counters have them all).
+                if seen <= 3 || seen.is_power_of_two() {
+                    tracing::warn!(kind = kind.as_str(), error = %e, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), count = seen, "invalid event");
+                }
+                let mut d = ctx.delivery.lock().expect("delivery");
+                if let Some(k) = d.kafka.as_mut().filter(|k| k.has_dead_letter_topic()) {
+                    let ack = self.ack.get_or_insert_with(Ack::new);
+                    let error = e.to_string();
+                    k.dead_letter(
+                        msg.key(),
+                        msg.payload(),
+                        msg.headers(),
+                        DeadLetter {
+                            kind: kind.as_str(),
+                            error: &error,
+                            topic: msg.topic(),
+                            partition: msg.partition(),
+                            offset: msg.offset(),
+                        },
+                        ack,
+                    )?;
+                    self.local.dead_letters += 1;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends the batch's alerts, hands its offsets to the tracker, and
+    /// settles what has been delivered meanwhile.
+    fn close_batch(&mut self, consumer: &BaseConsumer<WorkerContext>) -> Result<(), SourceError> {
+        let ctx = consumer.context();
+        let mut d = ctx.delivery.lock().expect("delivery");
+        if !self.alerts.is_empty() {
+            let ack = self.ack.get_or_insert_with(Ack::new);
+            d.send(&self.alerts, ack)?;
+            self.alerts.clear();
+        }
+        d.tracker.close(self.ack.take(), &self.offsets);
+        self.offsets.clear();
+        d.poll();
+        let settled = d.tracker.settle();
+        drop(d);
+        self.publish();
+        settled.map_err(|failed| SourceError::DeliveryFailed {
+            worker: self.id,
+            failed,
+        })
+    }
+
+    fn settle(&mut self, consumer: &BaseConsumer<WorkerContext>) -> Result<(), SourceError> {
+        let ctx = consumer.context();
+        let mut d = ctx.delivery.lock().expect("delivery");
+        d.poll();
+        d.tracker
+            .settle()
+            .map_err(|failed| SourceError::DeliveryFailed {
+                worker: self.id,
+                failed,
+            })
+    }
+
+    /// Stores done offsets and commits them without waiting.
+    fn commit(&mut self, consumer: &BaseConsumer<WorkerContext>) {
+        let ctx = consumer.context();
+        let mut d = ctx.delivery.lock().expect("delivery");
+        if d.tracker.done.is_empty() {
+            return;
+        }
+        d.store(self.id, &ctx.topics, consumer);
+        drop(d);
+        match consumer.commit_consumer_state(CommitMode::Async) {
+            Ok(()) => {
+                self.counters.commits.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(error = %e, "commit failed"),
+        }
+    }
+
+    /// Adds the batch's counts to the shared counters.
+    fn publish(&mut self) {
+        let c = &self.counters;
+        let l = &mut self.local;
+        c.batches.fetch_add(1, Ordering::Relaxed);
+        c.messages.fetch_add(l.messages, Ordering::Relaxed);
+        c.events.fetch_add(l.events, Ordering::Relaxed);
+        c.dead_letters.fetch_add(l.dead_letters, Ordering::Relaxed);
+        for (a, v) in c.invalid.iter().zip(l.invalid.iter_mut()) {
+            if *v > 0 {
+                a.fetch_add(*v, Ordering::Relaxed);
+                *v = 0;
+            }
+        }
+        for (a, v) in c.alerts.iter().zip(l.alerts.iter_mut()) {
+            if *v > 0 {
+                a.fetch_add(*v, Ordering::Relaxed);
+                *v = 0;
+            }
+        }
+        l.messages = 0;
+        l.events = 0;
+        l.dead_letters = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracker_stores_in_order_behind_pending_deliveries() {
+        let mut t = Tracker::default();
+        t.close(None, &vec![(0, 0, 10)]);
+        assert_eq!(t.done, vec![(0, 0, 10)]);
+        let slow = Ack::new();
+        slow.hold();
+        t.close(Some(slow.clone()), &vec![(0, 0, 20), (0, 1, 5)]);
+        // Nothing queued, but behind a pending batch: must wait too.
+        t.close(None, &vec![(0, 0, 30)]);
+        t.settle().unwrap();
+        assert_eq!(t.done, vec![(0, 0, 10)]);
+        slow.release(true);
+        t.settle().unwrap();
+        assert_eq!(t.done, vec![(0, 0, 30), (0, 1, 5)]);
+        assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn tracker_never_passes_a_failed_delivery() {
+        let mut t = Tracker::default();
+        let bad = Ack::new();
+        bad.hold();
+        t.close(Some(bad.clone()), &vec![(0, 3, 7)]);
+        t.close(None, &vec![(0, 3, 8)]);
+        bad.release(false);
+        assert_eq!(t.settle(), Err(1));
+        assert!(t.done.is_empty());
+    }
+}
