@@ -223,6 +223,7 @@ pub struct OutputConfig {
 #[serde(deny_unknown_fields)]
 pub struct ReplayConfig {
     pub shards: usize,
+    pub partitions: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -402,6 +403,12 @@ impl Config {
                 problems.push(format!("{name}: {v} is not within 0..1"));
             }
         }
+        if self.replay.partitions > 10_000 {
+            problems.push(format!(
+                "replay.partitions: {} is more than 10000",
+                self.replay.partitions
+            ));
+        }
         if self.replay.shards == 0 || self.replay.shards > 256 {
             problems.push(format!(
                 "replay.shards: {} is not within 1..256",
@@ -418,7 +425,11 @@ impl Config {
         if k.topics.is_empty() || k.topics.iter().any(|t| t.is_empty()) {
             problems.push("kafka.topics: name at least one topic, none empty".into());
         }
-        for (table, props) in [("common", &k.common), ("consumer", &k.consumer), ("producer", &k.producer)] {
+        for (table, props) in [
+            ("common", &k.common),
+            ("consumer", &k.consumer),
+            ("producer", &k.producer),
+        ] {
             for name in props.keys() {
                 if MANAGED_PROPERTIES.contains(&name.as_str()) {
                     problems.push(format!(
@@ -683,9 +694,15 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert_eq!(err.problems.len(), 3, "{text}");
-        assert!(text.contains("kafka.consumer.enable.auto.offset.store"), "{text}");
+        assert!(
+            text.contains("kafka.consumer.enable.auto.offset.store"),
+            "{text}"
+        );
         assert!(text.contains("kafka.workers"), "{text}");
-        assert!(text.contains("should be a string, number or boolean"), "{text}");
+        assert!(
+            text.contains("should be a string, number or boolean"),
+            "{text}"
+        );
     }
 
     #[test]

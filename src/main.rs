@@ -41,6 +41,10 @@ enum Command {
         /// Where alerts go (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Split accounts as a Kafka topic with this many partitions would
+        /// (one detector per partition), to reproduce `kawal run` exactly.
+        #[arg(long)]
+        partitions: Option<u32>,
     },
     /// Generate realistic activity with labelled takeovers.
     Simulate {
@@ -67,7 +71,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Simulate, replay and evaluate a small default set in one go.
+    /// Join the consumer group and detect takeovers in the configured
+    /// topics, delivering alerts at least once (stop with Ctrl-C/SIGTERM).
+    Run {
+        /// Configuration file (layered over the embedded defaults; `[kafka]`
+        /// names the brokers, group and topics).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Load an NDJSON events file into a topic, keyed by account.
+    Produce {
+        /// Events file, or - for standard input.
+        input: String,
+        #[arg(long)]
+        topic: String,
+        /// Brokers (default: `kafka.brokers` from the configuration).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Events per second (0: as fast as possible).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Simulate activity, run it through an embedded Kafka and the full
+    /// pipeline, print alerts as they fire, and evaluate them.
     Demo {
         #[arg(long, default_value_t = 300)]
         accounts: usize,
@@ -75,6 +103,12 @@ enum Command {
         days: u32,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Events per second into Kafka (0: as fast as possible).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Partitions of the events topic.
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
         /// Folder for the generated files (default: a temporary folder).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -167,6 +201,73 @@ fn run_simulate(cfg: &SimConfig, dir: &Path) -> Result<Truth> {
     Ok(truth)
 }
 
+/// `kawal run`: starts the pipeline and stops it cleanly on SIGINT or
+/// SIGTERM, or when a worker fails. Signals are the async edge: a small
+/// tokio runtime waits for them while the workers run on their threads.
+fn run_pipeline(cfg: &Config) -> Result<()> {
+    use kawal::sink::ndjson::SharedWriter;
+    let enricher = Enricher::open_static(&cfg.geoip)?;
+    let out: Option<SharedWriter> = match cfg.output.ndjson.as_str() {
+        "" => None,
+        "-" => Some(SharedWriter::new(Box::new(io::stdout()))),
+        path => Some(SharedWriter::new(Box::new(io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open alerts file {path}"))?,
+        )))),
+    };
+    let sinks: kawal::source::kafka::SinkFactory = std::sync::Arc::new(move |_| {
+        Ok(match &out {
+            Some(w) => vec![Box::new(NdjsonSink::new(w.clone(), true)) as Box<dyn Sink>],
+            None => Vec::new(),
+        })
+    });
+    let pipeline = kawal::source::kafka::start(cfg, enricher, sinks)?;
+    let stop = pipeline.stopper();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: draining"); break; }
+                _ = term.recv() => { tracing::info!("terminated: draining"); break; }
+                _ = tick.tick() => if pipeline.any_finished() { break; },
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    // Bounded shutdown: sinks wait at most drain_timeout; past that plus a
+    // margin, exit with an error rather than hang.
+    let limit = std::time::Duration::from_millis(cfg.kafka.drain_timeout_ms() as u64)
+        + std::time::Duration::from_secs(10);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let counters = std::sync::Arc::clone(&pipeline.counters);
+    std::thread::spawn(move || {
+        let _ = tx.send(pipeline.join());
+    });
+    let end = rx.recv_timeout(limit).map_err(|_| {
+        anyhow::anyhow!("shutdown took longer than {limit:?}; exiting without a clean commit")
+    })??;
+    eprintln!(
+        "kawal run: {} messages, {} events, {} invalid ({} dead-lettered), {} alerts, {} accounts",
+        counters.messages.load(std::sync::atomic::Ordering::Relaxed),
+        end.stats.events,
+        counters.invalid_total(),
+        counters
+            .dead_letters
+            .load(std::sync::atomic::Ordering::Relaxed),
+        counters.alerts_total(),
+        end.stats.accounts
+    );
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -180,8 +281,19 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Replay { input, config, out } => {
-            let cfg = load_config(config.as_deref())?;
+        Command::Replay {
+            input,
+            config,
+            out,
+            partitions,
+        } => {
+            let mut cfg = load_config(config.as_deref())?;
+            if let Some(p) = partitions {
+                if !(1..=10_000).contains(&p) {
+                    bail!("--partitions must be within 1..10000");
+                }
+                cfg.replay.partitions = p;
+            }
             kawal::telemetry::init(&cfg.log);
             let mut sink = NdjsonSink::new(
                 open_out(out.as_deref())?,
@@ -234,57 +346,122 @@ fn run() -> Result<()> {
                 print!("{}", report.render());
             }
         }
+        Command::Run { config } => {
+            let cfg = load_config(config.as_deref())?;
+            kawal::telemetry::init(&cfg.log);
+            run_pipeline(&cfg)?;
+        }
+        Command::Produce {
+            input,
+            topic,
+            brokers,
+            rate,
+            config,
+        } => {
+            let mut cfg = load_config(config.as_deref())?;
+            kawal::telemetry::init(&cfg.log);
+            if let Some(b) = brokers {
+                cfg.kafka.brokers = b;
+            }
+            if !(rate >= 0.0 && rate.is_finite()) {
+                bail!("--rate must be a non-negative number");
+            }
+            let (reader, len): (Box<dyn Read>, Option<u64>) = if input == "-" {
+                (Box::new(io::stdin().lock()), None)
+            } else {
+                let f = File::open(&input)
+                    .with_context(|| format!("cannot open events file {input}"))?;
+                let len = f.metadata().ok().map(|m| m.len());
+                (Box::new(f), len)
+            };
+            let pb = len.map_or_else(ProgressBar::hidden, |n| bar(n, "produce"));
+            let producer = kawal::kafka::client_config(&cfg.kafka, kawal::kafka::Role::Producer);
+            let out = kawal::produce::produce(reader, &producer, &topic, rate, &mut |b| {
+                pb.set_position(b)
+            })?;
+            pb.finish_and_clear();
+            eprintln!(
+                "produced {} messages ({} without a readable account) to {topic} in {:.2}s, {:.0} messages/s",
+                out.messages,
+                out.unkeyed,
+                out.seconds,
+                out.messages as f64 / out.seconds.max(1e-9)
+            );
+        }
         Command::Demo {
             accounts,
             days,
             seed,
+            rate,
+            partitions,
             out,
             config,
         } => {
             let cfg = load_config(config.as_deref())?;
             kawal::telemetry::init(&cfg.log);
-            let tmp;
+            if accounts == 0 || days == 0 || partitions < 1 {
+                bail!("--accounts, --days and --partitions must be at least 1");
+            }
             let dir = match out {
                 Some(d) => d,
-                None => {
-                    tmp = tempdir()?;
-                    tmp.clone()
-                }
+                None => tempdir()?,
             };
-            let sim_cfg = SimConfig {
-                accounts,
-                days,
-                seed,
-                ..Default::default()
+            let opts = kawal::demo::DemoOptions {
+                sim: SimConfig {
+                    accounts,
+                    days,
+                    seed,
+                    ..Default::default()
+                },
+                rate,
+                partitions,
+                dir: dir.clone(),
             };
-            eprintln!("simulating {accounts} accounts over {days} days (seed {seed})...");
-            let truth = run_simulate(&sim_cfg, &dir)?;
-            let events = dir.join("events.ndjson");
-            let alerts_path = dir.join("alerts.ndjson");
-            let mut sink = NdjsonSink::new(io::BufWriter::new(File::create(&alerts_path)?), false);
-            let summary = run_replay(
-                events.to_str().context("path is not UTF-8")?,
-                &cfg,
-                &mut sink,
-            )?;
-            drop(sink);
-            let alerts = read_alerts(&alerts_path)?;
-            println!("== alerts (high and critical) ==");
-            for a in alerts
-                .iter()
-                .filter(|a| a.severity >= kawal::detect::Severity::High)
-            {
+            eprintln!("kawal demo: {accounts} accounts over {days} days (seed {seed})");
+            let mut print = |a: &Alert| {
                 println!(
-                    "[{}] {} {} (score {:.1})",
-                    a.severity, a.time, a.summary, a.score
+                    "[{:>8}] {} {} (score {:.1}, incident {})",
+                    a.severity.as_str(),
+                    a.time,
+                    a.summary,
+                    a.score,
+                    a.incident
                 );
-            }
-            println!("\n== replay ==\n{}", summary.render());
-            let report = eval::evaluate(&truth, &alerts, eval::DEFAULT_GRACE)?;
+            };
+            let outcome =
+                kawal::demo::run(&opts, cfg, &mut print, &mut |step| eprintln!("- {step}"))?;
+            std::fs::write(
+                dir.join("alerts.ndjson"),
+                outcome
+                    .alerts
+                    .iter()
+                    .map(|a| serde_json::to_string(a).expect("alert") + "\n")
+                    .collect::<String>(),
+            )?;
+            println!(
+                "\n== pipeline ==\n{} messages through Kafka, {} events detected on, {} invalid, {} alerts delivered, in {:.2}s",
+                outcome.produced.messages,
+                outcome.end.stats.events,
+                outcome.invalid,
+                outcome.alerts.len(),
+                outcome.seconds
+            );
+            println!(
+                "replay of the same file (--partitions {partitions}): {} alerts, {} of them delivered by the Kafka run ({})",
+                outcome.replay_alerts,
+                outcome.replay_matched,
+                if outcome.replay_matched == outcome.replay_alerts
+                    && outcome.replay_alerts == outcome.alerts.len()
+                {
+                    "identical"
+                } else {
+                    "DIFFERENT"
+                }
+            );
             println!(
                 "\n== evaluation against {} injected takeovers ==\n{}",
-                truth.takeovers.len(),
-                report.render()
+                outcome.truth.takeovers.len(),
+                outcome.report.render()
             );
             println!("files: {}", dir.display());
         }

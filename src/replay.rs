@@ -129,21 +129,42 @@ struct ShardEnd {
     state_bytes: usize,
 }
 
-/// Which shard owns a line: by account hash; lines whose account the
-/// scanner cannot read plainly are decoded to find it, and lines that do
-/// not decode at all belong to shard 0 (which counts them).
-fn owner(line: &[u8], shards: usize) -> usize {
-    if shards == 1 {
-        return 0;
+/// The Kafka partition librdkafka's default partitioner
+/// (`consistent_random`) gives a message keyed by `account`: CRC-32 of the
+/// key modulo the partition count. Replay uses it to split accounts the
+/// way a topic with that many partitions would.
+pub fn kafka_partition(account: &[u8], partitions: u32) -> u32 {
+    crc32fast::hash(account) % partitions
+}
+
+/// Which detector owns a line, and which shard runs that detector. With
+/// `partitions == 0` there is one detector per shard, split by account
+/// hash; otherwise one per emulated Kafka partition, spread over shards.
+/// Lines whose account the scanner cannot read plainly are decoded to find
+/// it; lines that do not decode at all belong to shard 0 (which counts
+/// them).
+fn owner(line: &[u8], shards: usize, partitions: u32) -> (usize, u32) {
+    if shards == 1 && partitions == 0 {
+        return (0, 0);
     }
-    let h = match scan_account(line) {
-        Some(raw) => hash_bytes(raw),
+    let decoded;
+    let account = match scan_account(line) {
+        Some(raw) => raw,
         None => match decode(line) {
-            Ok(ev) => hash_bytes(ev.account.as_bytes()),
-            Err(_) => return 0,
+            Ok(ev) => {
+                decoded = ev;
+                decoded.account.as_bytes()
+            }
+            Err(_) => return (0, 0),
         },
     };
-    (crate::hash::mix64(h) % shards as u64) as usize
+    if partitions == 0 {
+        let h = hash_bytes(account);
+        ((crate::hash::mix64(h) % shards as u64) as usize, 0)
+    } else {
+        let p = kafka_partition(account, partitions);
+        (p as usize % shards, p)
+    }
 }
 
 fn shard_worker(
@@ -155,7 +176,16 @@ fn shard_worker(
     results: mpsc::SyncSender<ShardResult>,
 ) -> ShardEnd {
     let _span = tracing::info_span!("shard", shard = me).entered();
-    let mut det = Detector::new(cfg);
+    let partitions = cfg.replay.partitions;
+    // One detector per partition this shard owns (or one for the shard),
+    // as the Kafka pipeline keeps one per assigned partition.
+    let mut dets: Vec<Option<Detector>> = if partitions == 0 {
+        vec![Some(Detector::new(cfg))]
+    } else {
+        (0..partitions)
+            .map(|p| (p as usize % shards == me).then(|| Detector::new(cfg.clone())))
+            .collect()
+    };
     let mut invalid = [0u64; ErrorKind::ALL.len()];
     let mut out = Vec::new();
     for chunk in chunks {
@@ -170,9 +200,13 @@ fn shard_worker(
                 res.blank += 1;
                 continue;
             }
-            if owner(line, shards) != me {
+            let (shard, partition) = owner(line, shards, partitions);
+            if shard != me {
                 continue;
             }
+            let det = dets[partition as usize]
+                .as_mut()
+                .expect("a shard owns the detectors of its partitions");
             match decode(line) {
                 Ok(mut ev) => {
                     if let Some(e) = enricher {
@@ -207,11 +241,16 @@ fn shard_worker(
             break;
         }
     }
-    ShardEnd {
-        state_bytes: det.state_bytes(),
-        stats: det.stats,
+    let mut end = ShardEnd {
+        state_bytes: 0,
+        stats: Stats::default(),
         invalid,
+    };
+    for d in dets.iter().flatten() {
+        end.state_bytes += d.state_bytes();
+        end.stats.merge(&d.stats);
     }
+    end
 }
 
 /// Replays NDJSON events from `input` through `cfg.replay.shards`
@@ -246,6 +285,9 @@ pub fn replay<R: Read>(
         let mut in_flight = std::collections::VecDeque::new();
         let mut merged: Vec<(u64, Alert)> = Vec::new();
         let mut batch: Vec<Alert> = Vec::new();
+        // Replay has no offsets to store: sinks that hold acks are
+        // waited for by the final flush.
+        let no_ack = crate::sink::Ack::new();
         loop {
             let mut chunk = spare.pop().unwrap_or_default();
             let more = reader.next_chunk(&mut chunk)?;
@@ -276,7 +318,7 @@ pub fn replay<R: Read>(
                 merged.sort_by_key(|(n, _)| *n);
                 batch.clear();
                 batch.extend(merged.drain(..).map(|(_, a)| a));
-                sink.send(&batch)?;
+                sink.send(&batch, &no_ack)?;
                 summary.alerts_written += batch.len() as u64;
                 if let Ok(c) = Arc::try_unwrap(done) {
                     spare.push(c);

@@ -1,0 +1,233 @@
+//! `kawal demo`: the whole pipeline on one machine with no services.
+//!
+//! It starts librdkafka's in-process mock cluster, creates the topics,
+//! simulates activity with injected takeovers, produces it (as fast as
+//! possible or at a given rate), runs the same pipeline as `kawal run`
+//! against the cluster, reads the alerts topic back as a downstream
+//! consumer would (printing each alert as it arrives), and ends with the
+//! evaluation against the simulation's truth.
+
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+
+use crate::config::Config;
+use crate::detect::Alert;
+use crate::eval::{self, Report};
+use crate::kafka::{Role, client_config};
+use crate::produce::{Produced, produce};
+use crate::sim::{self, SimConfig, Truth};
+use crate::source::kafka::{SourceError, WorkerEnd, start};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Produce(#[from] crate::produce::ProduceError),
+    #[error(transparent)]
+    Pipeline(#[from] SourceError),
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
+    #[error("the pipeline did not finish: {0}")]
+    Stalled(String),
+}
+
+pub struct DemoOptions {
+    pub sim: SimConfig,
+    /// Events per second into Kafka (0: as fast as possible).
+    pub rate: f64,
+    pub partitions: i32,
+    pub dir: PathBuf,
+}
+
+pub struct DemoOutcome {
+    pub truth: Truth,
+    pub produced: Produced,
+    pub alerts: Vec<Alert>,
+    pub end: WorkerEnd,
+    pub invalid: u64,
+    pub seconds: f64,
+    pub report: Report,
+    /// Alerts that `kawal replay --partitions N` of the same file gives,
+    /// and how many of them the Kafka run delivered (same ids).
+    pub replay_alerts: usize,
+    pub replay_matched: usize,
+}
+
+/// Reads alerts from `topic` until `stop`, then until nothing more comes.
+fn read_alerts(
+    brokers: &str,
+    topic: &str,
+    stop: &AtomicBool,
+    on_alert: &mut dyn FnMut(&Alert),
+) -> Result<Vec<Alert>, rdkafka::error::KafkaError> {
+    let mut cfg = rdkafka::ClientConfig::new();
+    cfg.set("bootstrap.servers", brokers)
+        .set("group.id", "kawal-demo-reader")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10")
+        .set("enable.auto.commit", "false");
+    let consumer: BaseConsumer = cfg.create()?;
+    consumer.subscribe(&[topic])?;
+    let mut alerts = Vec::new();
+    let mut quiet_since: Option<Instant> = None;
+    loop {
+        match consumer.poll(Duration::from_millis(50)) {
+            Some(Ok(m)) => {
+                quiet_since = None;
+                if let Some(Ok(a)) = m.payload().map(serde_json::from_slice::<Alert>) {
+                    on_alert(&a);
+                    alerts.push(a);
+                }
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "alerts reader"),
+            None => {
+                if stop.load(Ordering::Acquire) {
+                    let since = *quiet_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > Duration::from_millis(500) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Ok(alerts)
+}
+
+/// Runs the demo. `cfg.kafka` topics and brokers are replaced by the mock
+/// cluster's; `on_alert` sees each alert as the downstream reader gets it.
+pub fn run(
+    opts: &DemoOptions,
+    mut cfg: Config,
+    on_alert: &mut (dyn FnMut(&Alert) + Send),
+    progress: &mut dyn FnMut(&str),
+) -> Result<DemoOutcome, DemoError> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&opts.dir)?;
+    progress("simulating activity");
+    let events_path = opts.dir.join("events.ndjson");
+    let truth = {
+        let mut f = BufWriter::new(std::fs::File::create(&events_path)?);
+        let t = sim::simulate(&opts.sim, &mut f, &mut |_| {})?;
+        std::io::Write::flush(&mut f)?;
+        t
+    };
+    std::fs::write(
+        opts.dir.join("truth.json"),
+        serde_json::to_vec_pretty(&truth).expect("truth serialises"),
+    )?;
+
+    progress("starting the embedded Kafka (librdkafka mock cluster)");
+    let cluster = MockCluster::new(1)?;
+    let brokers = cluster.bootstrap_servers();
+    let events_topic = "kawal-events";
+    cfg.kafka.brokers = brokers.clone();
+    cfg.kafka.topics = vec![events_topic.to_string()];
+    cfg.kafka.alerts_topic = "kawal-alerts".into();
+    cfg.kafka.dead_letter_topic = "kawal-dead-letters".into();
+    cluster.create_topic(events_topic, opts.partitions, 1)?;
+    cluster.create_topic(&cfg.kafka.alerts_topic, opts.partitions, 1)?;
+    cluster.create_topic(&cfg.kafka.dead_letter_topic, 1, 1)?;
+
+    progress("starting the pipeline");
+    let pipeline = start(&cfg, None, Arc::new(|_| Ok(Vec::new())))?;
+    let counters = Arc::clone(&pipeline.counters);
+    let reader_stop = AtomicBool::new(false);
+
+    let result = std::thread::scope(|s| -> Result<_, DemoError> {
+        let reader =
+            s.spawn(|| read_alerts(&brokers, &cfg.kafka.alerts_topic, &reader_stop, on_alert));
+        progress("producing simulated activity");
+        let producer_cfg = client_config(&cfg.kafka, Role::Producer);
+        let produced = produce(
+            std::fs::File::open(&events_path)?,
+            &producer_cfg,
+            events_topic,
+            opts.rate,
+            &mut |_| {},
+        );
+        let produced = match produced {
+            Ok(p) => p,
+            Err(e) => {
+                pipeline.stop();
+                reader_stop.store(true, Ordering::Release);
+                return Err(e.into());
+            }
+        };
+        progress("waiting for the pipeline to catch up");
+        // Done when every produced message has been handled (or a worker
+        // has stopped early, which join reports).
+        let mut last = (0, Instant::now());
+        while counters.messages.load(Ordering::Acquire) < produced.messages
+            && !pipeline.any_finished()
+        {
+            std::thread::sleep(Duration::from_millis(20));
+            let n = counters.messages.load(Ordering::Acquire);
+            if n != last.0 {
+                last = (n, Instant::now());
+            } else if last.1.elapsed() > Duration::from_secs(30) {
+                pipeline.stop();
+                reader_stop.store(true, Ordering::Release);
+                return Err(DemoError::Stalled(format!(
+                    "{n} of {} messages handled, none for 30 s",
+                    produced.messages
+                )));
+            }
+        }
+        pipeline.stop();
+        let end = pipeline.join();
+        reader_stop.store(true, Ordering::Release);
+        let alerts = reader.join().expect("alerts reader")?;
+        Ok((produced, end?, alerts))
+    });
+    let (produced, end, mut alerts) = result?;
+    drop(cluster);
+    // The reader sees partitions in no particular order; evaluation and
+    // display want time order.
+    alerts.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
+    let report = eval::evaluate(&truth, &alerts, eval::DEFAULT_GRACE)?;
+
+    // Replay equals live: the file pipeline, splitting accounts as the
+    // topic's partitions do, must raise the very same alerts.
+    progress("replaying the same file for comparison");
+    let mut replay_cfg = cfg.clone();
+    replay_cfg.replay.partitions = opts.partitions as u32;
+    let mut sink = crate::sink::ndjson::NdjsonSink::new(Vec::new(), false);
+    crate::replay::replay(
+        std::fs::File::open(&events_path)?,
+        &replay_cfg,
+        None,
+        &mut sink,
+        &mut |_| {},
+    )
+    .map_err(|e| DemoError::Stalled(format!("replay: {e}")))?;
+    let live: std::collections::HashSet<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+    let replayed = String::from_utf8(sink.into_inner()).expect("utf-8 alerts");
+    let mut replay_alerts = 0;
+    let mut replay_matched = 0;
+    for line in replayed.lines() {
+        let a: Alert = serde_json::from_str(line).expect("replay wrote an alert");
+        replay_alerts += 1;
+        replay_matched += usize::from(live.contains(a.id.as_str()));
+    }
+    Ok(DemoOutcome {
+        truth,
+        produced,
+        alerts,
+        invalid: counters.invalid_total(),
+        end,
+        seconds: started.elapsed().as_secs_f64(),
+        report,
+        replay_alerts,
+        replay_matched,
+    })
+}
