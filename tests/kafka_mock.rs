@@ -1,0 +1,347 @@
+//! The Kafka pipeline against librdkafka's in-process mock cluster:
+//! exactly the alerts of a replay in the normal case, offsets never past
+//! undelivered alerts, dead letters with their reasons, and two instances
+//! of one group sharing the partitions.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kawal::config::Config;
+use kawal::detect::{Alert, Severity};
+use kawal::kafka::{Role, client_config};
+use kawal::sink::{Ack, Sink, SinkError};
+use kawal::source::kafka::{Pipeline, SinkFactory, SourceError, start};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::mocking::MockCluster;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+const GOLDEN: &str = include_str!("golden/events.ndjson");
+const EVENTS: &str = "events";
+const ALERTS: &str = "alerts";
+const DLQ: &str = "dead";
+
+fn cluster(
+    partitions: i32,
+) -> (
+    MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    String,
+) {
+    let c = MockCluster::new(1).expect("mock cluster");
+    c.create_topic(EVENTS, partitions, 1).unwrap();
+    c.create_topic(ALERTS, partitions, 1).unwrap();
+    c.create_topic(DLQ, 1, 1).unwrap();
+    let b = c.bootstrap_servers();
+    (c, b)
+}
+
+fn config(brokers: &str, workers: usize) -> Config {
+    let mut cfg = Config::default();
+    cfg.kafka.brokers = brokers.to_string();
+    cfg.kafka.group_id = "kawal-test".into();
+    cfg.kafka.topics = vec![EVENTS.into()];
+    cfg.kafka.alerts_topic = ALERTS.into();
+    cfg.kafka.dead_letter_topic = DLQ.into();
+    cfg.kafka.workers = workers;
+    cfg.kafka.commit_interval = "200ms".into();
+    // The mock coordinator keeps a member that has sent LeaveGroup until
+    // its session times out (seen in cgrp debug logs: the leave is sent
+    // and answered, yet a new member waits ~45 s), so the restart test
+    // would wait out the default 45 s.
+    cfg.kafka
+        .consumer
+        .insert("session.timeout.ms".into(), "6000".into());
+    cfg
+}
+
+fn no_sinks() -> SinkFactory {
+    Arc::new(|_| Ok(Vec::new()))
+}
+
+fn produce(brokers: &str, lines: &str) -> u64 {
+    let mut cfg = Config::default();
+    cfg.kafka.brokers = brokers.to_string();
+    let p = client_config(&cfg.kafka, Role::Producer);
+    kawal::produce::produce(lines.as_bytes(), &p, EVENTS, 0.0, &mut |_| {})
+        .expect("produce")
+        .messages
+}
+
+fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !cond() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every message of `topic` from the beginning, waiting until `min`
+/// arrived and then until nothing more comes for a moment.
+fn read_topic(brokers: &str, topic: &str, min: usize) -> Vec<OwnedMessage> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("reader-{topic}-{}", std::process::id()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    c.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let started = Instant::now();
+    let mut quiet = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        match c.poll(Duration::from_millis(50)) {
+            Some(Ok(m)) => {
+                out.push(m.detach());
+                quiet = Instant::now();
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None if out.len() >= min && quiet.elapsed() > Duration::from_millis(700) => break,
+            None => {}
+        }
+    }
+    out
+}
+
+fn alerts_of(msgs: &[OwnedMessage]) -> Vec<Alert> {
+    msgs.iter()
+        .map(|m| serde_json::from_slice(m.payload().expect("payload")).expect("an alert"))
+        .collect()
+}
+
+/// Alert ids that `kawal replay --partitions n` gives for `lines`.
+fn replay_ids(lines: &str, partitions: u32) -> BTreeSet<String> {
+    let mut cfg = Config::default();
+    cfg.replay.partitions = partitions;
+    let mut sink = kawal::sink::ndjson::NdjsonSink::new(Vec::new(), false);
+    kawal::replay::replay(lines.as_bytes(), &cfg, None, &mut sink, &mut |_| {}).unwrap();
+    String::from_utf8(sink.into_inner())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Alert>(l).unwrap().id)
+        .collect()
+}
+
+fn run_until_handled(p: &Pipeline, n: u64) {
+    wait_for(
+        "the pipeline to handle every message",
+        Duration::from_secs(60),
+        || p.counters.messages.load(Ordering::Acquire) >= n || p.any_finished(),
+    );
+}
+
+fn committed(brokers: &str, partition: i32) -> Option<i64> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "kawal-test")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(EVENTS, partition);
+    let got = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+    match got.find_partition(EVENTS, partition).unwrap().offset() {
+        Offset::Offset(o) => Some(o),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_event_once_and_the_same_alerts_as_replay() {
+    let (_c, brokers) = cluster(3);
+    let sent = produce(&brokers, GOLDEN);
+    let p = start(&config(&brokers, 2), None, no_sinks()).unwrap();
+    run_until_handled(&p, sent);
+    let counters = Arc::clone(&p.counters);
+    p.stop();
+    let end = p.join().expect("clean shutdown");
+    assert_eq!(counters.messages.load(Ordering::Relaxed), sent);
+    assert_eq!(end.stats.events, sent, "every event detected on once");
+    let expected = replay_ids(GOLDEN, 3);
+    assert!(!expected.is_empty());
+    let alerts = alerts_of(&read_topic(&brokers, ALERTS, expected.len()));
+    let ids: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
+    let unique: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(ids.len(), unique.len(), "no alert delivered twice");
+    assert_eq!(unique, expected);
+    // Offsets were committed on the way out: a restart reads nothing again.
+    let total: i64 = (0..3).filter_map(|p| committed(&brokers, p)).sum();
+    assert_eq!(total as u64, sent);
+}
+
+/// A sink that accepts alerts and never confirms them (a webhook that
+/// hangs, a broker that is gone): the stand-in for a crash between
+/// detection and delivery.
+struct Hanging(Arc<Mutex<Vec<Ack>>>);
+
+impl Sink for Hanging {
+    fn name(&self) -> &'static str {
+        "hanging"
+    }
+    fn send(&mut self, alerts: &[Alert], ack: &Ack) -> Result<(), SinkError> {
+        for _ in alerts {
+            ack.hold();
+            self.0.lock().unwrap().push(ack.clone());
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+const LOCKOUT: &str = r#"{"id":"k1","time":"2026-03-02T08:00:00Z","account":"x:lock","type":"login","actor":"staff:andi","outcome":"success","source":{"country":"ID","asn":7713,"ip":"1.2.3.4"}}
+{"id":"k2","time":"2026-03-02T08:05:00Z","account":"x:lock","type":"mfa_change","actor":"staff:andi","change":{"action":"disable"}}
+{"id":"k3","time":"2026-03-02T08:06:00Z","account":"x:lock","type":"recovery_change","actor":"staff:andi","change":{"field":"email"}}
+{"id":"k4","time":"2026-03-02T08:07:00Z","account":"x:lock","type":"role_change","actor":"staff:andi","change":{"action":"grant","target":"ext:helper","role":"admin"}}
+{"id":"k5","time":"2026-03-02T08:08:00Z","account":"x:lock","type":"role_change","actor":"ext:helper","change":{"action":"revoke","target":"staff:andi"}}
+{"id":"k6","time":"2026-03-02T08:30:00Z","account":"x:other","type":"login","actor":"staff:budi","outcome":"success","source":{"country":"ID","asn":7713,"ip":"1.2.3.9"}}
+"#;
+
+#[test]
+fn offsets_wait_for_delivery_and_a_restart_still_delivers_the_alert() {
+    let (_c, brokers) = cluster(1);
+    let sent = produce(&brokers, LOCKOUT);
+    // First life: the only sink never confirms; the process is stopped
+    // with the alert undelivered.
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let mut cfg = config(&brokers, 1);
+    cfg.kafka.alerts_topic = String::new();
+    cfg.kafka.batch_max = 1;
+    cfg.kafka.drain_timeout = "300ms".into();
+    let h = Arc::clone(&held);
+    let sinks: SinkFactory =
+        Arc::new(move |_| Ok(vec![Box::new(Hanging(Arc::clone(&h))) as Box<dyn Sink>]));
+    let p = start(&cfg, None, sinks).unwrap();
+    run_until_handled(&p, sent);
+    // Let a periodic commit or two pass: they must not move past the alert.
+    std::thread::sleep(Duration::from_millis(500));
+    p.stop();
+    let err = p
+        .join()
+        .expect_err("shutdown with undelivered alerts is an error");
+    assert!(
+        matches!(err, SourceError::Sink(SinkError::Timeout { .. })),
+        "{err}"
+    );
+    assert!(!held.lock().unwrap().is_empty(), "an alert was raised");
+    // The first alert is raised by k3 (offset 2): nothing from there on
+    // may be committed, though k6 and the rest were handled.
+    let first = committed(&brokers, 0);
+    assert!(
+        first.unwrap_or(0) <= 2,
+        "committed {first:?} past an undelivered alert"
+    );
+
+    // Second life, with the alerts topic: the takeover alert arrives.
+    let p = start(&config(&brokers, 1), None, no_sinks()).unwrap();
+    run_until_handled(&p, sent - first.unwrap_or(0) as u64);
+    p.stop();
+    p.join().expect("clean shutdown");
+    let alerts = alerts_of(&read_topic(&brokers, ALERTS, 1));
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.account == "x:lock" && a.severity >= Severity::High),
+        "{alerts:#?}"
+    );
+    assert_eq!(committed(&brokers, 0), Some(sent as i64));
+}
+
+#[test]
+fn bad_messages_go_to_the_dead_letter_topic_with_their_reasons() {
+    let (_c, brokers) = cluster(1);
+    let lines = [
+        r#"{"id":"g1","time":"2026-03-02T08:00:00Z","account":"x:a","type":"login","outcome":"success"}"#,
+        "this is not json",
+        r#"{"id":"g2","account":"x:a","type":"login"}"#,
+        r#"{"id":"g3","time":"2026-03-02T08:01:00Z","account":"x:a","type":"login","source":{"lat":123}}"#,
+        r#"{"id":"g4","time":"2026-03-02T08:02:00Z","account":"x:a","type":"some_future_type"}"#,
+    ];
+    let text = lines.join("\n");
+    let sent = produce(&brokers, &text);
+    let p = start(&config(&brokers, 1), None, no_sinks()).unwrap();
+    run_until_handled(&p, sent);
+    let counters = Arc::clone(&p.counters);
+    p.stop();
+    let end = p.join().expect("clean shutdown");
+    assert_eq!(
+        end.stats.events, 2,
+        "valid events (unknown types too) processed"
+    );
+    assert_eq!(counters.dead_letters.load(Ordering::Relaxed), 3);
+    let dead = read_topic(&brokers, DLQ, 3);
+    assert_eq!(dead.len(), 3);
+    let mut by_kind = HashMap::new();
+    for m in &dead {
+        let h = m.headers().expect("headers");
+        let get = |k: &str| {
+            h.iter()
+                .find(|x| x.key == k)
+                .and_then(|x| x.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_else(|| panic!("header {k}"))
+        };
+        assert_eq!(get("kawal.source.topic"), EVENTS);
+        assert_eq!(get("kawal.source.partition"), "0");
+        let offset: usize = get("kawal.source.offset").parse().unwrap();
+        // Original bytes, untouched.
+        assert_eq!(m.payload().unwrap(), lines[offset].as_bytes());
+        assert!(!get("kawal.error").is_empty());
+        by_kind.insert(get("kawal.error.kind"), offset);
+    }
+    assert_eq!(by_kind["bad_json"], 1);
+    assert_eq!(by_kind["missing_field"], 2);
+    assert_eq!(by_kind["out_of_range"], 3);
+    // Dead letters do not hold the partition back.
+    assert_eq!(committed(&brokers, 0), Some(sent as i64));
+}
+
+#[test]
+fn two_instances_split_the_partitions_and_deliver_every_alert() {
+    let (_c, brokers) = cluster(4);
+    let mut cfg = config(&brokers, 1);
+    cfg.kafka.group_id = "kawal-test".into();
+    let a = start(&cfg, None, no_sinks()).unwrap();
+    let b = start(&cfg, None, no_sinks()).unwrap();
+    // Produce only once the group has settled, so no partition changes
+    // owner (and starts cold) half-way.
+    wait_for(
+        "both instances to own partitions",
+        Duration::from_secs(60),
+        || {
+            let (x, y) = (
+                a.counters.assigned.load(Ordering::Acquire),
+                b.counters.assigned.load(Ordering::Acquire),
+            );
+            x > 0 && y > 0 && x + y == 4
+        },
+    );
+    let sent = produce(&brokers, GOLDEN);
+    wait_for(
+        "both instances to handle every message",
+        Duration::from_secs(60),
+        || {
+            a.counters.messages.load(Ordering::Acquire)
+                + b.counters.messages.load(Ordering::Acquire)
+                >= sent
+        },
+    );
+    let (na, nb) = (
+        a.counters.messages.load(Ordering::Acquire),
+        b.counters.messages.load(Ordering::Acquire),
+    );
+    assert!(na > 0 && nb > 0, "both worked: {na} + {nb}");
+    assert_eq!(na + nb, sent);
+    a.stop();
+    b.stop();
+    a.join().unwrap();
+    b.join().unwrap();
+    let expected = replay_ids(GOLDEN, 4);
+    let got: BTreeSet<String> = alerts_of(&read_topic(&brokers, ALERTS, expected.len()))
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(got, expected);
+}
