@@ -103,7 +103,7 @@ pub fn produce<R: Read>(
                 }
             }
             out.messages += 1;
-            if rate > 0.0 && out.messages % 64 == 0 {
+            if rate > 0.0 && out.messages.is_multiple_of(64) {
                 let due = Duration::from_secs_f64(out.messages as f64 / rate);
                 if let Some(wait) = due.checked_sub(started.elapsed()) {
                     std::thread::sleep(wait);
