@@ -600,7 +600,8 @@ impl Worker {
             };
             let full = in_batch >= batch_max
                 || (in_batch > 0
-                    && (!got || (in_batch.is_multiple_of(64) && batch_started.elapsed() >= linger)));
+                    && (!got
+                        || (in_batch.is_multiple_of(64) && batch_started.elapsed() >= linger)));
             if full {
                 if let Err(e) = self.close_batch(consumer) {
                     break Err(e);
