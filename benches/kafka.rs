@@ -1,0 +1,264 @@
+//! Throughput and latency through Kafka, in one run.
+//!
+//! Run: `cargo bench --bench kafka` (embedded mock cluster), or against a
+//! real broker: `KAWAL_BENCH_BROKERS=127.0.0.1:9092 cargo bench --bench
+//! kafka`. Options by environment: `KAWAL_BENCH_ACCOUNTS` (default 1000),
+//! `KAWAL_BENCH_DAYS` (30), `KAWAL_BENCH_RATE` (50000 events/s for the
+//! latency phase), `KAWAL_BENCH_SECONDS` (10).
+//!
+//! 1. Throughput: the same simulated events are loaded into a topic; a bare
+//!    rdkafka consumer that only reads them is timed, then kawal's pipeline
+//!    (consume, decode, detect, deliver alerts to the alerts topic, store
+//!    offsets) on the same topic and broker. Reported: both rates and their
+//!    ratio (goal >= 0.5).
+//! 2. Latency: events are produced at a steady rate while kawal runs; a
+//!    downstream consumer reads the alerts topic, and each alert's latency
+//!    is the time from the produce call of the event that triggered it to
+//!    the alert's arrival downstream. Reported: p50/p99/max (goal p99 < 50
+//!    ms at 50,000 events/s).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use kawal::config::Config;
+use kawal::decode::decode;
+use kawal::detect::Alert;
+use kawal::kafka::{Role, client_config};
+use kawal::sim::{SimConfig, simulate};
+use kawal::source::kafka::start;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, Message};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The producer `kawal produce` uses.
+fn producer(brokers: &str) -> ThreadedProducer<DefaultProducerContext> {
+    let mut cfg = Config::default();
+    cfg.kafka.brokers = brokers.into();
+    client_config(&cfg.kafka, Role::Producer)
+        .create()
+        .expect("producer")
+}
+
+fn send(p: &ThreadedProducer<DefaultProducerContext>, topic: &str, line: &[u8], key: &[u8]) {
+    let mut rec = BaseRecord::to(topic).payload(line).key(key);
+    loop {
+        match p.send(rec) {
+            Ok(()) => return,
+            Err((_, r)) => {
+                rec = r;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+fn bare_consumer_rate(brokers: &str, topic: &str, n: u64) -> f64 {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "bench-bare")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[topic]).unwrap();
+    let mut got = 0u64;
+    let mut bytes = 0usize;
+    let mut first = None;
+    while got < n {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+            first.get_or_insert_with(Instant::now);
+            bytes += m.payload().map_or(0, |p| p.len());
+            got += 1;
+        }
+    }
+    std::hint::black_box(bytes);
+    n as f64 / first.expect("messages").elapsed().as_secs_f64()
+}
+
+fn config(brokers: &str, topic: &str, alerts: &str, group: &str) -> Config {
+    let mut cfg = Config::default();
+    cfg.kafka.brokers = brokers.into();
+    cfg.kafka.topics = vec![topic.into()];
+    cfg.kafka.alerts_topic = alerts.into();
+    cfg.kafka.dead_letter_topic = String::new();
+    cfg.kafka.group_id = group.into();
+    cfg
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let accounts: usize = env_or("KAWAL_BENCH_ACCOUNTS", 1000);
+    let days: u32 = env_or("KAWAL_BENCH_DAYS", 30);
+    let rate: f64 = env_or("KAWAL_BENCH_RATE", 50_000.0);
+    let seconds: f64 = env_or("KAWAL_BENCH_SECONDS", 10.0);
+    let partitions = 4;
+
+    let cluster;
+    let brokers = match std::env::var("KAWAL_BENCH_BROKERS") {
+        Ok(b) => b,
+        Err(_) => {
+            cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+            for t in ["bench-events", "bench-alerts", "lat-events", "lat-alerts"] {
+                cluster.create_topic(t, partitions, 1).unwrap();
+            }
+            cluster.bootstrap_servers()
+        }
+    };
+    let mut events = Vec::new();
+    let sim = SimConfig {
+        accounts,
+        days,
+        seed: 5,
+        ..Default::default()
+    };
+    simulate(&sim, &mut events, &mut |_| {}).expect("simulate");
+    let lines: Vec<&[u8]> = events
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let keys: Vec<String> = lines
+        .iter()
+        .map(|l| decode(l).expect("valid").account.into_owned())
+        .collect();
+    let n = lines.len() as u64;
+    println!(
+        "brokers: {brokers}; {n} events ({accounts} accounts x {days} days, {} MiB)",
+        events.len() >> 20
+    );
+
+    // Phase 1: throughput.
+    let p = producer(&brokers);
+    for (l, k) in lines.iter().zip(&keys) {
+        send(&p, "bench-events", l, k.as_bytes());
+    }
+    p.flush(Duration::from_secs(120)).expect("flush");
+    eprintln!("loaded; timing a bare consumer");
+    let bare = bare_consumer_rate(&brokers, "bench-events", n);
+    eprintln!("bare consumer done; timing kawal");
+    let cfg = config(&brokers, "bench-events", "bench-alerts", "bench-kawal");
+    let started = Instant::now();
+    let pipeline = start(&cfg, None, Arc::new(|_| Ok(Vec::new()))).expect("pipeline");
+    // Timed from the first message handled, as the bare consumer is (group
+    // join excluded from both).
+    let mut first = None;
+    while pipeline.counters.messages.load(Ordering::Acquire) < n {
+        if first.is_none() && pipeline.counters.messages.load(Ordering::Acquire) > 0 {
+            first = Some(Instant::now());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let kawal_rate = n as f64 / first.unwrap_or(started).elapsed().as_secs_f64();
+    let alerts = pipeline.counters.alerts_total();
+    pipeline.stop();
+    pipeline.join().expect("pipeline");
+    println!(
+        "throughput: bare consumer {bare:.0} msg/s; kawal {kawal_rate:.0} events/s end to end ({alerts} alerts delivered, offsets stored); ratio {:.2} (goal >= 0.5)",
+        kawal_rate / bare
+    );
+
+    // Phase 2: latency at a steady rate.
+    let cfg = config(&brokers, "lat-events", "lat-alerts", "lat-kawal");
+    let pipeline = start(&cfg, None, Arc::new(|_| Ok(Vec::new()))).expect("pipeline");
+    let done = AtomicBool::new(false);
+    let latencies = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let c: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &brokers)
+                .set("group.id", "lat-reader")
+                .set("auto.offset.reset", "earliest")
+                .set("fetch.wait.max.ms", "5")
+                .create()
+                .expect("reader");
+            c.subscribe(&["lat-alerts"]).unwrap();
+            let mut got: Vec<(Alert, Instant)> = Vec::new();
+            let mut quiet = Instant::now();
+            loop {
+                match c.poll(Duration::from_millis(5)) {
+                    Some(Ok(m)) => {
+                        let now = Instant::now();
+                        if let Some(Ok(a)) = m.payload().map(serde_json::from_slice::<Alert>) {
+                            got.push((a, now));
+                        }
+                        quiet = now;
+                    }
+                    _ => {
+                        if done.load(Ordering::Acquire) && quiet.elapsed() > Duration::from_secs(2)
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+            got
+        });
+        // Wait for the group to settle before the clock starts.
+        while pipeline.counters.assigned.load(Ordering::Acquire) < partitions as u64 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let p = producer(&brokers);
+        let total = ((rate * seconds) as usize).min(lines.len());
+        let mut sent_at: HashMap<&str, Instant> = HashMap::with_capacity(total);
+        let ids: Vec<String> = lines[..total]
+            .iter()
+            .map(|l| decode(l).unwrap().id.into_owned())
+            .collect();
+        let t0 = Instant::now();
+        for i in 0..total {
+            if i % 50 == 0 {
+                let due = t0 + Duration::from_secs_f64(i as f64 / rate);
+                if let Some(w) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(w);
+                }
+            }
+            sent_at.insert(&ids[i], Instant::now());
+            send(&p, "lat-events", lines[i], keys[i].as_bytes());
+        }
+        let achieved = total as f64 / t0.elapsed().as_secs_f64();
+        p.flush(Duration::from_secs(60)).expect("flush");
+        while pipeline.counters.messages.load(Ordering::Acquire) < total as u64 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        done.store(true, Ordering::Release);
+        let got = reader.join().expect("reader");
+        let mut lat: Vec<f64> = got
+            .iter()
+            .filter_map(|(a, at)| {
+                // The trigger is the newest evidence event.
+                let trigger = a.events.last()?;
+                Some(
+                    at.duration_since(*sent_at.get(trigger.as_str())?)
+                        .as_secs_f64()
+                        * 1e3,
+                )
+            })
+            .collect();
+        lat.sort_by(|a, b| a.total_cmp(b));
+        (achieved, total, lat)
+    });
+    pipeline.stop();
+    pipeline.join().expect("pipeline");
+    let (achieved, total, lat) = latencies;
+    let q = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
+    if lat.is_empty() {
+        println!("latency: no alerts in {total} events; raise KAWAL_BENCH_SECONDS");
+    } else {
+        println!(
+            "latency at {achieved:.0} events/s ({total} events, {} alerts): produce -> alert delivered downstream p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (goal p99 < 50 ms)",
+            lat.len(),
+            q(0.5),
+            q(0.99),
+            q(1.0)
+        );
+    }
+}
