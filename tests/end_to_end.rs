@@ -172,3 +172,38 @@ fn replay_from_stdin_skips_bad_lines() {
     assert!(err.contains("invalid: 2 (1 bad_json, 1 bad_time)"), "{err}");
     assert!(err.contains("events: 1 valid of 4 lines"), "{err}");
 }
+
+#[test]
+fn demo_runs_through_the_embedded_kafka_and_matches_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kawal()
+        .args([
+            "demo",
+            "--accounts",
+            "60",
+            "--days",
+            "20",
+            "--seed",
+            "3",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("messages through Kafka"), "{stdout}");
+    // The Kafka run and a replay with the topic's partitioning agree.
+    assert!(stdout.contains("(identical)"), "{stdout}");
+    assert!(stdout.contains("recall by attack style"), "{stdout}");
+    let events = std::fs::read_to_string(dir.path().join("events.ndjson")).unwrap();
+    let n = events.lines().filter(|l| !l.trim().is_empty()).count();
+    assert!(
+        stdout.contains(&format!("{n} messages through Kafka, {n} events")),
+        "{stdout}"
+    );
+}
