@@ -80,6 +80,8 @@ pub struct Detector {
     /// name against the keyword lists costs more than the rest of the
     /// event, and a detector sees few distinct names.
     orgs: HashMap<u64, signals::OrgClass, BuildPassThrough>,
+    /// Automation classification of user agents, by agent key.
+    agents: HashMap<u64, bool, BuildPassThrough>,
     /// Reused per event (cleared, refilled): no allocation on the hot path.
     hits: Vec<Hit>,
     detail: String,
@@ -95,6 +97,7 @@ impl Detector {
             states: Vec::new(),
             pop: Population::default(),
             orgs: HashMap::default(),
+            agents: HashMap::default(),
             hits: Vec::with_capacity(16),
             detail: String::new(),
             phrase: String::new(),
@@ -172,6 +175,7 @@ impl Detector {
             states,
             pop,
             orgs,
+            agents,
             hits,
             detail,
             phrase,
@@ -198,7 +202,19 @@ impl Detector {
                     .or_insert_with(|| model.classify_org(name))
             }
         };
-        let acc = model.access(ev, org);
+        let mut acc = model.access(ev, org);
+        if let Some(ua) = ev.device.user_agent.as_deref() {
+            // The automation scan (a dozen substring searches) is cached
+            // per agent key: most events come from agents seen before.
+            if agents.len() >= 1 << 16 {
+                agents.clear(); // bound, as for organisation names
+            }
+            // Keyed by a 64-bit hash of the full string (the 32-bit agent
+            // key drops version digits and may collide).
+            acc.automation = *agents
+                .entry(hash_str(ua))
+                .or_insert_with(|| model.is_automation(ua));
+        }
         let login = ev.kind == EventKind::Login;
         if login && !ev.is_success() {
             // A failed attempt is not the account's behaviour; it only

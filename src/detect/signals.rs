@@ -313,6 +313,18 @@ pub struct Access {
     pub mobile: bool,
     pub corporate: bool,
     pub located: bool,
+    /// The user agent names an automation tool (set by the detector from
+    /// its per-agent cache; see `Model::is_automation`).
+    pub automation: bool,
+}
+
+impl Model {
+    /// Whether a user agent names an automation tool (curl, headless
+    /// browsers...). A substring scan over the configured words: callers
+    /// cache the answer per agent key.
+    pub fn is_automation(&self, user_agent: &str) -> bool {
+        lower_contains(user_agent, &self.automation_words)
+    }
 }
 
 fn lower_contains(hay: &str, words: &[String]) -> bool {
@@ -481,6 +493,7 @@ impl Model {
             mobile: !hosting && org.mobile,
             corporate,
             located: country != NO_COUNTRY || asn != 0 || src.ip.is_some(),
+            automation: false,
         }
     }
 
@@ -608,10 +621,7 @@ impl Model {
             let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new()) * device_scale;
             hits.push(Hit::new(Sig::NewUserAgent, c.max(0.0)));
         }
-        if let Some(ua) = ev.device.user_agent.as_deref()
-            && st.agents.count(acc.agent) < 3
-            && lower_contains(ua, &self.automation_words)
-        {
+        if acc.automation && st.agents.count(acc.agent) < 3 {
             hits.push(Hit::new(Sig::AutomationUserAgent, w.automation_user_agent));
         }
 
