@@ -51,6 +51,7 @@ pub struct Config {
     pub weights: Weights,
     pub geoip: GeoipConfig,
     pub kafka: KafkaConfig,
+    pub metrics: MetricsConfig,
     pub output: OutputConfig,
     pub replay: ReplayConfig,
     pub log: LogConfig,
@@ -211,6 +212,12 @@ impl KafkaConfig {
     pub fn drain_timeout_ms(&self) -> Millis {
         parse_duration(&self.drain_timeout).unwrap_or(15_000)
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -437,6 +444,14 @@ impl Config {
                     ));
                 }
             }
+        }
+        if !self.metrics.listen.is_empty()
+            && self.metrics.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            problems.push(format!(
+                "metrics.listen: {:?} is not an address like \"127.0.0.1:9898\" (or \"\" for none)",
+                self.metrics.listen
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             problems.push(format!(

@@ -47,6 +47,8 @@ pub struct DemoOptions {
     pub rate: f64,
     pub partitions: i32,
     pub dir: PathBuf,
+    /// Keep serving metrics this long after the pipeline stops.
+    pub hold: Duration,
 }
 
 pub struct DemoOutcome {
@@ -141,6 +143,20 @@ pub fn run(
     progress("starting the pipeline");
     let pipeline = start(&cfg, None, Arc::new(|_| Ok(Vec::new())))?;
     let counters = Arc::clone(&pipeline.counters);
+    if !cfg.metrics.listen.is_empty() {
+        // The demo is a try-out: a busy port costs the endpoint, not the run.
+        match crate::metrics::serve_in_background(
+            &cfg.metrics.listen,
+            Arc::clone(&pipeline.metrics),
+            pipeline.readiness(),
+        ) {
+            Ok(addr) => progress(&format!("serving http://{addr}/metrics, /healthz, /readyz")),
+            Err(e) => progress(&format!(
+                "metrics endpoint not started ({}: {e})",
+                cfg.metrics.listen
+            )),
+        }
+    }
     let reader_stop = AtomicBool::new(false);
 
     let result = std::thread::scope(|s| -> Result<_, DemoError> {
@@ -182,6 +198,13 @@ pub fn run(
                     produced.messages
                 )));
             }
+        }
+        if !opts.hold.is_zero() {
+            progress(&format!(
+                "holding {} s for metrics scrapes",
+                opts.hold.as_secs()
+            ));
+            std::thread::sleep(opts.hold);
         }
         pipeline.stop();
         let end = pipeline.join();

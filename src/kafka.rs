@@ -24,6 +24,8 @@ pub fn client_config(cfg: &KafkaConfig, role: Role) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &cfg.brokers);
     c.set("client.id", "kawal");
+    // Statistics feed the consumer-lag and sink-retry metrics.
+    c.set("statistics.interval.ms", "5000");
     match role {
         Role::Consumer => {
             c.set("group.id", &cfg.group_id)

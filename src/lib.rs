@@ -39,6 +39,7 @@ pub mod enrich;
 pub mod eval;
 pub mod hash;
 pub mod kafka;
+pub mod metrics;
 pub mod produce;
 pub mod replay;
 pub mod sim;

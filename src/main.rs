@@ -114,6 +114,10 @@ enum Command {
         out: Option<PathBuf>,
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Keep serving /metrics this many seconds after the run (to look
+        /// at the dashboard, or for a Prometheus to scrape).
+        #[arg(long, default_value_t = 0)]
+        hold: u64,
     },
 }
 
@@ -229,6 +233,17 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    if !cfg.metrics.listen.is_empty() {
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(&cfg.metrics.listen))
+            .with_context(|| format!("cannot listen on {}", cfg.metrics.listen))?;
+        tracing::info!(address = %cfg.metrics.listen, "serving /metrics, /healthz, /readyz");
+        rt.spawn(kawal::metrics::serve(
+            listener,
+            std::sync::Arc::clone(&pipeline.metrics),
+            pipeline.readiness(),
+        ));
+    }
     rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
@@ -396,6 +411,7 @@ fn run() -> Result<()> {
             partitions,
             out,
             config,
+            hold,
         } => {
             let cfg = load_config(config.as_deref())?;
             kawal::telemetry::init(&cfg.log);
@@ -416,6 +432,7 @@ fn run() -> Result<()> {
                 rate,
                 partitions,
                 dir: dir.clone(),
+                hold: std::time::Duration::from_secs(hold),
             };
             eprintln!("kawal demo: {accounts} accounts over {days} days (seed {seed})");
             let mut print = |a: &Alert| {

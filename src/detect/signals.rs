@@ -68,6 +68,37 @@ pub enum Sig {
 
 impl Sig {
     pub const COUNT: usize = Sig::SecurityCluster as usize + 1;
+    /// Every signal, in index order (metric labels are made from it).
+    pub const ALL: [Sig; Sig::COUNT] = [
+        Sig::NewCountry,
+        Sig::NewNetwork,
+        Sig::NewIpRange,
+        Sig::KnownNetwork,
+        Sig::HostingNetwork,
+        Sig::ImpossibleTravel,
+        Sig::NewDevice,
+        Sig::KnownDevice,
+        Sig::NewUserAgent,
+        Sig::AutomationUserAgent,
+        Sig::NewActor,
+        Sig::FailedLoginBurst,
+        Sig::UnusualPostHour,
+        Sig::PostBurst,
+        Sig::NewPostClient,
+        Sig::NewLinkDomain,
+        Sig::PostsViaNewApp,
+        Sig::MfaDisabled,
+        Sig::MfaMethodRemoved,
+        Sig::RecoveryChanged,
+        Sig::PasswordReset,
+        Sig::PasswordChanged,
+        Sig::RoleGrantedToNewActor,
+        Sig::RoleGrantedByNewActor,
+        Sig::AdminRevoked,
+        Sig::AppGranted,
+        Sig::ProfileChanged,
+        Sig::SecurityCluster,
+    ];
 
     pub fn name(self) -> &'static str {
         use Sig::*;
@@ -1252,5 +1283,17 @@ mod tests {
         names.dedup();
         assert_eq!(n, names.len());
         assert_eq!(n, Sig::COUNT);
+    }
+}
+
+#[cfg(test)]
+mod all_signals {
+    use super::Sig;
+
+    #[test]
+    fn all_lists_every_signal_in_index_order() {
+        for (i, s) in Sig::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i);
+        }
     }
 }

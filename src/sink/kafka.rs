@@ -26,9 +26,16 @@ use crate::detect::Alert;
 pub struct DeliveryContext {
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
+    /// librdkafka's send retries, from its statistics.
+    pub retries: AtomicU64,
 }
 
-impl ClientContext for DeliveryContext {}
+impl ClientContext for DeliveryContext {
+    fn stats(&self, stats: rdkafka::Statistics) {
+        let total: u64 = stats.brokers.values().map(|b| b.txretries).sum();
+        self.retries.store(total, Ordering::Relaxed);
+    }
+}
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Box<Ack>;
@@ -92,6 +99,11 @@ impl KafkaSink {
 
     pub fn context(&self) -> &DeliveryContext {
         self.producer.context()
+    }
+
+    /// Messages queued or in flight, not yet confirmed.
+    pub fn in_flight(&self) -> i32 {
+        self.producer.in_flight_count()
     }
 
     pub fn has_dead_letter_topic(&self) -> bool {

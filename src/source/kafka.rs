@@ -54,9 +54,10 @@ use rdkafka::message::BorrowedMessage;
 
 use crate::config::Config;
 use crate::decode::{ErrorKind, decode};
-use crate::detect::{Alert, Detector, Stats};
+use crate::detect::{Alert, Detector, Sig, Stats};
 use crate::enrich::Enricher;
 use crate::kafka::{Role, client_config, describe};
+use crate::metrics::Metrics;
 use crate::sink::kafka::{DeadLetter, KafkaSink};
 use crate::sink::{Ack, Sink, SinkError};
 use crate::time::wall_clock_ms;
@@ -127,10 +128,19 @@ pub struct WorkerEnd {
 pub struct Pipeline {
     handles: Vec<(usize, JoinHandle<Result<WorkerEnd, SourceError>>)>,
     pub counters: Arc<Counters>,
+    pub metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
+    workers: usize,
 }
 
 impl Pipeline {
+    /// Ready: partitions assigned and every worker running (`/readyz`).
+    pub fn readiness(&self) -> crate::metrics::Ready {
+        let m = Arc::clone(&self.metrics);
+        let n = self.workers as i64;
+        Arc::new(move || m.assigned.get() > 0 && m.up_workers.get() == n)
+    }
+
     /// Asks every worker to drain, commit and leave the group.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
@@ -179,6 +189,7 @@ pub fn start(
     extra_sinks: SinkFactory,
 ) -> Result<Pipeline, SourceError> {
     let counters = Arc::new(Counters::default());
+    let metrics = Arc::new(Metrics::new());
     let stop = Arc::new(AtomicBool::new(false));
     let leaving = Arc::new(Leaving::new(cfg.kafka.workers));
     let consumer_cfg = client_config(&cfg.kafka, Role::Consumer);
@@ -210,6 +221,7 @@ pub fn start(
             changed: AtomicBool::new(false),
             topics: cfg.kafka.topics.clone(),
             counters: Arc::clone(&counters),
+            metrics: Arc::clone(&metrics),
         };
         let consumer: BaseConsumer<WorkerContext> = consumer_cfg.create_with_context(context)?;
         let topics: Vec<&str> = cfg.kafka.topics.iter().map(String::as_str).collect();
@@ -218,6 +230,7 @@ pub fn start(
         let stop = Arc::clone(&stop);
         let extra = Arc::clone(&extra_sinks);
         let counters = Arc::clone(&counters);
+        let metrics = Arc::clone(&metrics);
         let leaving = Arc::clone(&leaving);
         let handle = std::thread::Builder::new()
             .name(format!("kawal-worker-{id}"))
@@ -226,7 +239,18 @@ pub fn start(
                 let result = (|| {
                     let sinks = extra(id)?;
                     consumer.context().delivery.lock().expect("delivery").sinks = sinks;
-                    Worker::new(id, cfg, enricher, counters, Arc::clone(&stop)).run(&consumer)
+                    metrics.up_workers.inc();
+                    let r = Worker::new(
+                        id,
+                        cfg,
+                        enricher,
+                        counters,
+                        Arc::clone(&metrics),
+                        Arc::clone(&stop),
+                    )
+                    .run(&consumer);
+                    metrics.up_workers.dec();
+                    r
                 })();
                 if let Err(e) = &result {
                     tracing::error!(error = %e, "worker stopped");
@@ -247,7 +271,9 @@ pub fn start(
     Ok(Pipeline {
         handles,
         counters,
+        metrics,
         stop,
+        workers: cfg.kafka.workers,
     })
 }
 
@@ -352,14 +378,44 @@ struct Delivery {
 }
 
 impl Delivery {
-    fn send(&mut self, alerts: &[Alert], ack: &Ack) -> Result<(), SinkError> {
+    fn send(&mut self, alerts: &[Alert], ack: &Ack, m: &Metrics) -> Result<(), SinkError> {
         if let Some(k) = self.kafka.as_mut() {
+            // Deliveries of the Kafka sink are counted from its callbacks.
             k.send(alerts, ack)?;
         }
+        let n = alerts.len() as u64;
         for s in &mut self.sinks {
-            s.send(alerts, ack)?;
+            match s.send(alerts, ack) {
+                Ok(()) => m.sink_deliveries.with_label_values(&[s.name()]).inc_by(n),
+                Err(e) => {
+                    m.sink_failures.with_label_values(&[s.name()]).inc_by(n);
+                    return Err(e);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Publishes the Kafka sink's delivery counts since the last call.
+    fn publish(&mut self, m: &Metrics, seen: &mut [u64; 3]) {
+        if let Some(k) = self.kafka.as_ref() {
+            let c = k.context();
+            let now = [
+                c.delivered.load(Ordering::Relaxed),
+                c.failed.load(Ordering::Relaxed),
+                c.retries.load(Ordering::Relaxed),
+            ];
+            let vecs = [&m.sink_deliveries, &m.sink_failures, &m.sink_retries];
+            for ((v, n), s) in vecs.iter().zip(now).zip(seen.iter_mut()) {
+                if n > *s {
+                    v.with_label_values(&["kafka"]).inc_by(n - *s);
+                    *s = n;
+                }
+            }
+            m.sink_queue
+                .with_label_values(&["kafka"])
+                .set(k.in_flight() as i64);
+        }
     }
 
     fn poll(&mut self) {
@@ -408,6 +464,7 @@ impl Delivery {
         topics: &[String],
         consumer: &BaseConsumer<WorkerContext>,
         counters: &Counters,
+        metrics: &Metrics,
     ) -> Result<(), SourceError> {
         let flushed = self.flush();
         let settled = self.tracker.settle();
@@ -415,6 +472,7 @@ impl Delivery {
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => {
                 counters.commits.fetch_add(1, Ordering::Relaxed);
+                metrics.commits.inc();
             }
             // Nothing stored since the last commit.
             Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
@@ -449,9 +507,26 @@ struct WorkerContext {
     changed: AtomicBool,
     topics: Vec<String>,
     counters: Arc<Counters>,
+    metrics: Arc<Metrics>,
 }
 
-impl ClientContext for WorkerContext {}
+impl ClientContext for WorkerContext {
+    /// librdkafka statistics (every `statistics.interval.ms`): consumer
+    /// lag per assigned partition.
+    fn stats(&self, stats: rdkafka::Statistics) {
+        for (name, topic) in &stats.topics {
+            for (p, part) in &topic.partitions {
+                // -1 is librdkafka's "internal" partition; lag -1 unknown.
+                if *p >= 0 && part.consumer_lag >= 0 {
+                    self.metrics
+                        .consumer_lag
+                        .with_label_values(&[name.as_str(), &p.to_string()])
+                        .set(part.consumer_lag);
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for WorkerContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -460,8 +535,13 @@ impl ConsumerContext for WorkerContext {
                 let parts = partitions(tpl);
                 tracing::info!(worker = self.id, partitions = ?parts, "partitions revoked: draining and committing");
                 let mut d = self.delivery.lock().expect("delivery");
-                if let Err(e) = d.drain_and_commit(self.id, &self.topics, consumer, &self.counters)
-                {
+                if let Err(e) = d.drain_and_commit(
+                    self.id,
+                    &self.topics,
+                    consumer,
+                    &self.counters,
+                    &self.metrics,
+                ) {
                     // The partitions go anyway; what was not committed is
                     // re-read by their next owner (at-least-once).
                     tracing::error!(worker = self.id, error = %e, "revoke: not everything was delivered before giving partitions up");
@@ -469,6 +549,14 @@ impl ConsumerContext for WorkerContext {
                 self.counters
                     .assigned
                     .fetch_sub(tpl.count() as u64, Ordering::Relaxed);
+                self.metrics.assigned.sub(tpl.count() as i64);
+                for e in tpl.elements() {
+                    // Lag of a partition no longer ours is someone else's.
+                    let _ = self
+                        .metrics
+                        .consumer_lag
+                        .remove_label_values(&[e.topic(), &e.partition().to_string()]);
+                }
                 self.push(Change::Revoke(parts));
             }
             Rebalance::Assign(tpl) => {
@@ -477,11 +565,13 @@ impl ConsumerContext for WorkerContext {
                 self.counters
                     .assigned
                     .fetch_add(tpl.count() as u64, Ordering::Relaxed);
+                self.metrics.assigned.add(tpl.count() as i64);
                 self.push(Change::Assign(parts));
             }
             Rebalance::Error(e) => tracing::warn!(worker = self.id, error = %e, "rebalance error"),
         }
         self.counters.rebalances.fetch_add(1, Ordering::Relaxed);
+        self.metrics.rebalances.inc();
     }
 }
 
@@ -504,7 +594,17 @@ struct Worker {
     cfg: Config,
     enricher: Option<&'static Enricher>,
     counters: Arc<Counters>,
+    metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
+    /// Detector stats (live and retired) as last published to metrics,
+    /// and the Kafka sink's counts as last published.
+    published: Stats,
+    sink_seen: [u64; 3],
+    /// State bytes as last published, and when.
+    state_bytes: usize,
+    bytes_at: Instant,
+    /// Event time of the last event handled (event-time lag).
+    last_event_ms: i64,
     /// Detectors of assigned partitions, and of revoked ones that may come
     /// back in the assignment that follows.
     detectors: Vec<(i32, Detector)>,
@@ -536,6 +636,7 @@ impl Worker {
         cfg: Config,
         enricher: Option<&'static Enricher>,
         counters: Arc<Counters>,
+        metrics: Arc<Metrics>,
         stop: Arc<AtomicBool>,
     ) -> Worker {
         Worker {
@@ -543,6 +644,12 @@ impl Worker {
             cfg,
             enricher,
             counters,
+            metrics,
+            published: Stats::default(),
+            sink_seen: [0; 3],
+            state_bytes: 0,
+            bytes_at: Instant::now(),
+            last_event_ms: 0,
             stop,
             detectors: Vec::new(),
             parked: Vec::new(),
@@ -603,7 +710,7 @@ impl Worker {
                     && (!got
                         || (in_batch.is_multiple_of(64) && batch_started.elapsed() >= linger)));
             if full {
-                if let Err(e) = self.close_batch(consumer) {
+                if let Err(e) = self.close_batch(consumer, batch_started) {
                     break Err(e);
                 }
                 in_batch = 0;
@@ -620,14 +727,20 @@ impl Worker {
         };
         // Shutdown or failure: close what is open, drain, commit.
         let closed = if in_batch > 0 {
-            self.close_batch(consumer)
+            self.close_batch(consumer, batch_started)
         } else {
             Ok(())
         };
         let drained = {
             let ctx = consumer.context();
             let mut d = ctx.delivery.lock().expect("delivery");
-            d.drain_and_commit(self.id, &ctx.topics, consumer, &self.counters)
+            d.drain_and_commit(
+                self.id,
+                &ctx.topics,
+                consumer,
+                &self.counters,
+                &self.metrics,
+            )
         };
         let mut end = WorkerEnd {
             stats: std::mem::take(&mut self.retired),
@@ -676,6 +789,10 @@ impl Worker {
                     for (_, d) in self.parked.drain(..) {
                         self.retired.merge(&d.stats);
                     }
+                    // Counters keep what retired detectors counted; the
+                    // account gauges drop their accounts.
+                    self.retired.accounts = 0;
+                    self.retired.learning = 0;
                 }
             }
         }
@@ -717,11 +834,17 @@ impl Worker {
                 let mut out = std::mem::take(&mut self.out);
                 self.detector(msg.partition()).process(&ev, &mut out);
                 self.local.events += 1;
+                self.last_event_ms = ev.time;
                 if !out.is_empty() {
                     let now = wall_clock_ms();
                     for mut a in out.drain(..) {
                         a.stamp(now);
                         self.local.alerts[a.severity as usize] += 1;
+                        for s in &a.signals {
+                            if let Some(i) = Sig::ALL.iter().position(|x| x.name() == s.name) {
+                                self.metrics.alerts_by_signal[i].inc();
+                            }
+                        }
                         self.alerts.push(a);
                     }
                 }
@@ -764,19 +887,31 @@ impl Worker {
 
     /// Sends the batch's alerts, hands its offsets to the tracker, and
     /// settles what has been delivered meanwhile.
-    fn close_batch(&mut self, consumer: &BaseConsumer<WorkerContext>) -> Result<(), SourceError> {
+    fn close_batch(
+        &mut self,
+        consumer: &BaseConsumer<WorkerContext>,
+        started: Instant,
+    ) -> Result<(), SourceError> {
         let ctx = consumer.context();
         let mut d = ctx.delivery.lock().expect("delivery");
         if !self.alerts.is_empty() {
             let ack = self.ack.get_or_insert_with(Ack::new);
-            d.send(&self.alerts, ack)?;
+            d.send(&self.alerts, ack, &self.metrics)?;
             self.alerts.clear();
         }
         d.tracker.close(self.ack.take(), &self.offsets);
         self.offsets.clear();
         d.poll();
         let settled = d.tracker.settle();
+        d.publish(&self.metrics, &mut self.sink_seen);
         drop(d);
+        self.metrics
+            .batch_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if self.last_event_ms > 0 {
+            let lag = (wall_clock_ms() - self.last_event_ms) as f64 / 1000.0;
+            self.metrics.event_lag.observe(lag.max(0.0));
+        }
         self.publish();
         settled.map_err(|failed| SourceError::DeliveryFailed {
             worker: self.id,
@@ -821,17 +956,43 @@ impl Worker {
         c.messages.fetch_add(l.messages, Ordering::Relaxed);
         c.events.fetch_add(l.events, Ordering::Relaxed);
         c.dead_letters.fetch_add(l.dead_letters, Ordering::Relaxed);
-        for (a, v) in c.invalid.iter().zip(l.invalid.iter_mut()) {
+        let m = &self.metrics;
+        if l.dead_letters > 0 {
+            m.dead_letters.inc_by(l.dead_letters);
+        }
+        for (k, (a, v)) in c.invalid.iter().zip(l.invalid.iter_mut()).enumerate() {
             if *v > 0 {
                 a.fetch_add(*v, Ordering::Relaxed);
+                m.add_invalid(k, *v);
                 *v = 0;
             }
         }
-        for (a, v) in c.alerts.iter().zip(l.alerts.iter_mut()) {
+        for (k, (a, v)) in c.alerts.iter().zip(l.alerts.iter_mut()).enumerate() {
             if *v > 0 {
                 a.fetch_add(*v, Ordering::Relaxed);
+                m.alerts[k].inc_by(*v);
                 *v = 0;
             }
+        }
+        // Detector stats as deltas: events by type, signal firings,
+        // accounts and learning.
+        let mut now = self.retired.clone();
+        for (_, d) in self.detectors.iter().chain(self.parked.iter()) {
+            now.merge(&d.stats);
+        }
+        m.add_stats(&now, &self.published);
+        self.published = now;
+        // The state estimate walks every account: every few seconds only.
+        if self.bytes_at.elapsed() >= Duration::from_secs(5) {
+            self.bytes_at = Instant::now();
+            let bytes: usize = self
+                .detectors
+                .iter()
+                .chain(self.parked.iter())
+                .map(|(_, d)| d.state_bytes())
+                .sum();
+            m.state_bytes.add(bytes as i64 - self.state_bytes as i64);
+            self.state_bytes = bytes;
         }
         l.messages = 0;
         l.events = 0;

@@ -1,0 +1,467 @@
+//! Prometheus metrics and the HTTP endpoint that serves them.
+//!
+//! One [`Metrics`] per pipeline, in its own registry. Workers never touch
+//! it per event: they count into plain integers and publish once per batch
+//! (and the detector's own [`Stats`] as deltas), so the hot path stays
+//! free of atomics and label lookups; label handles are resolved once at
+//! start-up. No metric carries an account id: labels are event types,
+//! error kinds, severities, signal names, sinks, topics and partitions.
+//!
+//! The endpoint (`[metrics] listen`, loopback by default) serves
+//! `/metrics` (Prometheus text format), `/healthz` (alive) and `/readyz`
+//! (partitions assigned and every worker running). It is a deliberately
+//! small HTTP/1.1 responder on tokio: three read-only routes need no
+//! framework.
+
+use std::sync::Arc;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::decode::{ErrorKind, EventKind};
+use crate::detect::{Severity, Sig, Stats};
+
+pub struct Metrics {
+    pub registry: Registry,
+    events_vec: IntCounterVec,
+    /// Processed events by type (label handles resolved once).
+    pub events: Vec<IntCounter>,
+    /// Invalid events by error kind (also `events_total{outcome="invalid"}`).
+    pub invalid: Vec<IntCounter>,
+    invalid_events: IntCounter,
+    pub dead_letters: IntCounter,
+    pub alerts: Vec<IntCounter>,
+    pub alerts_by_signal: Vec<IntCounter>,
+    pub signals: Vec<IntCounter>,
+    pub accounts: IntGauge,
+    pub learning: IntGauge,
+    pub state_bytes: IntGauge,
+    pub batch_seconds: Histogram,
+    pub event_lag: Histogram,
+    pub consumer_lag: IntGaugeVec,
+    pub commits: IntCounter,
+    pub rebalances: IntCounter,
+    pub assigned: IntGauge,
+    pub sink_deliveries: IntCounterVec,
+    pub sink_failures: IntCounterVec,
+    pub sink_retries: IntCounterVec,
+    pub sink_queue: IntGaugeVec,
+    pub up_workers: IntGauge,
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let v = IntCounterVec::new(Opts::new(name, help), labels).expect("metric");
+    r.register(Box::new(v.clone())).expect("register");
+    v
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("metric");
+    r.register(Box::new(c.clone())).expect("register");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("metric");
+    r.register(Box::new(g.clone())).expect("register");
+    g
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let v = IntGaugeVec::new(Opts::new(name, help), labels).expect("metric");
+    r.register(Box::new(v.clone())).expect("register");
+    v
+}
+
+fn histogram(r: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("metric");
+    r.register(Box::new(h.clone())).expect("register");
+    h
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let r = Registry::new();
+        let events_vec = counter_vec(
+            &r,
+            "kawal_events_total",
+            "Events consumed, by event type and outcome (processed, or invalid and skipped).",
+            &["type", "outcome"],
+        );
+        let events = EventKind::ALL
+            .iter()
+            .map(|k| events_vec.with_label_values(&[k.as_str(), "processed"]))
+            .collect();
+        let invalid_events = events_vec.with_label_values(&["unknown", "invalid"]);
+        let invalid_vec = counter_vec(
+            &r,
+            "kawal_invalid_events_total",
+            "Events that could not be decoded or broke the contract, by error kind.",
+            &["kind"],
+        );
+        let invalid = ErrorKind::ALL
+            .iter()
+            .map(|k| invalid_vec.with_label_values(&[k.as_str()]))
+            .collect();
+        let alerts_vec = counter_vec(
+            &r,
+            "kawal_alerts_total",
+            "Alerts raised, by severity.",
+            &["severity"],
+        );
+        let alerts = Severity::ALL
+            .iter()
+            .map(|s| alerts_vec.with_label_values(&[s.as_str()]))
+            .collect();
+        let by_signal = counter_vec(
+            &r,
+            "kawal_alert_signals_total",
+            "Signals named in raised alerts, by signal.",
+            &["signal"],
+        );
+        let alerts_by_signal = Sig::ALL
+            .iter()
+            .map(|s| by_signal.with_label_values(&[s.name()]))
+            .collect();
+        let fired = counter_vec(
+            &r,
+            "kawal_signal_firings_total",
+            "Signal firings (every positive observation, in an alert or not), by signal.",
+            &["signal"],
+        );
+        let signals = Sig::ALL
+            .iter()
+            .map(|s| fired.with_label_values(&[s.name()]))
+            .collect();
+        Metrics {
+            events_vec,
+            events,
+            invalid,
+            invalid_events,
+            dead_letters: counter(
+                &r,
+                "kawal_dead_letters_total",
+                "Messages sent to the dead-letter topic.",
+            ),
+            alerts,
+            alerts_by_signal,
+            signals,
+            accounts: gauge(
+                &r,
+                "kawal_accounts",
+                "Accounts tracked (with a baseline in memory).",
+            ),
+            learning: gauge(
+                &r,
+                "kawal_accounts_learning",
+                "Tracked accounts still in their learning period.",
+            ),
+            state_bytes: gauge(
+                &r,
+                "kawal_state_bytes",
+                "Estimated bytes of per-account state held.",
+            ),
+            batch_seconds: histogram(
+                &r,
+                "kawal_batch_processing_seconds",
+                "Time to decode, detect and hand one batch of messages to the sinks.",
+                prometheus::exponential_buckets(0.000_05, 2.0, 16).expect("buckets"),
+            ),
+            event_lag: histogram(
+                &r,
+                "kawal_event_lag_seconds",
+                "Wall-clock time minus event time, for the last event of each batch.",
+                vec![
+                    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
+                ],
+            ),
+            consumer_lag: gauge_vec(
+                &r,
+                "kawal_consumer_lag_messages",
+                "Messages behind the partition's end, from librdkafka statistics.",
+                &["topic", "partition"],
+            ),
+            commits: counter(&r, "kawal_offset_commits_total", "Offset commits made."),
+            rebalances: counter(
+                &r,
+                "kawal_rebalances_total",
+                "Partition assignment changes (assign or revoke) seen by the workers.",
+            ),
+            assigned: gauge(
+                &r,
+                "kawal_assigned_partitions",
+                "Partitions currently assigned to this instance.",
+            ),
+            sink_deliveries: counter_vec(
+                &r,
+                "kawal_sink_deliveries_total",
+                "Messages a sink confirmed delivered, by sink.",
+                &["sink"],
+            ),
+            sink_failures: counter_vec(
+                &r,
+                "kawal_sink_failures_total",
+                "Messages a sink gave up on, by sink.",
+                &["sink"],
+            ),
+            sink_retries: counter_vec(
+                &r,
+                "kawal_sink_retries_total",
+                "Send retries by a sink (librdkafka's for the Kafka sink), by sink.",
+                &["sink"],
+            ),
+            sink_queue: gauge_vec(
+                &r,
+                "kawal_sink_queue_depth",
+                "Messages queued in a sink, not yet confirmed, by sink.",
+                &["sink"],
+            ),
+            up_workers: gauge(&r, "kawal_workers_running", "Pipeline workers running."),
+            registry: r,
+        }
+    }
+
+    /// Adds the invalid events of one batch.
+    pub fn add_invalid(&self, kind: usize, n: u64) {
+        self.invalid[kind].inc_by(n);
+        self.invalid_events.inc_by(n);
+    }
+
+    /// Publishes the change in a detector's stats since `last`.
+    pub fn add_stats(&self, now: &Stats, last: &Stats) {
+        for (i, c) in self.events.iter().enumerate() {
+            let d = now.by_kind[i] - last.by_kind[i];
+            if d > 0 {
+                c.inc_by(d);
+            }
+        }
+        for (i, c) in self.signals.iter().enumerate() {
+            let d = now.fired[i] - last.fired[i];
+            if d > 0 {
+                c.inc_by(d);
+            }
+        }
+        self.accounts
+            .add(now.accounts as i64 - last.accounts as i64);
+        self.learning
+            .add(now.learning as i64 - last.learning as i64);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding");
+        out
+    }
+
+    /// The label values in use for `kawal_events_total` (tests).
+    pub fn events_total(&self, kind: &str) -> u64 {
+        self.events_vec
+            .with_label_values(&[kind, "processed"])
+            .get()
+    }
+}
+
+/// Readiness: partitions assigned and every worker running.
+pub type Ready = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `listener` until the
+/// task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, ready: Ready) {
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = Arc::clone(&metrics);
+        let ready = Arc::clone(&ready);
+        tokio::spawn(async move {
+            // A request head fits in 8 KiB; anything longer is refused.
+            let mut buf = vec![0u8; 8192];
+            let mut n = 0;
+            let head_end = loop {
+                match tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    sock.read(&mut buf[n..]),
+                )
+                .await
+                {
+                    Ok(Ok(0)) | Err(_) | Ok(Err(_)) => return,
+                    Ok(Ok(k)) => n += k,
+                }
+                if let Some(i) = memchr::memmem::find(&buf[..n], b"\r\n\r\n") {
+                    break i;
+                }
+                if n == buf.len() {
+                    return;
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..head_end]);
+            let mut parts = head.split_whitespace();
+            let method = parts.next().unwrap_or("");
+            let path = parts.next().unwrap_or("").split('?').next().unwrap_or("");
+            let (status, ctype, body): (&str, &str, Vec<u8>) = match (method, path) {
+                ("GET", "/metrics") => (
+                    "200 OK",
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    metrics.render(),
+                ),
+                ("GET", "/healthz") => ("200 OK", "text/plain", b"ok\n".to_vec()),
+                ("GET", "/readyz") => {
+                    if ready() {
+                        ("200 OK", "text/plain", b"ready\n".to_vec())
+                    } else {
+                        (
+                            "503 Service Unavailable",
+                            "text/plain",
+                            b"not ready: no partitions assigned or a worker stopped\n".to_vec(),
+                        )
+                    }
+                }
+                ("GET", _) => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
+                _ => (
+                    "405 Method Not Allowed",
+                    "text/plain",
+                    b"GET only\n".to_vec(),
+                ),
+            };
+            let header = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = sock.write_all(header.as_bytes()).await;
+            let _ = sock.write_all(&body).await;
+            let _ = sock.shutdown().await;
+        });
+    }
+}
+
+/// Binds `addr` and serves in a background thread with its own small
+/// runtime (for the synchronous commands: demo). Returns the bound address.
+pub fn serve_in_background(
+    addr: &str,
+    metrics: Arc<Metrics>,
+    ready: Ready,
+) -> std::io::Result<std::net::SocketAddr> {
+    let std_listener = std::net::TcpListener::bind(addr)?;
+    std_listener.set_nonblocking(true)?;
+    let local = std_listener.local_addr()?;
+    std::thread::Builder::new()
+        .name("kawal-metrics".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("metrics runtime");
+            rt.block_on(async move {
+                let listener =
+                    tokio::net::TcpListener::from_std(std_listener).expect("tokio listener");
+                serve(listener, metrics, ready).await
+            });
+        })?;
+    Ok(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_conventions_and_every_metric_has_help() {
+        let m = Metrics::new();
+        m.dead_letters.inc();
+        m.sink_queue.with_label_values(&["kafka"]).set(0);
+        m.consumer_lag.with_label_values(&["t", "0"]).set(0);
+        for f in m.registry.gather() {
+            assert!(f.name().starts_with("kawal_"), "{}", f.name());
+            assert!(!f.help().is_empty(), "{}", f.name());
+            if f.get_field_type() == prometheus::proto::MetricType::COUNTER {
+                assert!(f.name().ends_with("_total"), "{}", f.name());
+            }
+            for metric in f.get_metric() {
+                for l in metric.get_label() {
+                    assert_ne!(l.name(), "account", "{}", f.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn counters_move_with_events_invalid_events_and_signals() {
+        use crate::config::Config;
+        use crate::decode::decode;
+        use crate::detect::Detector;
+        let m = Metrics::new();
+        let mut det = Detector::new(Config::default());
+        let mut out = Vec::new();
+        let mut last = Stats::default();
+        for line in [
+            r#"{"id":"1","time":"2026-03-02T08:00:00Z","account":"x:a","type":"login","outcome":"success","source":{"country":"ID"}}"#,
+            r#"{"id":"2","time":"2026-03-02T08:05:00Z","account":"x:a","type":"mfa_change","change":{"action":"disable"}}"#,
+            r#"{"id":"3","time":"2026-03-02T08:06:00Z","account":"x:a","type":"recovery_change","change":{"field":"email"}}"#,
+        ] {
+            det.process(&decode(line.as_bytes()).unwrap(), &mut out);
+            m.add_stats(&det.stats, &last);
+            last = det.stats.clone();
+        }
+        m.add_invalid(ErrorKind::BadJson.index(), 2);
+        assert_eq!(m.events_total("login"), 1);
+        assert_eq!(m.events_total("mfa_change"), 1);
+        assert_eq!(m.accounts.get(), 1);
+        assert_eq!(m.learning.get(), 1);
+        assert_eq!(m.invalid[ErrorKind::BadJson.index()].get(), 2);
+        let mfa = Sig::ALL
+            .iter()
+            .position(|s| *s == Sig::MfaDisabled)
+            .unwrap();
+        assert_eq!(m.signals[mfa].get(), 1);
+        let text = String::from_utf8(m.render()).unwrap();
+        assert!(
+            text.contains(r#"kawal_events_total{outcome="invalid",type="unknown"} 2"#),
+            "{text}"
+        );
+        // Publishing the same stats again adds nothing.
+        m.add_stats(&det.stats, &last);
+        assert_eq!(m.events_total("login"), 1);
+    }
+
+    #[test]
+    fn the_endpoint_serves_metrics_health_and_readiness() {
+        use std::io::{Read, Write};
+        let m = Arc::new(Metrics::new());
+        m.dead_letters.inc_by(3);
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let r = Arc::clone(&ready);
+        let addr = serve_in_background(
+            "127.0.0.1:0",
+            Arc::clone(&m),
+            Arc::new(move || r.load(std::sync::atomic::Ordering::Acquire)),
+        )
+        .unwrap();
+        let get = |path: &str| {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        };
+        let metrics = get("/metrics");
+        assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+        assert!(metrics.contains("kawal_dead_letters_total 3"), "{metrics}");
+        assert!(get("/healthz").starts_with("HTTP/1.1 200"));
+        assert!(get("/readyz").starts_with("HTTP/1.1 503"));
+        ready.store(true, std::sync::atomic::Ordering::Release);
+        assert!(get("/readyz").starts_with("HTTP/1.1 200"));
+        assert!(get("/nope").starts_with("HTTP/1.1 404"));
+    }
+}
