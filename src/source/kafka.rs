@@ -407,10 +407,9 @@ impl Delivery {
             ];
             let vecs = [&m.sink_deliveries, &m.sink_failures, &m.sink_retries];
             for ((v, n), s) in vecs.iter().zip(now).zip(seen.iter_mut()) {
-                if n > *s {
-                    v.with_label_values(&["kafka"]).inc_by(n - *s);
-                    *s = n;
-                }
+                // Touched even at zero, so the series exist for dashboards.
+                v.with_label_values(&["kafka"]).inc_by(n.saturating_sub(*s));
+                *s = (*s).max(n);
             }
             m.sink_queue
                 .with_label_values(&["kafka"])
@@ -595,6 +594,9 @@ struct Worker {
     enricher: Option<&'static Enricher>,
     counters: Arc<Counters>,
     metrics: Arc<Metrics>,
+    /// False when no endpoint serves the metrics (`[metrics] listen = ""`):
+    /// the per-batch metric work is skipped (the benchmark compares).
+    metrics_on: bool,
     stop: Arc<AtomicBool>,
     /// Detector stats (live and retired) as last published to metrics,
     /// and the Kafka sink's counts as last published.
@@ -641,6 +643,7 @@ impl Worker {
     ) -> Worker {
         Worker {
             id,
+            metrics_on: !cfg.metrics.listen.is_empty(),
             cfg,
             enricher,
             counters,
@@ -903,14 +906,18 @@ impl Worker {
         self.offsets.clear();
         d.poll();
         let settled = d.tracker.settle();
-        d.publish(&self.metrics, &mut self.sink_seen);
+        if self.metrics_on {
+            d.publish(&self.metrics, &mut self.sink_seen);
+        }
         drop(d);
-        self.metrics
-            .batch_seconds
-            .observe(started.elapsed().as_secs_f64());
-        if self.last_event_ms > 0 {
-            let lag = (wall_clock_ms() - self.last_event_ms) as f64 / 1000.0;
-            self.metrics.event_lag.observe(lag.max(0.0));
+        if self.metrics_on {
+            self.metrics
+                .batch_seconds
+                .observe(started.elapsed().as_secs_f64());
+            if self.last_event_ms > 0 {
+                let lag = (wall_clock_ms() - self.last_event_ms) as f64 / 1000.0;
+                self.metrics.event_lag.observe(lag.max(0.0));
+            }
         }
         self.publish();
         settled.map_err(|failed| SourceError::DeliveryFailed {
@@ -960,6 +967,9 @@ impl Worker {
         if l.dead_letters > 0 {
             m.dead_letters.inc_by(l.dead_letters);
         }
+        l.messages = 0;
+        l.events = 0;
+        l.dead_letters = 0;
         for (k, (a, v)) in c.invalid.iter().zip(l.invalid.iter_mut()).enumerate() {
             if *v > 0 {
                 a.fetch_add(*v, Ordering::Relaxed);
@@ -973,6 +983,9 @@ impl Worker {
                 m.alerts[k].inc_by(*v);
                 *v = 0;
             }
+        }
+        if !self.metrics_on {
+            return;
         }
         // Detector stats as deltas: events by type, signal firings,
         // accounts and learning.
@@ -994,9 +1007,6 @@ impl Worker {
             m.state_bytes.add(bytes as i64 - self.state_bytes as i64);
             self.state_bytes = bytes;
         }
-        l.messages = 0;
-        l.events = 0;
-        l.dead_letters = 0;
     }
 }
 
