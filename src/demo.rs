@@ -65,11 +65,15 @@ pub struct DemoOutcome {
     pub replay_matched: usize,
 }
 
-/// Reads alerts from `topic` until `stop`, then until nothing more comes.
+/// Reads alerts from `topic` until `expect` (set once the pipeline has
+/// stopped: the number of alerts it delivered) have arrived; gives up
+/// after `stop` plus 30 s without a message (a reader that has not even
+/// joined its group yet under load must not end early).
 fn read_alerts(
     brokers: &str,
     topic: &str,
     stop: &AtomicBool,
+    expect: &std::sync::atomic::AtomicU64,
     on_alert: &mut dyn FnMut(&Alert),
 ) -> Result<Vec<Alert>, rdkafka::error::KafkaError> {
     let mut cfg = rdkafka::ClientConfig::new();
@@ -93,9 +97,13 @@ fn read_alerts(
             }
             Some(Err(e)) => tracing::warn!(error = %e, "alerts reader"),
             None => {
+                if alerts.len() as u64 >= expect.load(Ordering::Acquire) {
+                    break;
+                }
                 if stop.load(Ordering::Acquire) {
                     let since = *quiet_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() > Duration::from_millis(500) {
+                    if since.elapsed() > Duration::from_secs(30) {
+                        tracing::warn!(read = alerts.len(), "alerts reader gave up waiting");
                         break;
                     }
                 }
@@ -158,10 +166,18 @@ pub fn run(
         }
     }
     let reader_stop = AtomicBool::new(false);
+    let reader_expect = std::sync::atomic::AtomicU64::new(u64::MAX);
 
     let result = std::thread::scope(|s| -> Result<_, DemoError> {
-        let reader =
-            s.spawn(|| read_alerts(&brokers, &cfg.kafka.alerts_topic, &reader_stop, on_alert));
+        let reader = s.spawn(|| {
+            read_alerts(
+                &brokers,
+                &cfg.kafka.alerts_topic,
+                &reader_stop,
+                &reader_expect,
+                on_alert,
+            )
+        });
         progress("producing simulated activity");
         let producer_cfg = client_config(&cfg.kafka, Role::Producer);
         let produced = produce(
@@ -182,6 +198,8 @@ pub fn run(
         progress("waiting for the pipeline to catch up");
         // Done when every produced message has been handled (or a worker
         // has stopped early, which join reports).
+        // A stall is no progress for a minute (joining the group on a
+        // loaded machine can take a while; it counts too).
         let mut last = (0, Instant::now());
         while counters.messages.load(Ordering::Acquire) < produced.messages
             && !pipeline.any_finished()
@@ -190,11 +208,11 @@ pub fn run(
             let n = counters.messages.load(Ordering::Acquire);
             if n != last.0 {
                 last = (n, Instant::now());
-            } else if last.1.elapsed() > Duration::from_secs(30) {
+            } else if last.1.elapsed() > Duration::from_secs(60) {
                 pipeline.stop();
                 reader_stop.store(true, Ordering::Release);
                 return Err(DemoError::Stalled(format!(
-                    "{n} of {} messages handled, none for 30 s",
+                    "{n} of {} messages handled, none for 60 s",
                     produced.messages
                 )));
             }
@@ -208,6 +226,8 @@ pub fn run(
         }
         pipeline.stop();
         let end = pipeline.join();
+        // Every alert raised was delivered (or join reports why not).
+        reader_expect.store(counters.alerts_total(), Ordering::Release);
         reader_stop.store(true, Ordering::Release);
         let alerts = reader.join().expect("alerts reader")?;
         Ok((produced, end?, alerts))
