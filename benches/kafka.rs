@@ -4,7 +4,8 @@
 //! real broker: `KAWAL_BENCH_BROKERS=127.0.0.1:9092 cargo bench --bench
 //! kafka`. Options by environment: `KAWAL_BENCH_ACCOUNTS` (default 1000),
 //! `KAWAL_BENCH_DAYS` (30), `KAWAL_BENCH_RATE` (50000 events/s for the
-//! latency phase), `KAWAL_BENCH_SECONDS` (10).
+//! latency phase), `KAWAL_BENCH_SECONDS` (10), `KAWAL_BENCH_PARTITIONS`
+//! (by data size: the mock cluster keeps only 5 MiB per partition).
 //!
 //! 1. Throughput: the same simulated events are loaded into a topic; a bare
 //!    rdkafka consumer that only reads them is timed, then kawal's pipeline
@@ -102,19 +103,6 @@ fn main() {
     let days: u32 = env_or("KAWAL_BENCH_DAYS", 30);
     let rate: f64 = env_or("KAWAL_BENCH_RATE", 50_000.0);
     let seconds: f64 = env_or("KAWAL_BENCH_SECONDS", 10.0);
-    let partitions = 4;
-
-    let cluster;
-    let brokers = match std::env::var("KAWAL_BENCH_BROKERS") {
-        Ok(b) => b,
-        Err(_) => {
-            cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
-            for t in ["bench-events", "bench-alerts", "lat-events", "lat-alerts"] {
-                cluster.create_topic(t, partitions, 1).unwrap();
-            }
-            cluster.bootstrap_servers()
-        }
-    };
     let mut events = Vec::new();
     let sim = SimConfig {
         accounts,
@@ -131,9 +119,28 @@ fn main() {
         .iter()
         .map(|l| decode(l).expect("valid").account.into_owned())
         .collect();
+    // librdkafka's mock cluster keeps at most 100,000 messages or 5 MiB
+    // (compressed) per partition and drops older ones, so large sets get
+    // more partitions there.
+    let partitions: i32 = env_or(
+        "KAWAL_BENCH_PARTITIONS",
+        (4 + (events.len() >> 20) / 8).max(4) as i32,
+    );
+
+    let cluster;
+    let brokers = match std::env::var("KAWAL_BENCH_BROKERS") {
+        Ok(b) => b,
+        Err(_) => {
+            cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+            for t in ["bench-events", "bench-alerts", "lat-events", "lat-alerts"] {
+                cluster.create_topic(t, partitions, 1).unwrap();
+            }
+            cluster.bootstrap_servers()
+        }
+    };
     let n = lines.len() as u64;
     println!(
-        "brokers: {brokers}; {n} events ({accounts} accounts x {days} days, {} MiB)",
+        "brokers: {brokers}; {n} events ({accounts} accounts x {days} days, {} MiB), {partitions} partitions",
         events.len() >> 20
     );
 

@@ -39,6 +39,8 @@ pub enum DemoError {
     Eval(#[from] crate::eval::EvalError),
     #[error("the pipeline did not finish: {0}")]
     Stalled(String),
+    #[error("too much for the embedded cluster: {0}")]
+    TooLarge(String),
 }
 
 pub struct DemoOptions {
@@ -137,6 +139,19 @@ pub fn run(
     )?;
 
     progress("starting the embedded Kafka (librdkafka mock cluster)");
+    // The mock cluster keeps at most 100,000 messages or 5 MiB (compressed)
+    // per partition and silently drops older ones; JSON events compress
+    // about 5x, so ask for more partitions before that bites.
+    let bytes = std::fs::metadata(&events_path)?.len();
+    let per_partition = bytes / opts.partitions.max(1) as u64;
+    if per_partition > 20 << 20 {
+        return Err(DemoError::TooLarge(format!(
+            "{} MiB of events over {} partitions is more than the embedded cluster keeps per partition (5 MiB compressed); use --partitions {} or fewer accounts or days",
+            bytes >> 20,
+            opts.partitions,
+            bytes / (20 << 20) + 1
+        )));
+    }
     let cluster = MockCluster::new(1)?;
     let brokers = cluster.bootstrap_servers();
     let events_topic = "kawal-events";
