@@ -80,8 +80,8 @@ pub struct Detector {
     /// name against the keyword lists costs more than the rest of the
     /// event, and a detector sees few distinct names.
     orgs: HashMap<u64, signals::OrgClass, BuildPassThrough>,
-    /// Automation classification of user agents, by agent key.
-    agents: HashMap<u64, bool, BuildPassThrough>,
+    /// Agent key and automation class of user agents, by string hash.
+    agents: HashMap<u64, (u32, bool), BuildPassThrough>,
     /// Reused per event (cleared, refilled): no allocation on the hot path.
     hits: Vec<Hit>,
     detail: String,
@@ -202,19 +202,23 @@ impl Detector {
                     .or_insert_with(|| model.classify_org(name))
             }
         };
-        let mut acc = model.access(ev, org);
-        if let Some(ua) = ev.device.user_agent.as_deref() {
-            // The automation scan (a dozen substring searches) is cached
-            // per agent key: most events come from agents seen before.
-            if agents.len() >= 1 << 16 {
-                agents.clear(); // bound, as for organisation names
+        let agent = match ev.device.user_agent.as_deref() {
+            None => (0, false),
+            Some(ua) => {
+                // The agent key (version digits stripped) and the
+                // automation scan (a dozen substring searches) cost a pass
+                // over the string each; most events come from agents seen
+                // before, so both are cached by a hash of the full string
+                // (64 bits: the 32-bit agent key may collide).
+                if agents.len() >= 1 << 16 {
+                    agents.clear(); // bound, as for organisation names
+                }
+                *agents
+                    .entry(hash_str(ua))
+                    .or_insert_with(|| (signals::agent_key(ua), model.is_automation(ua)))
             }
-            // Keyed by a 64-bit hash of the full string (the 32-bit agent
-            // key drops version digits and may collide).
-            acc.automation = *agents
-                .entry(hash_str(ua))
-                .or_insert_with(|| model.is_automation(ua));
-        }
+        };
+        let acc = model.access(ev, org, agent);
         let login = ev.kind == EventKind::Login;
         if login && !ev.is_success() {
             // A failed attempt is not the account's behaviour; it only

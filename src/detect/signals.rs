@@ -500,7 +500,9 @@ impl Model {
 
     /// Keys and network facts of the event's context; `org` is
     /// [`Model::classify_org`] of its `as_org` (cached by the caller).
-    pub fn access(&self, ev: &Event<'_>, org: OrgClass) -> Access {
+    /// The access facts of `ev`. `agent` is the user agent's key and
+    /// automation class, which the detector caches per agent string.
+    pub fn access(&self, ev: &Event<'_>, org: OrgClass, agent: (u32, bool)) -> Access {
         let src = &ev.source;
         let country = src.country.as_deref().map_or(NO_COUNTRY, country_code);
         let asn = src.asn.unwrap_or(0);
@@ -518,13 +520,13 @@ impl Model {
             },
             ip_range: src.ip.as_deref().map_or(0, ip_range_key),
             device: ev.device.id.as_deref().map_or(0, key32),
-            agent: ev.device.user_agent.as_deref().map_or(0, agent_key),
+            agent: agent.0,
             actor: ev.actor.as_deref().map_or(0, key32),
             hosting,
             mobile: !hosting && org.mobile,
             corporate,
             located: country != NO_COUNTRY || asn != 0 || src.ip.is_some(),
-            automation: false,
+            automation: agent.1,
         }
     }
 
