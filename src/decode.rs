@@ -578,6 +578,14 @@ mod tests {
         let ok = r#""id":"1","time":"2026-03-02T08:21:03Z","account":"a","type":"login""#;
         assert_eq!(kind_of("not json"), ErrorKind::BadJson);
         assert_eq!(kind_of(r#"{"id":"1""#), ErrorKind::BadJson);
+        // Invalid UTF-8 inside a string value.
+        let mut bytes = format!(r#"{{{ok},"actor":"x"}}"#).into_bytes();
+        let at = bytes.len() - 3;
+        bytes[at] = 0xff;
+        assert_eq!(decode(&bytes).unwrap_err().kind(), ErrorKind::BadJson);
+        // Multi-byte UTF-8 is borrowed intact.
+        let ev = decode(format!(r#"{{{ok},"actor":"staff:ñoño"}}"#).as_bytes()).unwrap();
+        assert_eq!(ev.actor.as_deref(), Some("staff:ñoño"));
         assert_eq!(
             kind_of(r#"{"id":"1","source":{"lat":NaN}}"#),
             ErrorKind::BadJson
