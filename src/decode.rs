@@ -584,7 +584,8 @@ mod tests {
         bytes[at] = 0xff;
         assert_eq!(decode(&bytes).unwrap_err().kind(), ErrorKind::BadJson);
         // Multi-byte UTF-8 is borrowed intact.
-        let ev = decode(format!(r#"{{{ok},"actor":"staff:ñoño"}}"#).as_bytes()).unwrap();
+        let line = format!(r#"{{{ok},"actor":"staff:ñoño"}}"#);
+        let ev = decode(line.as_bytes()).unwrap();
         assert_eq!(ev.actor.as_deref(), Some("staff:ñoño"));
         assert_eq!(
             kind_of(r#"{"id":"1","source":{"lat":NaN}}"#),
