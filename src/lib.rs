@@ -10,14 +10,15 @@
 //! The modules follow the data:
 //!
 //! ```text
-//!  source::ndjson (file, stdin)          decode          detect (one owner per account)
-//!  source::kafka  (later)        ──▶  bytes → Event  ──▶  state ─ signals ─ score
+//!  source::ndjson (file, stdin)          decode          detect (one owner per partition/shard)
+//!  source::kafka  (consumer group) ──▶  bytes → Event  ──▶  state ─ signals ─ score
 //!                                     (borrowed)                 │
-//!                                                                ▼ Alert
-//!                                   offsets / progress ◀── sink (stdout, file, ...)
+//!                                                                ▼ Alert (batch Ack)
+//!           offsets stored behind acks ◀── sink (kafka topic, stdout, file; dead letters)
 //! ```
 //!
-//! - [`source`]: where events come from (NDJSON files now; Kafka next).
+//! - [`source`]: where events come from (NDJSON files, Kafka consumer
+//!   group with at-least-once offsets).
 //! - [`decode`]: bytes to a borrowed [`decode::Event`], typed errors.
 //! - [`enrich`]: optional GeoIP enrichment of events that carry only an IP.
 //! - [`detect`]: the synchronous core. [`detect::Detector::process`] takes
@@ -25,7 +26,12 @@
 //!   - [`detect::state`]: fixed-size per-account baselines.
 //!   - [`detect::signals`]: likelihood-ratio signals with explanations.
 //!   - [`detect::score`]: cases, severities, alerts.
-//! - [`sink`]: where alerts go; a sink acknowledges what it accepted.
+//! - [`sink`]: where alerts go; a sink acknowledges what it accepted
+//!   (synchronously, or later through the batch's [`sink::Ack`]).
+//! - [`kafka`]: client settings shared by source, sink and `produce`.
+//! - [`produce`]: NDJSON files into a topic, keyed by account.
+//! - [`demo`]: the whole pipeline on an embedded Kafka.
+//! - [`metrics`]: Prometheus metrics and the `/metrics` endpoint.
 //! - [`replay`]: the file pipeline (sharded detectors, ordered output).
 //! - [`sim`]: the activity generator with labelled takeovers.
 //! - [`eval`]: scoring alerts against the truth.
