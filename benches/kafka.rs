@@ -184,7 +184,7 @@ fn main() {
         }
         rates[usize::from(!metrics_on)]
             .push(n as f64 / first.unwrap_or(started).elapsed().as_secs_f64());
-        alerts = pipeline.counters.alerts_total();
+        alerts = pipeline.metrics.alerts_total();
         eprintln!(
             "round {round} (metrics {}): {:.0} events/s, {} events, {alerts} alerts",
             if metrics_on { "on" } else { "off" },
@@ -241,7 +241,7 @@ fn main() {
             got
         });
         // Wait for the group to settle before the clock starts.
-        while pipeline.counters.assigned.load(Ordering::Acquire) < partitions as u64 {
+        while pipeline.metrics.assigned.get() < i64::from(partitions) {
             std::thread::sleep(Duration::from_millis(50));
         }
         let p = producer(&brokers);

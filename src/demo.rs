@@ -166,6 +166,7 @@ pub fn run(
     progress("starting the pipeline");
     let pipeline = start(&cfg, None, Arc::new(|_| Ok(Vec::new())))?;
     let counters = Arc::clone(&pipeline.counters);
+    let metrics = Arc::clone(&pipeline.metrics);
     if !cfg.metrics.listen.is_empty() {
         // The demo is a try-out: a busy port costs the endpoint, not the run.
         match crate::metrics::serve_in_background(
@@ -242,7 +243,7 @@ pub fn run(
         pipeline.stop();
         let end = pipeline.join();
         // Every alert raised was delivered (or join reports why not).
-        reader_expect.store(counters.alerts_total(), Ordering::Release);
+        reader_expect.store(metrics.alerts_total(), Ordering::Release);
         reader_stop.store(true, Ordering::Release);
         let alerts = reader.join().expect("alerts reader")?;
         Ok((produced, end?, alerts))
@@ -281,7 +282,7 @@ pub fn run(
         truth,
         produced,
         alerts,
-        invalid: counters.invalid_total(),
+        invalid: metrics.invalid_total(),
         end,
         seconds: started.elapsed().as_secs_f64(),
         report,

@@ -263,6 +263,7 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
         + std::time::Duration::from_secs(10);
     let (tx, rx) = std::sync::mpsc::channel();
     let counters = std::sync::Arc::clone(&pipeline.counters);
+    let metrics = std::sync::Arc::clone(&pipeline.metrics);
     std::thread::spawn(move || {
         let _ = tx.send(pipeline.join());
     });
@@ -273,11 +274,9 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
         "kawal run: {} messages, {} events, {} invalid ({} dead-lettered), {} alerts, {} accounts",
         counters.messages.load(std::sync::atomic::Ordering::Relaxed),
         end.stats.events,
-        counters.invalid_total(),
-        counters
-            .dead_letters
-            .load(std::sync::atomic::Ordering::Relaxed),
-        counters.alerts_total(),
+        metrics.invalid_total(),
+        metrics.dead_letters.get(),
+        metrics.alerts_total(),
         end.stats.accounts
     );
     Ok(())

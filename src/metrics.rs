@@ -230,6 +230,16 @@ impl Metrics {
         }
     }
 
+    /// Alerts raised, all severities.
+    pub fn alerts_total(&self) -> u64 {
+        self.alerts.iter().map(|c| c.get()).sum()
+    }
+
+    /// Invalid events, all kinds.
+    pub fn invalid_total(&self) -> u64 {
+        self.invalid.iter().map(|c| c.get()).sum()
+    }
+
     /// Adds the invalid events of one batch.
     pub fn add_invalid(&self, kind: usize, n: u64) {
         self.invalid[kind].inc_by(n);

@@ -267,14 +267,27 @@ fn bad_messages_go_to_the_dead_letter_topic_with_their_reasons() {
     let sent = produce(&brokers, &text);
     let p = start(&config(&brokers, 1), None, no_sinks()).unwrap();
     run_until_handled(&p, sent);
-    let counters = Arc::clone(&p.counters);
+    let metrics = Arc::clone(&p.metrics);
     p.stop();
     let end = p.join().expect("clean shutdown");
     assert_eq!(
         end.stats.events, 2,
         "valid events (unknown types too) processed"
     );
-    assert_eq!(counters.dead_letters.load(Ordering::Relaxed), 3);
+    assert_eq!(metrics.dead_letters.get(), 3);
+    // The same outcomes in the Prometheus exposition.
+    let text = String::from_utf8(metrics.render()).unwrap();
+    for line in [
+        "kawal_dead_letters_total 3",
+        r#"kawal_invalid_events_total{kind="bad_json"} 1"#,
+        r#"kawal_invalid_events_total{kind="missing_field"} 1"#,
+        r#"kawal_invalid_events_total{kind="out_of_range"} 1"#,
+        r#"kawal_events_total{outcome="processed",type="login"} 1"#,
+        r#"kawal_events_total{outcome="processed",type="other"} 1"#,
+        r#"kawal_sink_deliveries_total{sink="kafka"} 3"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
     let dead = read_topic(&brokers, DLQ, 3);
     assert_eq!(dead.len(), 3);
     let mut by_kind = HashMap::new();
@@ -315,10 +328,7 @@ fn two_instances_split_the_partitions_and_deliver_every_alert() {
         "both instances to own partitions",
         Duration::from_secs(60),
         || {
-            let (x, y) = (
-                a.counters.assigned.load(Ordering::Acquire),
-                b.counters.assigned.load(Ordering::Acquire),
-            );
+            let (x, y) = (a.metrics.assigned.get(), b.metrics.assigned.get());
             x > 0 && y > 0 && x + y == 4
         },
     );

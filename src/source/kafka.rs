@@ -88,29 +88,16 @@ impl SourceError {
     }
 }
 
-/// Pipeline-wide counters, updated once per batch by each worker (not per
-/// event), read by `kawal demo`, the tests and the metrics endpoint.
+/// The pipeline's progress, updated once per batch by each worker (not per
+/// event), read by `kawal demo`, the tests and the benchmark. Everything
+/// else it counts (invalid events, dead letters, alerts, commits,
+/// rebalances, assigned partitions) lives only in [`Metrics`], which are
+/// always kept; these are the counts the metrics keep only when enabled.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub messages: AtomicU64,
     pub events: AtomicU64,
-    pub invalid: [AtomicU64; ErrorKind::ALL.len()],
-    pub dead_letters: AtomicU64,
-    pub alerts: [AtomicU64; 4],
     pub batches: AtomicU64,
-    pub commits: AtomicU64,
-    pub rebalances: AtomicU64,
-    /// Partitions currently assigned across workers.
-    pub assigned: AtomicU64,
-}
-
-impl Counters {
-    pub fn alerts_total(&self) -> u64 {
-        self.alerts.iter().map(|a| a.load(Ordering::Relaxed)).sum()
-    }
-    pub fn invalid_total(&self) -> u64 {
-        self.invalid.iter().map(|a| a.load(Ordering::Relaxed)).sum()
-    }
 }
 
 /// Makes a worker's extra sinks (files, stdout, test doubles), called
@@ -216,11 +203,12 @@ pub fn start(
                 kafka,
                 sinks: Vec::new(),
                 tracker: Tracker::default(),
+                metrics_on: !cfg.metrics.listen.is_empty(),
+                seen: [0; 3],
             }),
             changes: Mutex::new(Vec::new()),
             changed: AtomicBool::new(false),
             topics: cfg.kafka.topics.clone(),
-            counters: Arc::clone(&counters),
             metrics: Arc::clone(&metrics),
         };
         let consumer: BaseConsumer<WorkerContext> = consumer_cfg.create_with_context(context)?;
@@ -375,6 +363,10 @@ struct Delivery {
     kafka: Option<KafkaSink>,
     sinks: Vec<Box<dyn Sink>>,
     tracker: Tracker,
+    /// Whether metrics are published, and the Kafka sink's delivered,
+    /// failed and retried counts as last published.
+    metrics_on: bool,
+    seen: [u64; 3],
 }
 
 impl Delivery {
@@ -396,8 +388,13 @@ impl Delivery {
         Ok(())
     }
 
-    /// Publishes the Kafka sink's delivery counts since the last call.
-    fn publish(&mut self, m: &Metrics, seen: &mut [u64; 3]) {
+    /// Publishes the Kafka sink's delivery counts since the last call
+    /// (after every poll or drain, so the last deliveries are counted too).
+    fn publish(&mut self, m: &Metrics) {
+        if !self.metrics_on {
+            return;
+        }
+        let seen = &mut self.seen;
         if let Some(k) = self.kafka.as_ref() {
             let c = k.context();
             let now = [
@@ -462,17 +459,13 @@ impl Delivery {
         worker: usize,
         topics: &[String],
         consumer: &BaseConsumer<WorkerContext>,
-        counters: &Counters,
         metrics: &Metrics,
     ) -> Result<(), SourceError> {
         let flushed = self.flush();
         let settled = self.tracker.settle();
         self.store(worker, topics, consumer);
         match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) => {
-                counters.commits.fetch_add(1, Ordering::Relaxed);
-                metrics.commits.inc();
-            }
+            Ok(()) => metrics.commits.inc(),
             // Nothing stored since the last commit.
             Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => tracing::warn!(worker, error = %e, "commit failed"),
@@ -480,6 +473,7 @@ impl Delivery {
         if let Err(failed) = settled {
             return Err(SourceError::DeliveryFailed { worker, failed });
         }
+        self.publish(metrics);
         flushed?;
         if self.tracker.in_flight() > 0 {
             return Err(SinkError::Timeout {
@@ -505,7 +499,6 @@ struct WorkerContext {
     changes: Mutex<Vec<Change>>,
     changed: AtomicBool,
     topics: Vec<String>,
-    counters: Arc<Counters>,
     metrics: Arc<Metrics>,
 }
 
@@ -534,20 +527,11 @@ impl ConsumerContext for WorkerContext {
                 let parts = partitions(tpl);
                 tracing::info!(worker = self.id, partitions = ?parts, "partitions revoked: draining and committing");
                 let mut d = self.delivery.lock().expect("delivery");
-                if let Err(e) = d.drain_and_commit(
-                    self.id,
-                    &self.topics,
-                    consumer,
-                    &self.counters,
-                    &self.metrics,
-                ) {
+                if let Err(e) = d.drain_and_commit(self.id, &self.topics, consumer, &self.metrics) {
                     // The partitions go anyway; what was not committed is
                     // re-read by their next owner (at-least-once).
                     tracing::error!(worker = self.id, error = %e, "revoke: not everything was delivered before giving partitions up");
                 }
-                self.counters
-                    .assigned
-                    .fetch_sub(tpl.count() as u64, Ordering::Relaxed);
                 self.metrics.assigned.sub(tpl.count() as i64);
                 for e in tpl.elements() {
                     // Lag of a partition no longer ours is someone else's.
@@ -561,15 +545,11 @@ impl ConsumerContext for WorkerContext {
             Rebalance::Assign(tpl) => {
                 let parts = partitions(tpl);
                 tracing::info!(worker = self.id, partitions = ?parts, "partitions assigned");
-                self.counters
-                    .assigned
-                    .fetch_add(tpl.count() as u64, Ordering::Relaxed);
                 self.metrics.assigned.add(tpl.count() as i64);
                 self.push(Change::Assign(parts));
             }
             Rebalance::Error(e) => tracing::warn!(worker = self.id, error = %e, "rebalance error"),
         }
-        self.counters.rebalances.fetch_add(1, Ordering::Relaxed);
         self.metrics.rebalances.inc();
     }
 }
@@ -598,10 +578,8 @@ struct Worker {
     /// the per-batch metric work is skipped (the benchmark compares).
     metrics_on: bool,
     stop: Arc<AtomicBool>,
-    /// Detector stats (live and retired) as last published to metrics,
-    /// and the Kafka sink's counts as last published.
+    /// Detector stats (live and retired) as last published to metrics.
     published: Stats,
-    sink_seen: [u64; 3],
     /// State bytes as last published, and when.
     state_bytes: usize,
     bytes_at: Instant,
@@ -649,7 +627,6 @@ impl Worker {
             counters,
             metrics,
             published: Stats::default(),
-            sink_seen: [0; 3],
             state_bytes: 0,
             bytes_at: Instant::now(),
             last_event_ms: 0,
@@ -738,13 +715,7 @@ impl Worker {
         let drained = {
             let ctx = consumer.context();
             let mut d = ctx.delivery.lock().expect("delivery");
-            d.drain_and_commit(
-                self.id,
-                &ctx.topics,
-                consumer,
-                &self.counters,
-                &self.metrics,
-            )
+            d.drain_and_commit(self.id, &ctx.topics, consumer, &self.metrics)
         };
         let mut end = WorkerEnd {
             stats: std::mem::take(&mut self.retired),
@@ -907,9 +878,7 @@ impl Worker {
         self.offsets.clear();
         d.poll();
         let settled = d.tracker.settle();
-        if self.metrics_on {
-            d.publish(&self.metrics, &mut self.sink_seen);
-        }
+        d.publish(&self.metrics);
         drop(d);
         if self.metrics_on {
             self.metrics
@@ -931,6 +900,7 @@ impl Worker {
         let ctx = consumer.context();
         let mut d = ctx.delivery.lock().expect("delivery");
         d.poll();
+        d.publish(&self.metrics);
         d.tracker
             .settle()
             .map_err(|failed| SourceError::DeliveryFailed {
@@ -949,9 +919,7 @@ impl Worker {
         d.store(self.id, &ctx.topics, consumer);
         drop(d);
         match consumer.commit_consumer_state(CommitMode::Async) {
-            Ok(()) => {
-                self.counters.commits.fetch_add(1, Ordering::Relaxed);
-            }
+            Ok(()) => self.metrics.commits.inc(),
             Err(e) => tracing::warn!(error = %e, "commit failed"),
         }
     }
@@ -963,7 +931,6 @@ impl Worker {
         c.batches.fetch_add(1, Ordering::Relaxed);
         c.messages.fetch_add(l.messages, Ordering::Relaxed);
         c.events.fetch_add(l.events, Ordering::Relaxed);
-        c.dead_letters.fetch_add(l.dead_letters, Ordering::Relaxed);
         let m = &self.metrics;
         if l.dead_letters > 0 {
             m.dead_letters.inc_by(l.dead_letters);
@@ -971,16 +938,14 @@ impl Worker {
         l.messages = 0;
         l.events = 0;
         l.dead_letters = 0;
-        for (k, (a, v)) in c.invalid.iter().zip(l.invalid.iter_mut()).enumerate() {
+        for (k, v) in l.invalid.iter_mut().enumerate() {
             if *v > 0 {
-                a.fetch_add(*v, Ordering::Relaxed);
                 m.add_invalid(k, *v);
                 *v = 0;
             }
         }
-        for (k, (a, v)) in c.alerts.iter().zip(l.alerts.iter_mut()).enumerate() {
+        for (k, v) in l.alerts.iter_mut().enumerate() {
             if *v > 0 {
-                a.fetch_add(*v, Ordering::Relaxed);
                 m.alerts[k].inc_by(*v);
                 *v = 0;
             }
