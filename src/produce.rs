@@ -16,8 +16,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
-use crate::decode::decode;
-use crate::source::ndjson::{Chunk, ChunkReader, scan_account};
+use crate::source::ndjson::{Chunk, ChunkReader, line_account};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProduceError {
@@ -77,19 +76,12 @@ pub fn produce<R: Read>(
             if line.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            let decoded;
-            let key = match scan_account(line) {
-                Some(k) => Some(k),
-                None => {
-                    decoded = decode(line).ok();
-                    decoded.as_ref().map(|e| e.account.as_bytes())
-                }
-            };
+            let key = line_account(line);
             if key.is_none() {
                 out.unkeyed += 1;
             }
             let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(line);
-            if let Some(k) = key {
+            if let Some(k) = key.as_deref() {
                 record = record.key(k);
             }
             loop {

@@ -30,7 +30,7 @@ use crate::detect::{Alert, Detector, Stats};
 use crate::enrich::Enricher;
 use crate::hash::hash_bytes;
 use crate::sink::{Sink, SinkError};
-use crate::source::ndjson::{Chunk, ChunkReader, scan_account};
+use crate::source::ndjson::{Chunk, ChunkReader, line_account};
 use crate::time::wall_clock_ms;
 
 #[derive(Debug, thiserror::Error)]
@@ -147,17 +147,10 @@ fn owner(line: &[u8], shards: usize, partitions: u32) -> (usize, u32) {
     if shards == 1 && partitions == 0 {
         return (0, 0);
     }
-    let decoded;
-    let account = match scan_account(line) {
-        Some(raw) => raw,
-        None => match decode(line) {
-            Ok(ev) => {
-                decoded = ev;
-                decoded.account.as_bytes()
-            }
-            Err(_) => return (0, 0),
-        },
+    let Some(account) = line_account(line) else {
+        return (0, 0);
     };
+    let account = &account[..];
     if partitions == 0 {
         let h = hash_bytes(account);
         ((crate::hash::mix64(h) % shards as u64) as usize, 0)

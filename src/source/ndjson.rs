@@ -110,6 +110,20 @@ impl<R: Read> ChunkReader<R> {
     }
 }
 
+/// The account of an event line: [`scan_account`]'s byte scan, or a full
+/// decode when the scan cannot read it plainly (escapes, odd layout).
+/// `None` when the line does not decode at all.
+pub fn line_account(line: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    use std::borrow::Cow;
+    if let Some(raw) = scan_account(line) {
+        return Some(Cow::Borrowed(raw));
+    }
+    Some(match crate::decode::decode(line).ok()?.account {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+    })
+}
+
 /// Finds the raw value of the top-level `"account"` string without
 /// decoding the event: a byte scanner that skips nested values and strings
 /// correctly. Returns `None` for anything it cannot read plainly (malformed
