@@ -12,11 +12,12 @@
 //! the account is under a high-severity case: a hijacker's network must
 //! not become familiar while the incident is open).
 //!
-//! Memory: states live inline in a `Vec<AccountState>` and a hash map from
-//! account hash to slab index (12 bytes a slot). A hash map of states would
-//! over-allocate whole states by up to 2x when it grows; the slab's unused
-//! capacity is never touched, so it is never resident.
+//! Memory: states live inline in a `Vec<AccountState>` and a table from
+//! account hash to slab index (16 bytes an entry, see `index`). A hash map
+//! of states would over-allocate whole states by up to 2x when it grows;
+//! the slab's unused capacity is never touched, so it is never resident.
 
+mod index;
 pub mod score;
 pub mod signals;
 pub mod state;
@@ -30,6 +31,7 @@ use crate::config::Config;
 use crate::decode::{Event, EventKind, NO_COUNTRY};
 use crate::hash::{BuildPassThrough, hash_bytes, hash_str, key32, key32_ignore_case};
 use crate::time::{MINUTE, Millis, rfc3339};
+use index::Index;
 pub use score::{Alert, AlertSignal, Case, CaseSignal, Severity};
 pub use signals::{Hit, Model, Population, Sig};
 pub use state::AccountState;
@@ -73,8 +75,11 @@ impl Stats {
 
 pub struct Detector {
     model: Model,
-    index: HashMap<u64, u32, BuildPassThrough>,
+    index: Index,
     states: Vec<AccountState>,
+    /// The account of the last [`Detector::hint`], whose state is loaded
+    /// at the next hint.
+    hinted: Option<u64>,
     pop: Population,
     /// Keyword classification of `as_org` names by their hash: scanning a
     /// name against the keyword lists costs more than the rest of the
@@ -93,8 +98,9 @@ impl Detector {
     pub fn new(cfg: Config) -> Detector {
         Detector {
             model: Model::new(cfg),
-            index: HashMap::default(),
+            index: Index::default(),
             states: Vec::new(),
+            hinted: None,
             pop: Population::default(),
             orgs: HashMap::default(),
             agents: HashMap::default(),
@@ -109,6 +115,7 @@ impl Detector {
     pub fn reserve(&mut self, n: usize) {
         self.index.reserve(n);
         self.states.reserve(n);
+        index::advise_huge(&self.states);
     }
 
     pub fn config(&self) -> &Config {
@@ -117,8 +124,8 @@ impl Detector {
 
     pub fn state(&self, account: &str) -> Option<&AccountState> {
         self.index
-            .get(&hash_str(account))
-            .map(|&i| &self.states[i as usize])
+            .get(hash_str(account))
+            .map(|i| &self.states[i as usize])
     }
 
     pub fn accounts(&self) -> usize {
@@ -128,8 +135,7 @@ impl Detector {
     /// Bytes held for account state: slab, index, open cases.
     pub fn state_bytes(&self) -> usize {
         let slab = self.states.len() * std::mem::size_of::<AccountState>();
-        // hashbrown: one control byte and one (key, value) per bucket.
-        let index = self.index.capacity() * (1 + std::mem::size_of::<(u64, u32)>());
+        let index = self.index.bytes();
         let cases: usize = self
             .states
             .iter()
@@ -146,6 +152,23 @@ impl Detector {
         slab + index + cases
     }
 
+    /// Tells the detector that an event of `account` (raw bytes of the
+    /// id) comes soon, so that memory loads overlap other work: this
+    /// starts loading the account's index entry, and the state of the
+    /// account of the previous hint (whose entry has arrived meanwhile).
+    /// Hint each event about two events before processing it, as the
+    /// replay does; hints change timing only, never results.
+    #[inline]
+    pub fn hint(&mut self, account: &[u8]) {
+        let key = hash_bytes(account);
+        self.index.prefetch(key);
+        if let Some(prev) = self.hinted.replace(key)
+            && let Some(i) = self.index.get(prev)
+        {
+            index::prefetch_all(&self.states[i as usize]);
+        }
+    }
+
     fn is_learning(cfg: &Config, st: &AccountState) -> bool {
         st.history_days() < cfg.learning.min_days as f64 || st.events < cfg.learning.min_events
     }
@@ -155,11 +178,15 @@ impl Detector {
     /// the caller stamps it with the wall clock ([`Alert::stamp`]).
     pub fn process(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) {
         let key = hash_str(&ev.account);
-        let idx = match self.index.get(&key) {
-            Some(&i) => i as usize,
+        let idx = match self.index.get(key) {
+            Some(i) => i as usize,
             None => {
                 let i = self.states.len();
+                let cap = self.states.capacity();
                 self.states.push(AccountState::new(ev.time));
+                if self.states.capacity() != cap {
+                    index::advise_huge(&self.states);
+                }
                 self.index.insert(key, i as u32);
                 self.stats.accounts += 1;
                 self.stats.learning += 1;
