@@ -19,6 +19,8 @@
 //! as they will be per partition under Kafka: each shard sees a random
 //! half of the accounts, which estimates the same shares.
 
+use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -30,7 +32,7 @@ use crate::detect::{Alert, Detector, Stats};
 use crate::enrich::Enricher;
 use crate::hash::hash_bytes;
 use crate::sink::{Sink, SinkError};
-use crate::source::ndjson::{Chunk, ChunkReader, line_account};
+use crate::source::ndjson::{Chunk, ChunkReader, line_account, scan_account};
 use crate::time::wall_clock_ms;
 
 #[derive(Debug, thiserror::Error)]
@@ -137,28 +139,34 @@ pub fn kafka_partition(account: &[u8], partitions: u32) -> u32 {
     crc32fast::hash(account) % partitions
 }
 
-/// Which detector owns a line, and which shard runs that detector. With
-/// `partitions == 0` there is one detector per shard, split by account
-/// hash; otherwise one per emulated Kafka partition, spread over shards.
-/// Lines whose account the scanner cannot read plainly are decoded to find
-/// it; lines that do not decode at all belong to shard 0 (which counts
-/// them).
-fn owner(line: &[u8], shards: usize, partitions: u32) -> (usize, u32) {
+/// Which detector owns a line, which shard runs that detector, and the
+/// line's account (for [`Detector::hint`]). With `partitions == 0` there is
+/// one detector per shard, split by account hash; otherwise one per
+/// emulated Kafka partition, spread over shards. Lines whose account the
+/// scanner cannot read plainly are decoded to find it; lines that do not
+/// decode at all belong to shard 0 (which counts them).
+fn owner(line: &[u8], shards: usize, partitions: u32) -> (usize, u32, Option<Cow<'_, [u8]>>) {
     if shards == 1 && partitions == 0 {
-        return (0, 0);
+        // The account only serves the hint here: the cheap scan or nothing.
+        return (0, 0, scan_account(line).map(Cow::Borrowed));
     }
     let Some(account) = line_account(line) else {
-        return (0, 0);
+        return (0, 0, None);
     };
-    let account = &account[..];
-    if partitions == 0 {
-        let h = hash_bytes(account);
+    let (shard, partition) = if partitions == 0 {
+        let h = hash_bytes(&account);
         ((crate::hash::mix64(h) % shards as u64) as usize, 0)
     } else {
-        let p = kafka_partition(account, partitions);
+        let p = kafka_partition(&account, partitions);
         (p as usize % shards, p)
-    }
+    };
+    (shard, partition, Some(account))
 }
+
+/// How many lines ahead of the one being processed the shard looks, to
+/// hint their accounts' state into cache ([`Detector::hint`] loads in two
+/// steps, so two lines are enough to hide a miss behind a decode).
+const LOOKAHEAD: usize = 2;
 
 fn shard_worker(
     me: usize,
@@ -187,13 +195,36 @@ fn shard_worker(
             lines: 0,
             blank: 0,
         };
-        for (n, line) in chunk.lines() {
+        // Lines are classified LOOKAHEAD ahead of processing: blank,
+        // someone else's, or this shard's (then its account is hinted).
+        let mut ahead = chunk.lines();
+        let mut queue = VecDeque::with_capacity(LOOKAHEAD + 1);
+        loop {
+            while queue.len() <= LOOKAHEAD {
+                let Some((n, line)) = ahead.next() else {
+                    break;
+                };
+                let own = if line.iter().all(|b| b.is_ascii_whitespace()) {
+                    None
+                } else {
+                    let (shard, partition, account) = owner(line, shards, partitions);
+                    if shard == me
+                        && let (Some(a), Some(det)) = (account, &mut dets[partition as usize])
+                    {
+                        det.hint(&a);
+                    }
+                    Some((shard, partition))
+                };
+                queue.push_back((n, line, own));
+            }
+            let Some((n, line, own)) = queue.pop_front() else {
+                break;
+            };
             res.lines += 1;
-            if line.iter().all(|b| b.is_ascii_whitespace()) {
+            let Some((shard, partition)) = own else {
                 res.blank += 1;
                 continue;
-            }
-            let (shard, partition) = owner(line, shards, partitions);
+            };
             if shard != me {
                 continue;
             }
