@@ -13,6 +13,14 @@
 //! a `change` object, is accepted: the contract names them but its schema
 //! does not require them, and such events still carry timing and context.
 //!
+//! Two parsers, one result: a scanner written for this schema (`fast`)
+//! reads the plain events that make up nearly all traffic, and gives up on
+//! anything else (escapes, odd number forms, wrong types, malformed JSON),
+//! which serde's derive then reads or rejects with a precise error. Both
+//! produce the same wire form, validated by one function, so the two paths
+//! cannot disagree on what is valid; a property test holds the scanner to
+//! serde's result on everything it accepts.
+//!
 //! Errors are a small `Copy` enum plus the underlying serde message when
 //! there is one; [`DecodeError::kind`] is a static string suitable as a
 //! metric label.
@@ -23,6 +31,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::time::{Millis, parse_rfc3339};
+
+mod fast;
 
 /// Links kept per post; more are counted, not kept.
 pub const MAX_LINKS: usize = 8;
@@ -104,7 +114,7 @@ pub enum Outcome {
     Failure,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct Source<'a> {
     #[serde(borrow, default, deserialize_with = "de_opt_cow")]
     pub ip: Option<Cow<'a, str>>,
@@ -135,7 +145,7 @@ impl Source<'_> {
     }
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct Device<'a> {
     #[serde(borrow, default, deserialize_with = "de_opt_cow")]
     pub id: Option<Cow<'a, str>>,
@@ -145,7 +155,7 @@ pub struct Device<'a> {
     pub client: Option<Cow<'a, str>>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct Post<'a> {
     #[serde(borrow, default, deserialize_with = "de_opt_cow")]
     pub client: Option<Cow<'a, str>>,
@@ -155,7 +165,7 @@ pub struct Post<'a> {
     pub text_len: Option<u64>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct Change<'a> {
     #[serde(borrow, default, deserialize_with = "de_opt_cow")]
     pub action: Option<Cow<'a, str>>,
@@ -170,7 +180,7 @@ pub struct Change<'a> {
 }
 
 /// The first [`MAX_LINKS`] links of a post, borrowed, and how many there were.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Links<'a> {
     items: [Cow<'a, str>; MAX_LINKS],
     kept: u8,
@@ -264,6 +274,7 @@ fn de_opt_uint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Wire<'a> {
     #[serde(borrow)]
     id: Cow<'a, str>,
@@ -419,7 +430,12 @@ pub fn decode(bytes: &[u8]) -> Result<Event<'_>, DecodeError> {
     // it does when given bytes.
     let text = std::str::from_utf8(bytes)
         .map_err(|_| DecodeError::invalid(ErrorKind::BadJson, "not UTF-8"))?;
-    let w: Wire<'_> = serde_json::from_str(text).map_err(DecodeError::from_json)?;
+    // The fast path takes plain events; serde takes the rest, and gives
+    // the canonical error for invalid ones (see `fast`).
+    let w = match fast::parse(text) {
+        Some(w) => w,
+        None => serde_json::from_str(text).map_err(DecodeError::from_json)?,
+    };
     validate(w)
 }
 
