@@ -19,11 +19,13 @@
 //!
 //! - [`source`]: where events come from (NDJSON files, Kafka consumer
 //!   group with at-least-once offsets).
-//! - [`decode`]: bytes to a borrowed [`decode::Event`], typed errors.
+//! - [`decode`]: bytes to a borrowed [`decode::Event`], typed errors; a
+//!   schema-specific scanner for plain events, serde for the rest.
 //! - [`enrich`]: optional GeoIP enrichment of events that carry only an IP.
 //! - [`detect`]: the synchronous core. [`detect::Detector::process`] takes
 //!   no locks, awaits nothing and reads no clock.
-//!   - [`detect::state`]: fixed-size per-account baselines.
+//!   - [`detect::state`]: fixed-size per-account baselines, in a slab
+//!     behind a one-miss index from account hash to position.
 //!   - [`detect::signals`]: likelihood-ratio signals with explanations.
 //!   - [`detect::score`]: cases, severities, alerts.
 //! - [`sink`]: where alerts go; a sink acknowledges what it accepted

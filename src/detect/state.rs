@@ -11,7 +11,7 @@
 //!
 //! Nothing here grows with the account's history: the struct is the same
 //! size for an account seen once and one seen a million times (the one
-//! exception is [`Case`], boxed, present only while an account is under
+//! exception is [`Case`](super::Case), boxed, present only while an account is under
 //! suspicion). Times are kept as compact day numbers and seconds to keep
 //! the whole under the 1 KiB per account budget; see `size_of` in the tests.
 
