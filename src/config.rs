@@ -66,6 +66,7 @@ pub struct DetectConfig {
     pub join_threshold: f64,
     pub risky_access: f64,
     pub max_evidence: usize,
+    pub alert_max_bytes: usize,
     pub long_window_weight: f64,
     pub evidence_half_life: String,
 }
@@ -461,6 +462,23 @@ impl Config {
         }
         if self.posting.burst_min_posts < 2 {
             problems.push("posting.burst_min_posts: a burst needs at least 2 posts".into());
+        }
+        if self.detect.alert_max_bytes < 4096 {
+            problems
+                .push("detect.alert_max_bytes: at least 4096 (an alert with its evidence)".into());
+        }
+        if let Some(limit) = self
+            .kafka
+            .producer
+            .get("message.max.bytes")
+            .or_else(|| self.kafka.common.get("message.max.bytes"))
+            .and_then(|v| v.parse::<usize>().ok())
+            && self.detect.alert_max_bytes + 4096 > limit
+        {
+            problems.push(format!(
+                "detect.alert_max_bytes: {} does not fit the producer's message.max.bytes {limit} with 4096 bytes for key and headers",
+                self.detect.alert_max_bytes
+            ));
         }
         if self.detect.max_evidence < 2 {
             problems.push("detect.max_evidence: keep at least 2 events".into());

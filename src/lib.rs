@@ -38,6 +38,8 @@
 //! - [`sim`]: the activity generator with labelled takeovers.
 //! - [`eval`]: scoring alerts against the truth.
 //! - [`config`], [`telemetry`]: configuration layers and logging.
+//! - [`fuzz`]: the fuzz harness (decode then detect, invariants checked),
+//!   shared by `cargo fuzz` and the corpus test.
 
 pub mod config;
 pub mod decode;
@@ -45,6 +47,7 @@ pub mod demo;
 pub mod detect;
 pub mod enrich;
 pub mod eval;
+pub mod fuzz;
 pub mod hash;
 pub mod kafka;
 pub mod metrics;

@@ -17,6 +17,9 @@
 //! of states would over-allocate whole states by up to 2x when it grows;
 //! the slab's unused capacity is never touched, so it is never resident.
 
+pub mod budget;
+#[cfg(test)]
+mod hostile_tests;
 mod index;
 pub mod score;
 pub mod signals;
@@ -50,6 +53,8 @@ pub struct Stats {
     pub accounts: u64,
     pub learning: u64,
     pub cases_opened: u64,
+    /// Alerts cut down to `detect.alert_max_bytes` (see `budget`).
+    pub alerts_trimmed: u64,
 }
 
 impl Stats {
@@ -70,6 +75,7 @@ impl Stats {
         self.accounts += o.accounts;
         self.learning += o.learning;
         self.cases_opened += o.cases_opened;
+        self.alerts_trimmed += o.alerts_trimmed;
     }
 }
 
@@ -167,6 +173,38 @@ impl Detector {
         {
             index::prefetch_all(&self.states[i as usize]);
         }
+    }
+
+    /// Checks the bounds an account's state must keep whatever the input
+    /// (the fuzz harness and the property tests call it after every
+    /// event); panics on a violation.
+    pub fn check_invariants(&self, account: &str) {
+        let Some(st) = self.state(account) else {
+            return;
+        };
+        if let Some(c) = &st.case {
+            let max_ev = self.model.cfg.detect.max_evidence;
+            assert!(c.events.len() <= max_ev, "{} evidence ids", c.events.len());
+            assert!(
+                c.events
+                    .iter()
+                    .all(|e| e.len() <= budget::MAX_EVENT_ID + 32),
+                "an evidence id over its cap"
+            );
+            assert!(
+                c.signals.len() <= 2 * Sig::COUNT,
+                "{} signals",
+                c.signals.len()
+            );
+            assert!(c.lockouts.len() <= budget::MAX_LOCKOUTS, "lockouts");
+            assert!(c.tentative.len() <= 32, "tentative values");
+            assert!(c.score.is_finite(), "case score {}", c.score);
+            for s in &c.signals {
+                assert!(s.detail.len() <= 4096, "detail of {} bytes", s.detail.len());
+                assert!(s.phrase.len() <= 4096, "phrase of {} bytes", s.phrase.len());
+            }
+        }
+        assert!(st.posting.per_day.is_finite(), "posting rate");
     }
 
     fn is_learning(cfg: &Config, st: &AccountState) -> bool {
@@ -431,6 +469,11 @@ fn evaluate(
     }
     case.lockouts
         .retain(|(_, t, _)| ev.time - t <= model.short_ms);
+    // A flood of changes inside the window: keep the latest.
+    if case.lockouts.len() > budget::MAX_LOCKOUTS {
+        let extra = case.lockouts.len() - budget::MAX_LOCKOUTS;
+        case.lockouts.drain(..extra);
+    }
     let mut kinds: Vec<(Sig, f64)> = Vec::new();
     for (s, _, raw) in &case.lockouts {
         match kinds.iter_mut().find(|(k, _)| k == s) {
@@ -506,7 +549,11 @@ fn evaluate(
     {
         case.emitted = Some(sev);
         stats.alerts[sev as usize] += 1;
-        out.push(build_alert(ev, &case, sev, learning, half_life));
+        let mut alert = build_alert(ev, &case, sev, learning, half_life);
+        if budget::fit_alert(&mut alert, cfg.detect.alert_max_bytes) {
+            stats.alerts_trimmed += 1;
+        }
+        out.push(alert);
     }
     st.case = Some(case);
     net
@@ -544,7 +591,8 @@ fn build_alert(
         Severity::Medium => "Possible takeover of ",
         Severity::Low => "Unusual activity on ",
     });
-    summary.push_str(&ev.account);
+    let account = budget::capped(&ev.account, budget::MAX_ACCOUNT);
+    summary.push_str(&account);
     summary.push_str(": ");
     let first_at = top.first().map_or(ev.time, |s| s.at);
     for (i, s) in top.iter().enumerate() {
@@ -560,7 +608,7 @@ fn build_alert(
 
     Alert {
         id: format!("al-{id:016x}"),
-        account: ev.account.to_string(),
+        account: account.into_owned(),
         time: rfc3339(ev.time),
         detected_at: String::new(),
         severity: sev,

@@ -164,14 +164,15 @@ impl Case {
     }
 
     pub fn add_event(&mut self, id: &str, max: usize) {
-        if self.events.iter().any(|e| e == id) {
+        let id = super::budget::capped(id, super::budget::MAX_EVENT_ID);
+        if self.events.iter().any(|e| *e == id) {
             return;
         }
         if self.events.len() >= max {
             // Keep the first (how it started) and the most recent.
             self.events.remove(1);
         }
-        self.events.push(id.to_string());
+        self.events.push(id.into_owned());
     }
 
     pub fn is_tentative(&self, key: u32) -> bool {

@@ -17,11 +17,13 @@
 //! are rendered ([`Model::render`]) only for events that become evidence.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write;
 
 use statrs::distribution::{DiscreteCDF, Poisson};
 
+use super::budget::{MAX_QUOTED, capped, quoted};
 use super::state::{AccountState, Slots, country_key, country_of_key, secs32};
 use crate::config::Config;
 use crate::decode::{Event, EventKind, NO_COUNTRY, country_code, country_str};
@@ -428,6 +430,18 @@ pub fn url_host(url: &str) -> &str {
     host.strip_prefix("www.").unwrap_or(host)
 }
 
+/// Whether `host` is `domain` or one of its subdomains (ASCII case
+/// ignored). Compared as bytes: a host is input, and an internationalised
+/// one (`รัฐบาล.ไทย`) has no character boundary where a `str` slice at
+/// `len - domain.len()` would need one (that slice was a crash loop).
+pub fn is_under_domain(host: &str, domain: &str) -> bool {
+    let (h, d) = (host.as_bytes(), domain.as_bytes());
+    let Some(cut) = h.len().checked_sub(d.len()) else {
+        return false;
+    };
+    h[cut..].eq_ignore_ascii_case(d) && (cut == 0 || h[cut - 1] == b'.')
+}
+
 /// Roles that hand over control of the account.
 pub fn is_admin_role(role: &str) -> bool {
     ["admin", "owner", "manager", "administrator", "superadmin"]
@@ -483,11 +497,9 @@ impl Model {
     }
 
     fn trusted_domain(&self, host: &str) -> bool {
-        self.trusted_domains.iter().any(|d| {
-            host.len() >= d.len()
-                && host[host.len() - d.len()..].eq_ignore_ascii_case(d)
-                && (host.len() == d.len() || host.as_bytes()[host.len() - d.len() - 1] == b'.')
-        })
+        self.trusted_domains
+            .iter()
+            .any(|d| is_under_domain(host, d))
     }
 
     /// What an organisation's name says about its network, by keyword.
@@ -943,19 +955,19 @@ impl Model {
                 .map(|s| cc(country_of_key(s.key)))
                 .unwrap_or_else(|| "none".into())
         };
-        let city = ev.source.city.as_deref();
+        // Every input string is quoted capped (see `budget`).
+        let city = ev.source.city.as_deref().map(|c| capped(c, MAX_QUOTED));
         let src = &ev.source;
-        let net = || match (src.asn, src.as_org.as_deref()) {
+        let net = || match (
+            src.asn,
+            src.as_org.as_deref().map(|o| capped(o, MAX_QUOTED)),
+        ) {
             (Some(a), Some(o)) => format!("AS{a} {o}"),
             (Some(a), None) => format!("AS{a}"),
-            (None, Some(o)) => o.to_string(),
+            (None, Some(o)) => o.into_owned(),
             (None, None) => "an unknown network".into(),
         };
-        let post_client = ev
-            .post
-            .as_ref()
-            .and_then(|p| p.client.as_deref())
-            .unwrap_or("?");
+        let post_client = quoted(ev.post.as_ref().and_then(|p| p.client.as_deref()));
         let verb = match ev.kind {
             EventKind::Login => "sign-in",
             EventKind::Post => "post",
@@ -991,15 +1003,15 @@ impl Model {
                 let _ = write!(
                     detail,
                     "IP {} in a range never seen, on a known network",
-                    src.ip.as_deref().unwrap_or("?")
+                    quoted(src.ip.as_deref())
                 );
-                let _ = write!(phrase, "new IP range {}", src.ip.as_deref().unwrap_or("?"));
+                let _ = write!(phrase, "new IP range {}", quoted(src.ip.as_deref()));
             }
             Sig::KnownNetwork => {
                 let _ = write!(
                     detail,
                     "IP range of {} used in {} sign-ins",
-                    src.ip.as_deref().unwrap_or("?"),
+                    quoted(src.ip.as_deref()),
                     h.a
                 );
                 let _ = write!(phrase, "from a familiar network");
@@ -1020,7 +1032,7 @@ impl Model {
                 let who = ev
                     .actor
                     .as_deref()
-                    .map(|a| format!(" of {a}"))
+                    .map(|a| format!(" of {}", capped(a, MAX_QUOTED)))
                     .unwrap_or_default();
                 let _ = write!(
                     detail,
@@ -1037,7 +1049,7 @@ impl Model {
                 let _ = write!(
                     detail,
                     "device {} never seen ({} devices known)",
-                    ev.device.id.as_deref().unwrap_or("?"),
+                    quoted(ev.device.id.as_deref()),
                     h.a
                 );
                 let _ = write!(phrase, "on a new device");
@@ -1046,7 +1058,7 @@ impl Model {
                 let _ = write!(
                     detail,
                     "device {} used {} times before",
-                    ev.device.id.as_deref().unwrap_or("?"),
+                    quoted(ev.device.id.as_deref()),
                     h.a
                 );
                 let _ = write!(phrase, "on a familiar device");
@@ -1055,7 +1067,7 @@ impl Model {
                 let _ = write!(
                     detail,
                     "user agent {:?} never seen",
-                    ev.device.user_agent.as_deref().unwrap_or("?")
+                    quoted(ev.device.user_agent.as_deref())
                 );
                 let _ = write!(phrase, "with a new browser or app");
             }
@@ -1063,7 +1075,7 @@ impl Model {
                 let _ = write!(
                     detail,
                     "automation user agent {:?}",
-                    ev.device.user_agent.as_deref().unwrap_or("?")
+                    quoted(ev.device.user_agent.as_deref())
                 );
                 let _ = write!(phrase, "by an automation tool");
             }
@@ -1071,14 +1083,10 @@ impl Model {
                 let _ = write!(
                     detail,
                     "{} never seen acting on this account ({} actors known)",
-                    ev.actor.as_deref().unwrap_or("?"),
+                    quoted(ev.actor.as_deref()),
                     h.a
                 );
-                let _ = write!(
-                    phrase,
-                    "by {} (never seen)",
-                    ev.actor.as_deref().unwrap_or("?")
-                );
+                let _ = write!(phrase, "by {} (never seen)", quoted(ev.actor.as_deref()));
             }
             Sig::FailedLoginBurst => {
                 let f = &st.failures;
@@ -1138,7 +1146,7 @@ impl Model {
                             st.domains.count(key32_ignore_case(h)) == 0 && !self.trusted_domain(h)
                         })
                     })
-                    .unwrap_or("?");
+                    .map_or(Cow::Borrowed("?"), |h| capped(h, MAX_QUOTED));
                 let _ = write!(
                     detail,
                     "links to {host} (and {} other new domains); never linked in {} links",
@@ -1156,7 +1164,7 @@ impl Model {
                 phrase.push_str("a two-factor method removed");
             }
             Sig::RecoveryChanged => {
-                let f = ev.change.field.as_deref().unwrap_or("contact");
+                let f = capped(ev.change.field.as_deref().unwrap_or("contact"), MAX_QUOTED);
                 let _ = write!(detail, "recovery {f} changed");
                 let _ = write!(phrase, "recovery {f} changed");
             }
@@ -1169,9 +1177,9 @@ impl Model {
                 phrase.push_str("password changed");
             }
             Sig::RoleGrantedToNewActor | Sig::RoleGrantedByNewActor => {
-                let role = ev.change.role.as_deref().unwrap_or("a role");
-                let target = ev.change.target.as_deref().unwrap_or("?");
-                let actor = ev.actor.as_deref().unwrap_or("?");
+                let role = capped(ev.change.role.as_deref().unwrap_or("a role"), MAX_QUOTED);
+                let target = quoted(ev.change.target.as_deref());
+                let actor = quoted(ev.actor.as_deref());
                 if h.sig == Sig::RoleGrantedToNewActor {
                     let _ = write!(
                         detail,
@@ -1186,7 +1194,7 @@ impl Model {
                 let _ = write!(phrase, "{role} granted to {target}");
             }
             Sig::AdminRevoked => {
-                let target = ev.change.target.as_deref().unwrap_or("?");
+                let target = quoted(ev.change.target.as_deref());
                 let _ = write!(
                     detail,
                     "access of {target}, an established admin ({} actions), revoked",
@@ -1195,12 +1203,12 @@ impl Model {
                 let _ = write!(phrase, "admin {target} revoked");
             }
             Sig::AppGranted => {
-                let app = ev.change.app.as_deref().unwrap_or("?");
+                let app = quoted(ev.change.app.as_deref());
                 let _ = write!(detail, "third-party app {app:?} granted access");
                 let _ = write!(phrase, "app {app} granted access");
             }
             Sig::ProfileChanged => {
-                let f = ev.change.field.as_deref().unwrap_or("profile");
+                let f = capped(ev.change.field.as_deref().unwrap_or("profile"), MAX_QUOTED);
                 let _ = write!(detail, "profile {f} changed");
                 let _ = write!(phrase, "{f} changed");
             }
@@ -1233,6 +1241,19 @@ mod tests {
         );
         assert_eq!(url_host("evil.example/path"), "evil.example");
         assert_eq!(url_host("https://[2001:db8::1]/"), "[2001:db8::1]");
+    }
+
+    #[test]
+    fn domains_match_on_labels_and_never_split_characters() {
+        assert!(is_under_domain("kominfo.go.id", "go.id"));
+        assert!(is_under_domain("GO.ID", "go.id"));
+        assert!(!is_under_domain("notgo.id", "go.id"));
+        assert!(!is_under_domain("id", "go.id"));
+        // Multi-byte hosts: the cut falls inside a character.
+        assert!(!is_under_domain("รัฐบาล.ไทย", "go.id"));
+        assert!(!is_under_domain("ä.go.iä", "go.id"));
+        assert!(is_under_domain("รัฐบาล.go.id", "go.id"));
+        assert!(is_under_domain("รัฐบาล.ไทย", "ไทย"));
     }
 
     #[test]
