@@ -55,6 +55,41 @@ pub struct Config {
     pub output: OutputConfig,
     pub replay: ReplayConfig,
     pub log: LogConfig,
+    pub time: TimeConfig,
+    pub state: StateConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    pub max_accounts: usize,
+    pub idle_ttl: String,
+}
+
+impl StateConfig {
+    pub fn idle_ttl_ms(&self) -> Millis {
+        parse_duration(&self.idle_ttl).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeConfig {
+    pub allowed_lateness: String,
+    pub future_tolerance: String,
+    pub replay_future_tolerance: String,
+}
+
+impl TimeConfig {
+    pub fn allowed_lateness_ms(&self) -> Millis {
+        parse_duration(&self.allowed_lateness).unwrap_or(0)
+    }
+    pub fn future_tolerance_ms(&self) -> Millis {
+        parse_duration(&self.future_tolerance).unwrap_or(0)
+    }
+    pub fn replay_future_tolerance_ms(&self) -> Millis {
+        parse_duration(&self.replay_future_tolerance).unwrap_or(0)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -372,6 +407,18 @@ impl Config {
         dur("kafka.batch_linger", &self.kafka.batch_linger);
         dur("kafka.commit_interval", &self.kafka.commit_interval);
         dur("kafka.drain_timeout", &self.kafka.drain_timeout);
+        dur("time.future_tolerance", &self.time.future_tolerance);
+        dur("state.idle_ttl", &self.state.idle_ttl);
+        dur(
+            "time.replay_future_tolerance",
+            &self.time.replay_future_tolerance,
+        );
+        if parse_duration(&self.time.allowed_lateness).is_none() {
+            problems.push(format!(
+                "time.allowed_lateness: {:?} is not a duration (like \"0s\", \"5m\")",
+                self.time.allowed_lateness
+            ));
+        }
         if problems.is_empty() && self.detect.short_window_ms() > self.detect.long_window_ms() {
             problems.push("detect.short_window is longer than detect.long_window".into());
         }
@@ -462,6 +509,13 @@ impl Config {
         }
         if self.posting.burst_min_posts < 2 {
             problems.push("posting.burst_min_posts: a burst needs at least 2 posts".into());
+        }
+        if !(1..=u32::MAX as usize / 2).contains(&self.state.max_accounts) {
+            problems.push(format!(
+                "state.max_accounts: {} is not within 1..{}",
+                self.state.max_accounts,
+                u32::MAX / 2
+            ));
         }
         if self.detect.alert_max_bytes < 4096 {
             problems

@@ -42,6 +42,9 @@ pub fn eager_config() -> Config {
     cfg.posting.burst_min_posts = 2;
     cfg.travel.regular_place_logins = 1;
     cfg.travel.min_distance_km = 1.0;
+    // Eviction on nearly every new account, and for an hour's idleness.
+    cfg.state.max_accounts = 2;
+    cfg.state.idle_ttl = "1h".into();
     cfg
 }
 
@@ -64,5 +67,8 @@ pub fn decode_then_detect(data: &[u8]) {
             }
             det.check_invariants(&ev.account);
         }
+    }
+    for det in &detectors {
+        det.check_index();
     }
 }

@@ -315,6 +315,14 @@ fn run() -> Result<()> {
             );
             let summary = run_replay(&input, &cfg, &mut sink)?;
             eprintln!("{}", summary.render());
+            if summary.stats.events == 0 {
+                bail!(
+                    "no valid event in {input} ({} lines, {} blank, {} invalid): nothing was detected on (the warnings above say why)",
+                    summary.lines,
+                    summary.blank,
+                    summary.invalid_total()
+                );
+            }
         }
         Command::Simulate {
             accounts,

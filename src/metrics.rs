@@ -33,6 +33,11 @@ pub struct Metrics {
     pub invalid: Vec<IntCounter>,
     invalid_events: IntCounter,
     pub dead_letters: IntCounter,
+    /// Valid events set aside, by reason: `future`, `internal`.
+    pub rejected: Vec<IntCounter>,
+    pub late: IntCounter,
+    pub duplicates: IntCounter,
+    pub alerts_trimmed: IntCounter,
     pub alerts: Vec<IntCounter>,
     pub alerts_by_signal: Vec<IntCounter>,
     pub signals: Vec<IntCounter>,
@@ -142,7 +147,33 @@ impl Metrics {
             .iter()
             .map(|s| fired.with_label_values(&[s.name()]))
             .collect();
+        let rejected_vec = counter_vec(
+            &r,
+            "kawal_rejected_events_total",
+            "Valid events set aside (dead-lettered), by reason: future (dated too far ahead of the wall clock), internal (processing failed; the account was reset).",
+            &["reason"],
+        );
+        let rejected = ["future", "internal"]
+            .iter()
+            .map(|k| rejected_vec.with_label_values(&[k]))
+            .collect();
         Metrics {
+            rejected,
+            late: counter(
+                &r,
+                "kawal_late_events_total",
+                "Events further behind their account's newest event than time.allowed_lateness (scored without order-dependent signals).",
+            ),
+            duplicates: counter(
+                &r,
+                "kawal_duplicate_events_total",
+                "Events skipped as repeats of one of their account's last four event ids (redeliveries, retries).",
+            ),
+            alerts_trimmed: counter(
+                &r,
+                "kawal_alerts_trimmed_total",
+                "Alerts cut down to detect.alert_max_bytes.",
+            ),
             events_vec,
             events,
             invalid,
@@ -259,6 +290,16 @@ impl Metrics {
             if d > 0 {
                 c.inc_by(d);
             }
+        }
+        if now.late > last.late {
+            self.late.inc_by(now.late - last.late);
+        }
+        if now.duplicates > last.duplicates {
+            self.duplicates.inc_by(now.duplicates - last.duplicates);
+        }
+        if now.alerts_trimmed > last.alerts_trimmed {
+            self.alerts_trimmed
+                .inc_by(now.alerts_trimmed - last.alerts_trimmed);
         }
         self.accounts
             .add(now.accounts as i64 - last.accounts as i64);

@@ -51,6 +51,9 @@ pub struct Summary {
     pub lines: u64,
     pub blank: u64,
     pub invalid: [u64; ErrorKind::ALL.len()],
+    /// Valid events skipped: dated further ahead of their detector's
+    /// watermark than `time.replay_future_tolerance`.
+    pub future: u64,
     pub stats: Stats,
     pub alerts_written: u64,
     pub state_bytes: usize,
@@ -97,6 +100,18 @@ impl Summary {
         );
         let _ = writeln!(
             s,
+            "event time: {} late (scored without order-dependent signals), {} future (skipped); {} repeated event ids (skipped)",
+            self.stats.late, self.future, self.stats.duplicates
+        );
+        if self.stats.internal_errors > 0 {
+            let _ = writeln!(
+                s,
+                "internal errors: {} events failed to process; their accounts were reset (a bug: please report it with the events)",
+                self.stats.internal_errors
+            );
+        }
+        let _ = writeln!(
+            s,
             "alerts: {} (critical {}, high {}, medium {}, low {})",
             self.alerts_written,
             self.stats.alerts[3],
@@ -128,6 +143,7 @@ struct ShardResult {
 struct ShardEnd {
     stats: Stats,
     invalid: [u64; ErrorKind::ALL.len()],
+    future: u64,
     state_bytes: usize,
 }
 
@@ -178,6 +194,7 @@ fn shard_worker(
 ) -> ShardEnd {
     let _span = tracing::info_span!("shard", shard = me).entered();
     let partitions = cfg.replay.partitions;
+    let cfg_future_ms = cfg.time.replay_future_tolerance_ms();
     // One detector per partition this shard owns (or one for the shard),
     // as the Kafka pipeline keeps one per assigned partition.
     let mut dets: Vec<Option<Detector>> = if partitions == 0 {
@@ -188,6 +205,8 @@ fn shard_worker(
             .collect()
     };
     let mut invalid = [0u64; ErrorKind::ALL.len()];
+    let mut future = 0u64;
+    let future_ms = cfg_future_ms;
     let mut out = Vec::new();
     for chunk in chunks {
         let mut res = ShardResult {
@@ -232,11 +251,26 @@ fn shard_worker(
                 .as_mut()
                 .expect("a shard owns the detectors of its partitions");
             match decode(line) {
+                Ok(ev)
+                    if det
+                        .watermark()
+                        .is_some_and(|w| ev.time > w.saturating_add(future_ms)) =>
+                {
+                    future += 1;
+                    if future <= 3 {
+                        tracing::warn!(line = n, time = %crate::time::rfc3339(ev.time), "event dated too far ahead of the stream (time.replay_future_tolerance): skipped");
+                    }
+                }
                 Ok(mut ev) => {
                     if let Some(e) = enricher {
                         e.enrich(&mut ev);
                     }
-                    det.process(&ev, &mut out);
+                    if let Err(panic) = det.process_guarded(&ev, &mut out)
+                        && (det.stats.internal_errors <= 3
+                            || det.stats.internal_errors.is_power_of_two())
+                    {
+                        tracing::error!(line = n, error = %crate::detect::budget::capped(&panic, 512), "processing the event panicked; its account was reset");
+                    }
                     if !out.is_empty() {
                         let now = wall_clock_ms();
                         for mut a in out.drain(..) {
@@ -269,6 +303,7 @@ fn shard_worker(
         state_bytes: 0,
         stats: Stats::default(),
         invalid,
+        future,
     };
     for d in dets.iter().flatten() {
         end.state_bytes += d.state_bytes();
@@ -358,6 +393,7 @@ pub fn replay<R: Read>(
             let end = h.join().map_err(|_| ReplayError::ShardLost)?;
             summary.stats.merge(&end.stats);
             summary.state_bytes += end.state_bytes;
+            summary.future += end.future;
             for (a, b) in summary.invalid.iter_mut().zip(end.invalid) {
                 *a += b;
             }

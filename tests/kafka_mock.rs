@@ -359,3 +359,112 @@ fn two_instances_split_the_partitions_and_deliver_every_alert() {
         .collect();
     assert_eq!(got, expected);
 }
+
+/// The robustness contract of `kawal run`: a message whose processing
+/// panics (made to by the test hook), one dated 2099 and one too large to
+/// forward whole are each dead-lettered with their reason, and the
+/// partition goes on: the events after them are processed and the
+/// committed offset passes them all.
+#[test]
+fn a_panic_a_future_event_and_an_oversized_message_do_not_stop_the_partition() {
+    use sha2::{Digest, Sha256};
+    let _ = kawal::detect::PANIC_TEST_EVENT_ID.set("kawal-test-panic".into());
+    let (_c, brokers) = cluster(1);
+    let huge = format!(
+        r#"{{"id":"big","time":"2026-03-02T08:00:30Z","account":"x:a","type":"login","pad":"{}"}}"#,
+        "x".repeat(1_100_000)
+    );
+    let lines = [
+        r#"{"id":"g1","time":"2026-03-02T08:00:00Z","account":"x:a","type":"login","outcome":"success"}"#.to_string(),
+        r#"{"id":"kawal-test-panic","time":"2026-03-02T08:01:00Z","account":"x:a","type":"login"}"#.to_string(),
+        r#"{"id":"g2","time":"2099-01-01T00:00:00Z","account":"x:a","type":"login"}"#.to_string(),
+        huge.clone(),
+        r#"{"id":"g3","time":"2026-03-02T08:03:00Z","account":"x:a","type":"post"}"#.to_string(),
+        r#"{"id":"g4","time":"2026-03-02T08:04:00Z","account":"x:b","type":"login"}"#.to_string(),
+    ];
+    // The test's own producer takes messages up to 2 MB (kawal's dead
+    // letter producer keeps librdkafka's default limit of 1,000,000).
+    let mut pcfg = Config::default();
+    pcfg.kafka.brokers = brokers.clone();
+    pcfg.kafka
+        .producer
+        .insert("message.max.bytes".into(), "2000000".into());
+    let p = client_config(&pcfg.kafka, Role::Producer);
+    let sent = kawal::produce::produce(lines.join("\n").as_bytes(), &p, EVENTS, 0.0, &mut |_| {})
+        .expect("produce")
+        .messages;
+    assert_eq!(sent, 6);
+
+    let mut cfg = config(&brokers, 1);
+    cfg.kafka
+        .consumer
+        .insert("fetch.message.max.bytes".into(), "2000000".into());
+    let p = start(&cfg, None, no_sinks()).unwrap();
+    run_until_handled(&p, sent);
+    let metrics = Arc::clone(&p.metrics);
+    p.stop();
+    let end = p.join().expect("clean shutdown");
+    // g1, g3 and g4 (the hook panics before the detector counts its event).
+    assert_eq!(end.stats.events, 3);
+    assert_eq!(end.stats.internal_errors, 1);
+    let text = String::from_utf8(metrics.render()).unwrap();
+    for line in [
+        "kawal_dead_letters_total 3",
+        r#"kawal_rejected_events_total{reason="internal"} 1"#,
+        r#"kawal_rejected_events_total{reason="future"} 1"#,
+        r#"kawal_invalid_events_total{kind="too_large"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+
+    let dead = read_topic(&brokers, DLQ, 3);
+    assert_eq!(dead.len(), 3);
+    let mut kinds = Vec::new();
+    for m in &dead {
+        let h = m.headers().expect("headers");
+        let get = |k: &str| {
+            h.iter()
+                .find(|x| x.key == k)
+                .and_then(|x| x.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        let kind = get("kawal.error.kind").expect("kind");
+        let offset: usize = get("kawal.source.offset").unwrap().parse().unwrap();
+        match kind.as_str() {
+            "internal" => {
+                assert_eq!(offset, 1);
+                assert!(get("kawal.error").unwrap().contains("panicked"));
+                assert_eq!(m.payload().unwrap(), lines[1].as_bytes());
+            }
+            "future" => {
+                assert_eq!(offset, 2);
+                assert!(
+                    get("kawal.error")
+                        .unwrap()
+                        .contains("ahead of the wall clock")
+                );
+            }
+            "too_large" => {
+                assert_eq!(offset, 3);
+                let payload = m.payload().unwrap();
+                assert!(payload.len() < 1_000_000, "{}", payload.len());
+                assert!(huge.as_bytes().starts_with(payload));
+                assert_eq!(
+                    get("kawal.original.length").unwrap(),
+                    huge.len().to_string()
+                );
+                let digest: String = Sha256::digest(huge.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                assert_eq!(get("kawal.original.sha256").unwrap(), digest);
+                assert_eq!(get("kawal.truncated").unwrap(), "payload");
+            }
+            other => panic!("unexpected dead letter kind {other}"),
+        }
+        kinds.push(kind);
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["future", "internal", "too_large"]);
+    assert_eq!(committed(&brokers, 0), Some(sent as i64));
+}

@@ -220,6 +220,7 @@ fn run(cfg: Config, events: &[Value]) -> usize {
         }
         det.check_invariants(&ev.account);
     }
+    det.check_index();
     alerts
 }
 

@@ -53,8 +53,20 @@ pub struct Stats {
     pub accounts: u64,
     pub learning: u64,
     pub cases_opened: u64,
+    /// Accounts evicted (over `state.max_accounts`, or idle past
+    /// `state.idle_ttl` of event time).
+    pub evicted: u64,
     /// Alerts cut down to `detect.alert_max_bytes` (see `budget`).
     pub alerts_trimmed: u64,
+    /// Events further behind their account's newest event than
+    /// `time.allowed_lateness` (scored without order-dependent signals).
+    pub late: u64,
+    /// Events skipped as repeats of one of their account's last few
+    /// event ids (redeliveries, retries, floods of one event).
+    pub duplicates: u64,
+    /// Events whose processing panicked: the account was reset (see
+    /// [`Detector::process_guarded`]).
+    pub internal_errors: u64,
 }
 
 impl Stats {
@@ -75,7 +87,11 @@ impl Stats {
         self.accounts += o.accounts;
         self.learning += o.learning;
         self.cases_opened += o.cases_opened;
+        self.evicted += o.evicted;
         self.alerts_trimmed += o.alerts_trimmed;
+        self.late += o.late;
+        self.duplicates += o.duplicates;
+        self.internal_errors += o.internal_errors;
     }
 }
 
@@ -83,6 +99,13 @@ pub struct Detector {
     model: Model,
     index: Index,
     states: Vec<AccountState>,
+    /// The index key of each state (same positions as `states`), so a
+    /// state moved by a swap-remove can be re-indexed.
+    keys: Vec<u64>,
+    /// The eviction sweep's position in the slab.
+    hand: usize,
+    max_accounts: usize,
+    idle_ttl: Millis,
     /// The account of the last [`Detector::hint`], whose state is loaded
     /// at the next hint.
     hinted: Option<u64>,
@@ -97,12 +120,26 @@ pub struct Detector {
     hits: Vec<Hit>,
     detail: String,
     phrase: String,
+    /// The newest event time processed (event time only: deterministic).
+    watermark: Option<Millis>,
+    lateness: Millis,
     pub stats: Stats,
 }
 
+/// Test hook: an event with this id panics inside
+/// [`Detector::process_guarded`], to prove that a panic is contained (the
+/// Kafka mock-cluster test sets it). Never set outside tests.
+#[doc(hidden)]
+pub static PANIC_TEST_EVENT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 impl Detector {
     pub fn new(cfg: Config) -> Detector {
+        let lateness = cfg.time.allowed_lateness_ms();
         Detector {
+            max_accounts: cfg.state.max_accounts.max(1),
+            idle_ttl: cfg.state.idle_ttl_ms(),
+            keys: Vec::new(),
+            hand: 0,
             model: Model::new(cfg),
             index: Index::default(),
             states: Vec::new(),
@@ -113,14 +150,18 @@ impl Detector {
             hits: Vec::with_capacity(16),
             detail: String::new(),
             phrase: String::new(),
+            watermark: None,
+            lateness,
             stats: Stats::default(),
         }
     }
 
     /// Reserves room for `n` accounts (avoids rehashing during a load).
     pub fn reserve(&mut self, n: usize) {
+        let n = n.min(self.max_accounts);
         self.index.reserve(n);
         self.states.reserve(n);
+        self.keys.reserve(n);
         index::advise_huge(&self.states);
     }
 
@@ -136,6 +177,123 @@ impl Detector {
 
     pub fn accounts(&self) -> usize {
         self.states.len()
+    }
+
+    /// The newest event time this detector has processed: the watermark
+    /// of its partition or replay shard (None before the first event).
+    pub fn watermark(&self) -> Option<Millis> {
+        self.watermark
+    }
+
+    /// [`Detector::process`] with a panic contained: should processing
+    /// panic (a bug: nothing the decoder accepts may cause one, and the
+    /// fuzz and property tests look for it), the account's state, which
+    /// the panic may have left half-updated, is reset to a fresh one, the
+    /// event raises no alert, and the panic's message is returned so the
+    /// caller can dead-letter the event (kind `internal`) and go on. A
+    /// stream processor that dies on one message dies on it again after a
+    /// restart: a crash loop that stops the partition for good.
+    pub fn process_guarded(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) -> Result<(), String> {
+        let before = out.len();
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if PANIC_TEST_EVENT_ID
+                .get()
+                .is_some_and(|id| *id == ev.id.as_ref())
+            {
+                panic!("test hook: event {} panics", ev.id);
+            }
+            self.process(ev, out)
+        }));
+        match run {
+            Ok(()) => Ok(()),
+            Err(payload) => {
+                out.truncate(before);
+                self.reset_account(&ev.account, ev.time);
+                self.stats.internal_errors += 1;
+                Err(panic_message(payload.as_ref()))
+            }
+        }
+    }
+
+    /// One step of the idle sweep: the account under the hand is evicted
+    /// if it has been idle for `state.idle_ttl` of event time. One state a
+    /// event, in slab order (a sequential read the prefetcher follows), so
+    /// a full pass takes as many events as there are accounts.
+    #[inline]
+    fn sweep_idle(&mut self) {
+        let n = self.states.len();
+        if n == 0 {
+            return;
+        }
+        if self.hand >= n {
+            self.hand = 0;
+        }
+        let Some(now) = self.watermark else { return };
+        let last = state::secs_to_ms(self.states[self.hand].last_seen);
+        if now - last > self.idle_ttl {
+            self.evict(self.hand);
+        } else {
+            self.hand += 1;
+        }
+    }
+
+    /// Makes room for one more account: evicts the least recently active
+    /// of eight accounts sampled at the hand, preferring those without an
+    /// open case (sampled LRU, as Redis evicts: no recency list to keep).
+    fn evict_for_room(&mut self) {
+        let n = self.states.len();
+        if n == 0 {
+            return;
+        }
+        let mut victim = self.hand % n;
+        let mut best = (true, u32::MAX);
+        for k in 0..8.min(n) {
+            let i = (self.hand + k) % n;
+            let st = &self.states[i];
+            let rank = (st.case.is_some(), st.last_seen);
+            if rank < best {
+                best = rank;
+                victim = i;
+            }
+        }
+        self.hand = (self.hand + 8) % n;
+        self.evict(victim);
+    }
+
+    /// Forgets the account at slab position `i`: its index entry, its
+    /// share of the population tables, its state (the last state moves
+    /// into its place).
+    fn evict(&mut self, i: usize) {
+        let key = self.keys[i];
+        self.index.remove(key);
+        let st = &self.states[i];
+        self.pop.forget(st);
+        if !st.graduated {
+            self.stats.learning = self.stats.learning.saturating_sub(1);
+        }
+        self.stats.accounts = self.stats.accounts.saturating_sub(1);
+        self.stats.evicted += 1;
+        self.states.swap_remove(i);
+        self.keys.swap_remove(i);
+        if i < self.states.len() {
+            self.index.set(self.keys[i], i as u32);
+        }
+        if self.hinted == Some(key) {
+            self.hinted = None;
+        }
+    }
+
+    /// Replaces an account's state with a fresh one (after a panic). The
+    /// population tables keep the account's old contributions: they are
+    /// estimates, and one account more or less does not move them.
+    fn reset_account(&mut self, account: &str, at: Millis) {
+        if let Some(i) = self.index.get(hash_str(account)) {
+            let st = &mut self.states[i as usize];
+            if st.graduated {
+                self.stats.learning += 1;
+            }
+            *st = AccountState::new(at);
+        }
     }
 
     /// Bytes held for account state: slab, index, open cases.
@@ -205,6 +363,23 @@ impl Detector {
             }
         }
         assert!(st.posting.per_day.is_finite(), "posting rate");
+        assert!(self.states.len() <= self.max_accounts, "over the cap");
+        assert_eq!(self.keys.len(), self.states.len());
+        assert_eq!(
+            self.index
+                .get(hash_str(account))
+                .map(|i| self.keys[i as usize]),
+            Some(hash_str(account))
+        );
+    }
+
+    /// Checks that every tracked account is indexed at its own position
+    /// (tests: O(accounts)).
+    #[doc(hidden)]
+    pub fn check_index(&self) {
+        for (i, k) in self.keys.iter().enumerate() {
+            assert_eq!(self.index.get(*k), Some(i as u32), "account {i}");
+        }
     }
 
     fn is_learning(cfg: &Config, st: &AccountState) -> bool {
@@ -216,12 +391,18 @@ impl Detector {
     /// the caller stamps it with the wall clock ([`Alert::stamp`]).
     pub fn process(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) {
         let key = hash_str(&ev.account);
+        self.watermark = Some(self.watermark.map_or(ev.time, |w| w.max(ev.time)));
+        self.sweep_idle();
         let idx = match self.index.get(key) {
             Some(i) => i as usize,
             None => {
+                if self.states.len() >= self.max_accounts {
+                    self.evict_for_room();
+                }
                 let i = self.states.len();
                 let cap = self.states.capacity();
                 self.states.push(AccountState::new(ev.time));
+                self.keys.push(key);
                 if self.states.capacity() != cap {
                     index::advise_huge(&self.states);
                 }
@@ -231,8 +412,13 @@ impl Detector {
                 i
             }
         };
+        if self.states[idx].seen_recently(key32(&ev.id)) {
+            self.stats.duplicates += 1;
+            return;
+        }
         self.stats.events += 1;
         self.stats.by_kind[ev.kind.index()] += 1;
+        let lateness = self.lateness;
 
         // Split borrows: the state is mutated while the model is read.
         let Detector {
@@ -249,6 +435,15 @@ impl Detector {
         } = self;
         let st = &mut states[idx];
         let cfg = &model.cfg;
+        // Event-time policy: an event further behind the account's newest
+        // than the allowed lateness is late. It still teaches the baseline
+        // and carries its own intrinsic signals, but raises nothing that
+        // compares it with its neighbours in time (travel, failure and post
+        // bursts, sequences), whose order it has lost.
+        let in_order = st.events == 0 || ev.time >= state::secs_to_ms(st.last_seen) - lateness;
+        if !in_order {
+            stats.late += 1;
+        }
 
         if let Some(case) = &st.case
             && ev.time - case.last > model.long_ms
@@ -295,9 +490,9 @@ impl Detector {
 
         let learning = Self::is_learning(cfg, st);
         hits.clear();
-        model.access_signals(ev, &acc, st, pop, hits);
+        model.access_signals(ev, &acc, st, pop, in_order, hits);
         match ev.kind {
-            EventKind::Post => model.post_signals(ev, st, hits),
+            EventKind::Post => model.post_signals(ev, st, in_order, hits),
             EventKind::Login | EventKind::Logout | EventKind::Other => {}
             _ => model.change_signals(ev, &acc, st, learning, hits),
         }
@@ -314,20 +509,34 @@ impl Detector {
         }
 
         let net = evaluate(
-            model, ev, &acc, st, hits, detail, phrase, learning, stats, out,
+            model, ev, &acc, st, hits, detail, phrase, learning, in_order, stats, out,
         );
         let quarantined = st
             .case
             .as_ref()
             .is_some_and(|c| c.emitted >= Some(Severity::High));
         let suspicious = net >= cfg.detect.open_threshold;
-        learn(model, pop, st, ev, &acc, quarantined, suspicious);
+        let how = How {
+            quarantined,
+            suspicious,
+            in_order,
+        };
+        learn(model, pop, st, ev, &acc, how);
         touch(st, ev.time);
         if !st.graduated && !Self::is_learning(cfg, st) {
             st.graduated = true;
             stats.learning = stats.learning.saturating_sub(1);
         }
     }
+}
+
+/// The message of a caught panic (a `&str` or `String` payload).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 fn touch(st: &mut AccountState, t: Millis) {
@@ -381,6 +590,7 @@ fn evaluate(
     detail: &mut String,
     phrase: &mut String,
     learning: bool,
+    in_order: bool,
     stats: &mut Stats,
     out: &mut Vec<Alert>,
 ) -> f64 {
@@ -406,7 +616,9 @@ fn evaluate(
     let net = (pos + neg).max(0.0);
     // Familiar context discounts the event's suspicious signals evenly.
     let factor = if pos > 0.0 { net / pos } else { 0.0 };
-    let risky = access_risk >= cfg.detect.risky_access;
+    // A late event's access is not a start of a sequence: what came
+    // after it has been seen already, out of order.
+    let risky = access_risk >= cfg.detect.risky_access && in_order;
 
     // Sequence: an action after a risky access (earlier, or this event's).
     let (risky_at, risk) = if risky {
@@ -418,28 +630,23 @@ fn evaluate(
             .map_or((None, 0.0), |(t, r)| (Some(t), r))
     };
     let n_before = hits.len();
-    if let Some(at) = risky_at {
-        let dt = ev.time - at;
-        let w = if dt <= model.short_ms {
-            1.0
-        } else if dt <= model.long_ms {
-            cfg.detect.long_window_weight
-        } else {
-            0.0
-        };
+    if let Some(at) = risky_at
+        && in_order
+    {
         for i in 0..n_before {
             let h = hits[i];
-            if h.sig.is_sequence_action() && h.c > 0.0 && w > 0.0 {
-                // Stronger for a stronger action and a riskier access.
-                let strength =
-                    (h.c / 2.0).min(1.0) * (risk / (2.0 * cfg.detect.risky_access)).min(1.0);
-                hits.push(Hit {
-                    sig: h.sig,
-                    c: 0.0,
-                    a: dt as f64 / MINUTE as f64,
-                    b: w,
-                    raw: cfg.weights.sequence * w * strength,
-                });
+            if h.sig.is_sequence_action() && h.c > 0.0 {
+                push_sequence(model, hits, h.sig, h.c, ev.time - at, risk);
+            }
+        }
+    }
+    // A risky access that arrives after actions that happened after it
+    // (out of order, within the allowed lateness): those actions are its
+    // sequence, as they would have been in order.
+    if risky && let Some(case) = st.case.as_ref() {
+        for s in case.signals.iter() {
+            if !s.sequence && s.sig.is_sequence_action() && s.at > ev.time {
+                push_sequence(model, hits, s.sig, s.contribution, s.at - ev.time, risk);
             }
         }
     }
@@ -458,8 +665,9 @@ fn evaluate(
         let id = hash_bytes(format!("{}\0{}", ev.account, ev.id).as_bytes());
         Box::new(Case::new(id, ev.time))
     });
-    case.last = ev.time;
-    if risky {
+    case.last = case.last.max(ev.time);
+    // The latest risky access is the one later actions follow.
+    if risky && case.risky_access.is_none_or(|(t, _)| ev.time >= t) {
         case.risky_access = Some((ev.time, access_risk));
     }
 
@@ -559,6 +767,32 @@ fn evaluate(
     net
 }
 
+/// Adds the sequence hit of an action `dt` after a risky access of
+/// strength `risk`: full weight in the short window, reduced in the long
+/// one, none outside it or before the access (`dt` < 0: the action came
+/// first, which is no sequence).
+fn push_sequence(model: &Model, hits: &mut Vec<Hit>, sig: Sig, c: f64, dt: Millis, risk: f64) {
+    let cfg = &model.cfg;
+    let w = if dt < 0 {
+        return;
+    } else if dt <= model.short_ms {
+        1.0
+    } else if dt <= model.long_ms {
+        cfg.detect.long_window_weight
+    } else {
+        return;
+    };
+    // Stronger for a stronger action and a riskier access.
+    let strength = (c / 2.0).min(1.0) * (risk / (2.0 * cfg.detect.risky_access)).min(1.0);
+    hits.push(Hit {
+        sig,
+        c: 0.0,
+        a: dt as f64 / MINUTE as f64,
+        b: w,
+        raw: cfg.weights.sequence * w * strength,
+    });
+}
+
 fn build_alert(
     ev: &Event<'_>,
     case: &Case,
@@ -630,6 +864,18 @@ fn build_alert(
     }
 }
 
+/// How an event is learnt from.
+#[derive(Clone, Copy)]
+struct How {
+    /// The account is under a high-severity case: locations and devices
+    /// are not learnt (a hijacker's must not become familiar).
+    quarantined: bool,
+    /// The event itself reached the open threshold.
+    suspicious: bool,
+    /// Not late (see the event-time policy in `process`).
+    in_order: bool,
+}
+
 /// Learns from the event: the baseline after it includes it.
 fn learn(
     model: &Model,
@@ -637,9 +883,13 @@ fn learn(
     st: &mut AccountState,
     ev: &Event<'_>,
     acc: &signals::Access,
-    quarantined: bool,
-    suspicious: bool,
+    how: How,
 ) {
+    let How {
+        quarantined,
+        suspicious,
+        in_order,
+    } = how;
     let day = day16(ev.time);
     let login = ev.kind == EventKind::Login;
     if login {
@@ -656,19 +906,24 @@ fn learn(
             if acc.country != NO_COUNTRY
                 && st.countries.observe(state::country_key(acc.country), day)
             {
-                *pop.countries.entry(acc.country).or_default() += 1;
+                let n = pop.countries.entry(acc.country).or_default();
+                *n = n.saturating_add(1);
             }
             if acc.network != 0 && st.networks.observe(acc.network, day) {
-                *pop.networks.entry(acc.network).or_default() += 1;
+                pop.add_network(acc.network);
                 tentative(st, acc.network);
             }
             if st.ip_ranges.observe(acc.ip_range, day) {
                 tentative(st, acc.ip_range);
             }
             if first_located && (st.countries.n > 0 || st.networks.n > 0) {
-                pop.located_accounts += 1;
+                pop.located_accounts = pop.located_accounts.saturating_add(1);
             }
-            if login && let Some((lat, lon)) = ev.source.position() {
+            // A late sign-in is not the actor's latest whereabouts.
+            if login
+                && in_order
+                && let Some((lat, lon)) = ev.source.position()
+            {
                 learn_place(st, lat, lon, day);
                 st.set_last_login(state::LastLogin {
                     actor: acc.actor,
@@ -810,8 +1065,10 @@ fn learn_post(
         }
         p.hours[wk][hr] += state::HOUR_UNIT;
     }
-    // Daily rate: EWMA over days (idle days count as zero).
-    if day != p.today {
+    // Daily rate: EWMA over days (idle days count as zero). A post from
+    // an earlier day (out of order) counts in today's tally rather than
+    // rewinding the day.
+    if day > p.today {
         if p.today != 0 {
             let alpha = 1.0 / 14.0;
             p.per_day = p.per_day * (1.0 - alpha) + alpha * p.today_count as f32;

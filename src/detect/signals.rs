@@ -289,7 +289,43 @@ pub struct Population {
     pub located_accounts: u32,
 }
 
+/// Networks a population table holds at most (a flood of made-up ASNs
+/// must not grow it without bound; there are about 80,000 ASNs in use).
+pub const MAX_POPULATION_NETWORKS: usize = 1 << 18;
+
 impl Population {
+    /// Counts one more account on `network`; past the bound, networks
+    /// not yet held are not counted (they stay "rare", the cautious
+    /// reading).
+    pub fn add_network(&mut self, network: u32) {
+        if self.networks.len() >= MAX_POPULATION_NETWORKS && !self.networks.contains_key(&network) {
+            return;
+        }
+        let n = self.networks.entry(network).or_default();
+        *n = n.saturating_add(1);
+    }
+
+    /// Takes an evicted account's countries and networks out.
+    pub fn forget(&mut self, st: &AccountState) {
+        for s in st.countries.iter() {
+            let c = country_of_key(s.key);
+            if let Some(n) = self.countries.get_mut(&c) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        for s in st.networks.iter() {
+            if let Some(n) = self.networks.get_mut(&s.key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.networks.remove(&s.key);
+                }
+            }
+        }
+        if st.countries.n > 0 || st.networks.n > 0 {
+            self.located_accounts = self.located_accounts.saturating_sub(1);
+        }
+    }
+
     /// Rarity adjustment in nats: positive for values few accounts use,
     /// negative for values most use. Zero until the population is large
     /// enough to say.
@@ -568,13 +604,17 @@ impl Model {
         Some((p_attacker_seen / p_user_seen.max(1e-3)).ln().min(0.0))
     }
 
-    /// Access signals (sign-in context, device, agent, actor).
+    /// Access signals (sign-in context, device, agent, actor). A late
+    /// event (`in_order` false: further behind the account's newest event
+    /// than the allowed lateness) raises none of the signals that compare
+    /// it with the events before it (travel, failure bursts).
     pub fn access_signals(
         &self,
         ev: &Event<'_>,
         acc: &Access,
         st: &AccountState,
         pop: &Population,
+        in_order: bool,
         hits: &mut Vec<Hit>,
     ) {
         let w = &self.cfg.weights;
@@ -634,7 +674,7 @@ impl Model {
                     );
                 }
             }
-            if login && ev.is_success() {
+            if login && ev.is_success() && in_order {
                 self.travel(ev, acc, st, hits);
             }
         } else if new_country && ev.kind != EventKind::Post {
@@ -679,7 +719,7 @@ impl Model {
         }
 
         // Failed sign-ins from many places, then this success.
-        if login && ev.is_success() {
+        if login && ev.is_success() && in_order {
             let f = &st.failures;
             let recent = secs32(ev.time).saturating_sub(f.last) <= 3600;
             if recent && f.count >= 5 && (f.distinct_networks() >= 3 || f.distinct_countries() >= 2)
@@ -743,7 +783,10 @@ impl Model {
         if effective < t.min_distance_km {
             return;
         }
-        let minutes = ((secs32(ev.time).saturating_sub(last.at)) as f64 / 60.0).max(1.0);
+        // Either order: a sign-in a little older than the previous one
+        // (within the allowed lateness) is as far from it in time as a
+        // newer one, not zero minutes away.
+        let minutes = (secs32(ev.time).abs_diff(last.at) as f64 / 60.0).max(1.0);
         let speed = effective / (minutes / 60.0);
         if speed < t.max_speed_kmh {
             return;
@@ -752,8 +795,14 @@ impl Model {
         hits.push(Hit::new(Sig::ImpossibleTravel, c).with(dist, minutes));
     }
 
-    /// Post signals.
-    pub fn post_signals(&self, ev: &Event<'_>, st: &AccountState, hits: &mut Vec<Hit>) {
+    /// Post signals; a late post (`in_order` false) is never a burst.
+    pub fn post_signals(
+        &self,
+        ev: &Event<'_>,
+        st: &AccountState,
+        in_order: bool,
+        hits: &mut Vec<Hit>,
+    ) {
         let w = &self.cfg.weights;
         let p = &self.cfg.posting;
         let posting = &st.posting;
@@ -789,7 +838,7 @@ impl Model {
             .iter()
             .filter(|&&t| t != 0 && now.saturating_sub(t) <= window)
             .count() as u32;
-        if k >= p.burst_min_posts {
+        if k >= p.burst_min_posts && in_order {
             let hour_share = if total >= 10.0 {
                 (posting.hours[wk][hr] as f64 / super::state::HOUR_UNIT as f64 + 0.5)
                     / (total + 24.0)

