@@ -15,7 +15,8 @@
 //!
 //! Environment variables use `__` between path segments:
 //! `KAWAL__SEVERITY__HIGH=8` sets `[severity] high`. Their values are read
-//! as TOML (`8`, `true`, `["a","b"]`) and fall back to a plain string.
+//! as TOML (`8`, `true`, `["a","b"]`), except for keys whose default is a
+//! string and for librdkafka properties, which take the value verbatim.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -350,7 +351,7 @@ impl Config {
                 problems.push(format!("{name}: malformed variable name"));
                 continue;
             }
-            let value = parse_env_value(&raw);
+            let value = parse_env_value(&schema, &path, &raw);
             // Build a nested table for the one key and merge it like a file.
             let mut table = Table::new();
             let (last, parents) = path.split_last().expect("non-empty path");
@@ -540,8 +541,31 @@ impl Config {
     }
 }
 
-fn parse_env_value(raw: &str) -> Value {
-    // Read as a TOML value when it is one; otherwise it is a bare string.
+/// An environment value for the key at `path`. A key whose default is a
+/// string, and every librdkafka property (the free-form tables), takes
+/// the value verbatim: a secret like `1.50` or `true` must not become a
+/// number or a boolean on its way through. Other keys read it as TOML
+/// (`8`, `true`, `["a","b"]`), falling back to a string (so the type check
+/// reports it).
+fn parse_env_value(schema: &Table, path: &[String], raw: &str) -> Value {
+    let mut at = Some(schema);
+    let mut expected = None;
+    for (i, p) in path.iter().enumerate() {
+        match at.and_then(|t| t.get(p)) {
+            Some(Value::Table(t)) if t.is_empty() && i + 1 < path.len() => {
+                return Value::String(raw.to_string());
+            }
+            Some(Value::Table(t)) => at = Some(t),
+            Some(v) => {
+                expected = Some(v);
+                at = None;
+            }
+            None => at = None,
+        }
+    }
+    if let Some(Value::String(_)) = expected {
+        return Value::String(raw.to_string());
+    }
     format!("v = {raw}")
         .parse::<Table>()
         .ok()
@@ -696,6 +720,26 @@ mod tests {
     }
 
     #[test]
+    fn env_values_of_string_keys_are_taken_verbatim() {
+        let cfg = Config::load(
+            None,
+            env(&[
+                ("KAWAL__KAFKA__COMMON__SASL_PASSWORD", "1.50"),
+                ("KAWAL__KAFKA__PRODUCER__LINGER_MS", "007"),
+                ("KAWAL__KAFKA__GROUP_ID", "true"),
+                ("KAWAL__OUTPUT__NDJSON", "[not, a, list]"),
+                ("KAWAL__SEVERITY__HIGH", "8"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.kafka.common["sasl.password"], "1.50");
+        assert_eq!(cfg.kafka.producer["linger.ms"], "007");
+        assert_eq!(cfg.kafka.group_id, "true");
+        assert_eq!(cfg.output.ndjson, "[not, a, list]");
+        assert_eq!(cfg.severity.high, 8.0);
+    }
+
+    #[test]
     fn env_lists_parse_as_toml() {
         let c = Config::load(
             None,
@@ -775,17 +819,23 @@ mod tests {
             env(&[
                 ("KAWAL__KAFKA__CONSUMER__ENABLE_AUTO_OFFSET_STORE", "true"),
                 ("KAWAL__KAFKA__WORKERS", "0"),
+                // A property from the environment is a string, verbatim.
                 ("KAWAL__KAFKA__COMMON__X", "[1]"),
             ]),
         )
         .unwrap_err();
         let text = err.to_string();
-        assert_eq!(err.problems.len(), 3, "{text}");
+        assert_eq!(err.problems.len(), 2, "{text}");
         assert!(
             text.contains("kafka.consumer.enable.auto.offset.store"),
             "{text}"
         );
         assert!(text.contains("kafka.workers"), "{text}");
+        // In a file, an array is no property value.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "[kafka.common]\nx = [1]\n").unwrap();
+        let text = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
         assert!(
             text.contains("should be a string, number or boolean"),
             "{text}"

@@ -373,9 +373,12 @@ impl ErrorKind {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("{kind}: {source}", kind = .kind.as_str())]
+    #[error("{kind}: {field}{sep}{message}", kind = .kind.as_str(), sep = if .field.is_empty() { "" } else { ": " })]
     Json {
         kind: ErrorKind,
+        /// Where it went wrong (`source.lat`, `time`), when a field did.
+        field: String,
+        message: String,
         #[source]
         source: serde_json::Error,
     },
@@ -392,6 +395,42 @@ impl DecodeError {
 
     fn invalid(kind: ErrorKind, what: &'static str) -> Self {
         DecodeError::Invalid { kind, what }
+    }
+
+    /// The error of a line serde refused, naming the field: the line is
+    /// read again, on this error path only, tracking the path to where it
+    /// failed (valid events never pay for it).
+    fn from_json_in(e: serde_json::Error, text: &str) -> Self {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let field = match serde_path_to_error::deserialize::<_, Wire<'_>>(&mut de) {
+            Err(pe) => {
+                let p = pe.path().to_string();
+                if p == "." { String::new() } else { p }
+            }
+            Ok(_) => String::new(),
+        };
+        match Self::from_json(e) {
+            DecodeError::Json {
+                kind,
+                message,
+                source,
+                ..
+            } => {
+                // "missing field `time`" names it already.
+                let field = if kind == ErrorKind::MissingField {
+                    String::new()
+                } else {
+                    field
+                };
+                DecodeError::Json {
+                    kind,
+                    field,
+                    message,
+                    source,
+                }
+            }
+            other => other,
+        }
     }
 
     fn from_json(e: serde_json::Error) -> Self {
@@ -413,7 +452,14 @@ impl DecodeError {
                 }
             }
         };
-        DecodeError::Json { kind, source: e }
+        // serde's wording, made plain: its borrowed strings are strings.
+        let message = e.to_string().replace("a borrowed string", "a string");
+        DecodeError::Json {
+            kind,
+            field: String::new(),
+            message,
+            source: e,
+        }
     }
 }
 
@@ -434,7 +480,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event<'_>, DecodeError> {
     // the canonical error for invalid ones (see `fast`).
     let w = match fast::parse(text) {
         Some(w) => w,
-        None => serde_json::from_str(text).map_err(DecodeError::from_json)?,
+        None => serde_json::from_str(text).map_err(|e| DecodeError::from_json_in(e, text))?,
     };
     validate(w)
 }
@@ -450,8 +496,10 @@ fn validate(w: Wire<'_>) -> Result<Event<'_>, DecodeError> {
     if w.kind.is_empty() {
         return Err(DecodeError::invalid(BadValue, "empty type"));
     }
-    let time =
-        parse_rfc3339(&w.time).ok_or(DecodeError::invalid(BadTime, "time is not RFC 3339"))?;
+    let time = parse_rfc3339(&w.time).ok_or(DecodeError::invalid(
+        BadTime,
+        "time: not an RFC 3339 date-time (like 2026-03-02T08:15:27Z)",
+    ))?;
     let outcome = match w.outcome.as_deref() {
         None => None,
         Some("success") => Some(Outcome::Success),
@@ -616,6 +664,17 @@ mod tests {
             kind_of(&format!(r#"{{{ok},"actor":5}}"#)),
             ErrorKind::BadType
         );
+        // Errors name the field.
+        let e = decode(br#"{"id":"1","time":5,"account":"a","type":"login"}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("bad_type: time: invalid type: integer `5`, expected a string"),
+            "{e}"
+        );
+        let e = decode(format!(r#"{{{ok},"source":{{"asn":"x"}}}}"#).as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("source.asn: invalid type"), "{e}");
+        let e = decode(format!(r#"{{{ok},"post":{{"links":[1]}}}}"#).as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("post.links[0]: invalid type"), "{e}");
         assert_eq!(
             kind_of(r#"{"id":"1","time":"2026-03-02 soon","account":"a","type":"login"}"#),
             ErrorKind::BadTime

@@ -91,6 +91,12 @@ enum Command {
         /// Events per second (0: as fast as possible).
         #[arg(long, default_value_t = 0.0)]
         rate: f64,
+        /// Give up (exit 2) once the brokers have been unreachable this
+        /// long, or a message is undelivered for this long ("30s", "5m").
+        #[arg(long, default_value = "30s", value_parser = parse_timeout)]
+        timeout: std::time::Duration,
+        /// Configuration file (layered over the embedded defaults; for
+        /// `[kafka] brokers` and `[kafka.common]`/`[kafka.producer]`).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -378,6 +384,7 @@ fn run() -> Result<()> {
             topic,
             brokers,
             rate,
+            timeout,
             config,
         } => {
             let mut cfg = load_config(config.as_deref())?;
@@ -398,9 +405,14 @@ fn run() -> Result<()> {
             };
             let pb = len.map_or_else(ProgressBar::hidden, |n| bar(n, "produce"));
             let producer = kawal::kafka::client_config(&cfg.kafka, kawal::kafka::Role::Producer);
-            let out = kawal::produce::produce(reader, &producer, &topic, rate, &mut |b| {
-                pb.set_position(b)
-            })?;
+            let out = kawal::produce::produce_within(
+                reader,
+                &producer,
+                &topic,
+                rate,
+                timeout,
+                &mut |b| pb.set_position(b),
+            )?;
             pb.finish_and_clear();
             eprintln!(
                 "produced {} messages ({} without a readable account) to {topic} in {:.2}s, {:.0} messages/s",
@@ -491,6 +503,13 @@ fn run() -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match kawal::time::parse_duration(s) {
+        Some(ms) if ms > 0 => Ok(std::time::Duration::from_millis(ms as u64)),
+        _ => Err(format!("{s:?} is not a positive duration (like 30s, 5m)")),
+    }
 }
 
 fn tempdir() -> Result<PathBuf> {

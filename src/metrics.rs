@@ -324,8 +324,8 @@ impl Metrics {
     }
 }
 
-/// Readiness: partitions assigned and every worker running.
-pub type Ready = Arc<dyn Fn() -> bool + Send + Sync>;
+/// Readiness: Ok, or the reason the instance is not ready.
+pub type Ready = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// Serves `/metrics`, `/healthz` and `/readyz` on `listener` until the
 /// task is dropped.
@@ -368,17 +368,14 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, rea
                     metrics.render(),
                 ),
                 ("GET", "/healthz") => ("200 OK", "text/plain", b"ok\n".to_vec()),
-                ("GET", "/readyz") => {
-                    if ready() {
-                        ("200 OK", "text/plain", b"ready\n".to_vec())
-                    } else {
-                        (
-                            "503 Service Unavailable",
-                            "text/plain",
-                            b"not ready: no partitions assigned or a worker stopped\n".to_vec(),
-                        )
-                    }
-                }
+                ("GET", "/readyz") => match ready() {
+                    Ok(()) => ("200 OK", "text/plain", b"ready\n".to_vec()),
+                    Err(why) => (
+                        "503 Service Unavailable",
+                        "text/plain",
+                        format!("not ready: {why}\n").into_bytes(),
+                    ),
+                },
                 ("GET", _) => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
                 _ => (
                     "405 Method Not Allowed",
@@ -496,7 +493,13 @@ mod tests {
         let addr = serve_in_background(
             "127.0.0.1:0",
             Arc::clone(&m),
-            Arc::new(move || r.load(std::sync::atomic::Ordering::Acquire)),
+            Arc::new(move || {
+                if r.load(std::sync::atomic::Ordering::Acquire) {
+                    Ok(())
+                } else {
+                    Err("no partitions assigned yet".into())
+                }
+            }),
         )
         .unwrap();
         let get = |path: &str| {
@@ -510,7 +513,12 @@ mod tests {
         assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
         assert!(metrics.contains("kawal_dead_letters_total 3"), "{metrics}");
         assert!(get("/healthz").starts_with("HTTP/1.1 200"));
-        assert!(get("/readyz").starts_with("HTTP/1.1 503"));
+        let not_ready = get("/readyz");
+        assert!(not_ready.starts_with("HTTP/1.1 503"), "{not_ready}");
+        assert!(
+            not_ready.ends_with("not ready: no partitions assigned yet\n"),
+            "{not_ready}"
+        );
         ready.store(true, std::sync::atomic::Ordering::Release);
         assert!(get("/readyz").starts_with("HTTP/1.1 200"));
         assert!(get("/nope").starts_with("HTTP/1.1 404"));

@@ -16,7 +16,9 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
+use crate::kafka::Health;
 use crate::source::ndjson::{Chunk, ChunkReader, line_account};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProduceError {
@@ -24,9 +26,21 @@ pub enum ProduceError {
     Read(#[from] std::io::Error),
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
-    #[error("{failed} of {sent} messages were not delivered")]
-    Undelivered { failed: u64, sent: u64 },
+    #[error("{failed} of {sent} messages were not delivered{why}")]
+    Undelivered { failed: u64, sent: u64, why: String },
+    #[error(
+        "{why}; gave up after {waited_s} s: {delivered} of {sent} messages delivered (raise --timeout to wait longer)"
+    )]
+    Unreachable {
+        why: String,
+        waited_s: u64,
+        sent: u64,
+        delivered: u64,
+    },
 }
+
+/// How long `kawal produce` waits for unreachable brokers by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What was produced.
 #[derive(Debug, Clone, Default)]
@@ -38,13 +52,33 @@ pub struct Produced {
     pub seconds: f64,
 }
 
-#[derive(Default)]
 struct Counting {
     delivered: AtomicU64,
     failed: AtomicU64,
+    health: Arc<Health>,
 }
 
-impl ClientContext for Counting {}
+impl ClientContext for Counting {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        self.health.log(level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.health.error(&error, reason);
+    }
+
+    /// librdkafka's statistics: a line at debug level (its default dumps
+    /// 3 KB at info every 5 s).
+    fn stats(&self, stats: rdkafka::Statistics) {
+        self.health.from_stats(&stats);
+        tracing::debug!(
+            messages_queued = stats.msg_cnt,
+            bytes_queued = stats.msg_size,
+            transmitted = stats.txmsgs,
+            "producer statistics"
+        );
+    }
+}
 
 impl ProducerContext for Counting {
     type DeliveryOpaque = ();
@@ -56,9 +90,7 @@ impl ProducerContext for Counting {
     }
 }
 
-/// Sends every non-blank line of `input` to `topic`. `rate` is messages
-/// per second (0: as fast as the producer takes them). `progress` gets the
-/// bytes read so far. Returns when every message is delivered.
+/// [`produce_within`] with the default timeout.
 pub fn produce<R: Read>(
     input: R,
     config: &ClientConfig,
@@ -66,8 +98,46 @@ pub fn produce<R: Read>(
     rate: f64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Produced, ProduceError> {
+    produce_within(input, config, topic, rate, DEFAULT_TIMEOUT, progress)
+}
+
+/// Sends every non-blank line of `input` to `topic`. `rate` is messages
+/// per second (0: as fast as the producer takes them). `progress` gets the
+/// bytes read so far. Returns when every message is delivered; gives up
+/// with [`ProduceError::Unreachable`] once the brokers have been
+/// unreachable for `timeout` (which also bounds each message's delivery,
+/// as librdkafka's `message.timeout.ms`, unless configured).
+pub fn produce_within<R: Read>(
+    input: R,
+    config: &ClientConfig,
+    topic: &str,
+    rate: f64,
+    timeout: Duration,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Produced, ProduceError> {
     let started = Instant::now();
-    let producer: ThreadedProducer<Counting> = config.create_with_context(Counting::default())?;
+    let brokers = config.get("bootstrap.servers").unwrap_or("?").to_string();
+    let health = Health::new(&brokers);
+    let mut config = config.clone();
+    if config.get("message.timeout.ms").is_none() {
+        config.set("message.timeout.ms", timeout.as_millis().max(1).to_string());
+    }
+    let producer: ThreadedProducer<Counting> = config.create_with_context(Counting {
+        delivered: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+        health: Arc::clone(&health),
+    })?;
+    let give_up = |sent: u64| -> Result<(), ProduceError> {
+        match health.unreachable() {
+            Some((down, _)) if down >= timeout => Err(ProduceError::Unreachable {
+                why: health.describe().unwrap_or_default(),
+                waited_s: down.as_secs(),
+                sent,
+                delivered: producer.context().delivered.load(Ordering::Relaxed),
+            }),
+            _ => Ok(()),
+        }
+    };
     let mut reader = ChunkReader::new(input);
     let mut chunk = Chunk::default();
     let mut out = Produced::default();
@@ -89,6 +159,7 @@ pub fn produce<R: Read>(
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                         record = r;
+                        give_up(out.messages)?;
                         std::thread::sleep(Duration::from_millis(2));
                     }
                     Err((e, _)) => return Err(e.into()),
@@ -103,13 +174,22 @@ pub fn produce<R: Read>(
             }
         }
         progress(reader.bytes_read);
+        give_up(out.messages)?;
     }
-    producer.flush(Duration::from_secs(60))?;
+    // Deliveries end within message.timeout.ms; a little more for the
+    // last reports to arrive.
+    let flushed = producer.flush(timeout + Duration::from_secs(5));
     let failed = producer.context().failed.load(Ordering::Relaxed);
-    if failed > 0 {
+    if failed > 0 || flushed.is_err() {
+        give_up(out.messages)?;
+        let why = health
+            .describe()
+            .map(|w| format!(": {w}"))
+            .unwrap_or_default();
         return Err(ProduceError::Undelivered {
-            failed,
+            failed: failed.max(1),
             sent: out.messages,
+            why,
         });
     }
     out.bytes = reader.bytes_read;

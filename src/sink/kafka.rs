@@ -9,6 +9,7 @@
 //! stored and the worker stops (see the source), which re-reads the batch
 //! after a restart instead of losing its alerts.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,20 +21,30 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 
 use super::{Ack, Sink, SinkError};
 use crate::detect::Alert;
+use crate::kafka::Health;
 
 /// Delivery callbacks: release the batch's hold, count the outcome.
-#[derive(Default)]
 pub struct DeliveryContext {
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
     /// librdkafka's send retries, from its statistics.
     pub retries: AtomicU64,
+    health: Arc<Health>,
 }
 
 impl ClientContext for DeliveryContext {
     fn stats(&self, stats: rdkafka::Statistics) {
         let total: u64 = stats.brokers.values().map(|b| b.txretries).sum();
         self.retries.store(total, Ordering::Relaxed);
+        self.health.from_stats(&stats);
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        self.health.log(level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.health.error(&error, reason);
     }
 }
 
@@ -132,8 +143,14 @@ impl KafkaSink {
         alerts_topic: &str,
         dead_letter_topic: &str,
         drain_timeout: Duration,
+        health: Arc<Health>,
     ) -> Result<KafkaSink, KafkaError> {
-        let producer = config.create_with_context(DeliveryContext::default())?;
+        let producer = config.create_with_context(DeliveryContext {
+            delivered: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            health,
+        })?;
         let topic = |t: &str| (!t.is_empty()).then(|| t.to_string());
         let max_message_bytes = config
             .get("message.max.bytes")

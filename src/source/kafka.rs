@@ -56,7 +56,7 @@ use crate::config::Config;
 use crate::decode::{ErrorKind, decode};
 use crate::detect::{Alert, Detector, Sig, Stats};
 use crate::enrich::Enricher;
-use crate::kafka::{Role, client_config, describe};
+use crate::kafka::{Health, Role, client_config, describe};
 use crate::metrics::Metrics;
 use crate::sink::kafka::{DeadLetter, KafkaSink};
 use crate::sink::{Ack, Sink, SinkError};
@@ -118,14 +118,33 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
     workers: usize,
+    health: Arc<Health>,
+    group: String,
 }
 
 impl Pipeline {
-    /// Ready: partitions assigned and every worker running (`/readyz`).
+    /// Ready: brokers reachable, partitions assigned and every worker
+    /// running (`/readyz`); when not, the reason.
     pub fn readiness(&self) -> crate::metrics::Ready {
         let m = Arc::clone(&self.metrics);
         let n = self.workers as i64;
-        Arc::new(move || m.assigned.get() > 0 && m.up_workers.get() == n)
+        let health = Arc::clone(&self.health);
+        let group = self.group.clone();
+        Arc::new(move || {
+            if let Some(why) = health.describe() {
+                return Err(why);
+            }
+            let up = m.up_workers.get();
+            if up < n {
+                return Err(format!("{up} of {n} workers running"));
+            }
+            if m.assigned.get() == 0 {
+                return Err(format!(
+                    "no partitions assigned yet (joining consumer group {group})"
+                ));
+            }
+            Ok(())
+        })
     }
 
     /// Asks every worker to drain, commit and leave the group.
@@ -179,6 +198,7 @@ pub fn start(
     let metrics = Arc::new(Metrics::new());
     let stop = Arc::new(AtomicBool::new(false));
     let leaving = Arc::new(Leaving::new(cfg.kafka.workers));
+    let health = Health::new(&cfg.kafka.brokers);
     let consumer_cfg = client_config(&cfg.kafka, Role::Consumer);
     let producer_cfg = client_config(&cfg.kafka, Role::Producer);
     tracing::info!(consumer = %describe(&consumer_cfg), producer = %describe(&producer_cfg), topics = ?cfg.kafka.topics, "kafka clients");
@@ -195,6 +215,7 @@ pub fn start(
                 &cfg.kafka.alerts_topic,
                 &cfg.kafka.dead_letter_topic,
                 drain,
+                Arc::clone(&health),
             )?)
         };
         let context = WorkerContext {
@@ -210,6 +231,7 @@ pub fn start(
             changed: AtomicBool::new(false),
             topics: cfg.kafka.topics.clone(),
             metrics: Arc::clone(&metrics),
+            health: Arc::clone(&health),
         };
         let consumer: BaseConsumer<WorkerContext> = consumer_cfg.create_with_context(context)?;
         let topics: Vec<&str> = cfg.kafka.topics.iter().map(String::as_str).collect();
@@ -262,6 +284,8 @@ pub fn start(
         metrics,
         stop,
         workers: cfg.kafka.workers,
+        health,
+        group: cfg.kafka.group_id.clone(),
     })
 }
 
@@ -494,6 +518,7 @@ enum Change {
 }
 
 struct WorkerContext {
+    health: Arc<Health>,
     id: usize,
     delivery: Mutex<Delivery>,
     changes: Mutex<Vec<Change>>,
@@ -505,7 +530,16 @@ struct WorkerContext {
 impl ClientContext for WorkerContext {
     /// librdkafka statistics (every `statistics.interval.ms`): consumer
     /// lag per assigned partition.
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        self.health.log(level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.health.error(&error, reason);
+    }
+
     fn stats(&self, stats: rdkafka::Statistics) {
+        self.health.from_stats(&stats);
         for (name, topic) in &stats.topics {
             for (p, part) in &topic.partitions {
                 // -1 is librdkafka's "internal" partition; lag -1 unknown.
@@ -693,7 +727,6 @@ impl Worker {
         let mut last_commit = Instant::now();
         let mut batch_started = Instant::now();
         let mut in_batch = 0usize;
-        let mut poll_errors = 0u64;
         let result = loop {
             if self.stop.load(Ordering::Acquire) {
                 break Ok(());
@@ -720,9 +753,11 @@ impl Worker {
                     true
                 }
                 Some(Err(e)) => {
-                    poll_errors += 1;
-                    if poll_errors <= 5 || poll_errors.is_power_of_two() {
-                        tracing::warn!(error = %e, count = poll_errors, "consumer error");
+                    // The same failures reach the error callback, where
+                    // `Health` folds them into one line per 30 s; others
+                    // it rate-limits.
+                    if !Health::is_transport(&e) {
+                        consumer.context().health.error(&e, "consuming");
                     }
                     false
                 }
