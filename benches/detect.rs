@@ -15,7 +15,8 @@ const BATCH: usize = 100_000;
 /// An event of account `acct`, or of a random one.
 fn event(rng: &mut Rng, i: u64, day: u64, acct: Option<u64>) -> String {
     let acct = acct.unwrap_or_else(|| rng.below(ACCOUNTS));
-    let sec = (day * 86_400 + (i % 86_400)) as i64 + 1_767_571_200; // from 2026-01-05
+    // Within a day, in order (a batch of 100,000 spans it once).
+    let sec = (day * 86_400 + (i % 100_000) * 86_400 / 100_000) as i64 + 1_767_571_200; // from 2026-01-05
     let time = kawal::time::rfc3339(sec * 1000);
     match rng.below(3) {
         0 => format!(

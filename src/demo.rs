@@ -23,7 +23,7 @@ use crate::eval::{self, Report};
 use crate::kafka::{Role, client_config};
 use crate::produce::{Produced, produce};
 use crate::sim::{self, SimConfig, Truth};
-use crate::source::kafka::{SourceError, WorkerEnd, start};
+use crate::source::kafka::{SourceError, start};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -41,6 +41,8 @@ pub enum DemoError {
     Stalled(String),
     #[error("too much for the embedded cluster: {0}")]
     TooLarge(String),
+    #[error("interrupted")]
+    Interrupted,
 }
 
 pub struct DemoOptions {
@@ -49,15 +51,21 @@ pub struct DemoOptions {
     pub rate: f64,
     pub partitions: i32,
     pub dir: PathBuf,
-    /// Keep serving metrics this long after the pipeline stops.
+    /// Keep the pipeline and its metrics up this long once the results
+    /// are out (for a Prometheus to scrape, or to look at the dashboard).
     pub hold: Duration,
+    /// Set (by a signal) to end the demo early: during the run it stops
+    /// the pipeline and returns [`DemoError::Interrupted`]; during the hold
+    /// it ends the hold.
+    pub interrupt: Arc<AtomicBool>,
 }
 
 pub struct DemoOutcome {
     pub truth: Truth,
     pub produced: Produced,
     pub alerts: Vec<Alert>,
-    pub end: WorkerEnd,
+    /// Events the pipeline detected on.
+    pub events: u64,
     pub invalid: u64,
     pub seconds: f64,
     pub report: Report,
@@ -117,11 +125,16 @@ fn read_alerts(
 
 /// Runs the demo. `cfg.kafka` topics and brokers are replaced by the mock
 /// cluster's; `on_alert` sees each alert as the downstream reader gets it.
+/// Runs the demo. `on_outcome` gets the results as soon as they are
+/// complete (to print them and write files), before the hold: a demo held
+/// for scrapes has said everything already, and a signal during the hold
+/// loses nothing.
 pub fn run(
     opts: &DemoOptions,
     mut cfg: Config,
     on_alert: &mut (dyn FnMut(&Alert) + Send),
     progress: &mut dyn FnMut(&str),
+    on_outcome: &mut dyn FnMut(&DemoOutcome) -> std::io::Result<()>,
 ) -> Result<DemoOutcome, DemoError> {
     let started = Instant::now();
     std::fs::create_dir_all(&opts.dir)?;
@@ -221,6 +234,11 @@ pub fn run(
             && !pipeline.any_finished()
         {
             std::thread::sleep(Duration::from_millis(20));
+            if opts.interrupt.load(Ordering::Acquire) {
+                pipeline.stop();
+                reader_stop.store(true, Ordering::Release);
+                return Err(DemoError::Interrupted);
+            }
             let n = counters.messages.load(Ordering::Acquire);
             if n != last.0 {
                 last = (n, Instant::now());
@@ -233,23 +251,56 @@ pub fn run(
                 )));
             }
         }
-        if !opts.hold.is_zero() {
-            progress(&format!(
-                "holding {} s for metrics scrapes",
-                opts.hold.as_secs()
-            ));
-            std::thread::sleep(opts.hold);
-        }
-        pipeline.stop();
-        let end = pipeline.join();
-        // Every alert raised was delivered (or join reports why not).
+        // Everything is handled: read every alert delivered (the count
+        // is final), then compare and evaluate while the pipeline idles.
         reader_expect.store(metrics.alerts_total(), Ordering::Release);
         reader_stop.store(true, Ordering::Release);
         let alerts = reader.join().expect("alerts reader")?;
-        Ok((produced, end?, alerts))
+        let outcome = finish(opts, &cfg, &events_path, truth, produced, alerts, progress);
+        let outcome = match outcome {
+            Ok(mut o) => {
+                o.events = counters.events.load(Ordering::Acquire);
+                o.invalid = metrics.invalid_total();
+                o.seconds = started.elapsed().as_secs_f64();
+                o
+            }
+            Err(e) => {
+                pipeline.stop();
+                let _ = pipeline.join();
+                return Err(e);
+            }
+        };
+        let said = on_outcome(&outcome);
+        if said.is_ok() && !opts.hold.is_zero() {
+            progress(&format!(
+                "holding {} s for metrics scrapes (Ctrl-C or SIGTERM ends it)",
+                opts.hold.as_secs()
+            ));
+            let until = Instant::now() + opts.hold;
+            while Instant::now() < until && !opts.interrupt.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        pipeline.stop();
+        pipeline.join()?;
+        said?;
+        Ok(outcome)
     });
-    let (produced, end, mut alerts) = result?;
     drop(cluster);
+    result
+}
+
+/// Evaluates the delivered alerts and replays the same file for the
+/// comparison that proves replay equals live.
+fn finish(
+    opts: &DemoOptions,
+    cfg: &Config,
+    events_path: &std::path::Path,
+    truth: Truth,
+    produced: Produced,
+    mut alerts: Vec<Alert>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<DemoOutcome, DemoError> {
     // The reader sees partitions in no particular order; evaluation and
     // display want time order.
     alerts.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
@@ -262,7 +313,7 @@ pub fn run(
     replay_cfg.replay.partitions = opts.partitions as u32;
     let mut sink = crate::sink::ndjson::NdjsonSink::new(Vec::new(), false);
     crate::replay::replay(
-        std::fs::File::open(&events_path)?,
+        std::fs::File::open(events_path)?,
         &replay_cfg,
         None,
         &mut sink,
@@ -282,9 +333,9 @@ pub fn run(
         truth,
         produced,
         alerts,
-        invalid: metrics.invalid_total(),
-        end,
-        seconds: started.elapsed().as_secs_f64(),
+        events: 0,
+        invalid: 0,
+        seconds: 0.0,
         report,
         replay_alerts,
         replay_matched,

@@ -48,10 +48,13 @@ enum Command {
     },
     /// Generate realistic activity with labelled takeovers.
     Simulate {
+        /// Institutional accounts to simulate.
         #[arg(long, default_value_t = 200)]
         accounts: usize,
+        /// Days of activity.
         #[arg(long, default_value_t = 30)]
         days: u32,
+        /// Random seed (the same seed gives the same files).
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Share of accounts taken over after the warm-up.
@@ -63,8 +66,10 @@ enum Command {
     },
     /// Score alerts against a simulation's truth.
     Evaluate {
+        /// The simulation's truth.json (which accounts were taken over, when).
         #[arg(long)]
         truth: PathBuf,
+        /// Alerts as NDJSON (from `kawal replay --out` or the alerts topic).
         #[arg(long)]
         alerts: PathBuf,
         /// Print the report as JSON.
@@ -83,6 +88,7 @@ enum Command {
     Produce {
         /// Events file, or - for standard input.
         input: String,
+        /// The topic to produce to.
         #[arg(long)]
         topic: String,
         /// Brokers (default: `kafka.brokers` from the configuration).
@@ -103,10 +109,13 @@ enum Command {
     /// Simulate activity, run it through an embedded Kafka and the full
     /// pipeline, print alerts as they fire, and evaluate them.
     Demo {
+        /// Institutional accounts to simulate.
         #[arg(long, default_value_t = 300)]
         accounts: usize,
+        /// Days of activity.
         #[arg(long, default_value_t = 40)]
         days: u32,
+        /// Random seed of the simulation.
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Events per second into Kafka (0: as fast as possible).
@@ -118,13 +127,24 @@ enum Command {
         /// Folder for the generated files (default: a temporary folder).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Configuration file (layered over the embedded defaults; the
+        /// demo sets its own brokers and topics).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Keep serving /metrics this many seconds after the run (to look
-        /// at the dashboard, or for a Prometheus to scrape).
+        /// Once the results are out, keep the pipeline and /metrics up this
+        /// many seconds (to look at the dashboard, or for a Prometheus to
+        /// scrape); Ctrl-C or SIGTERM ends it early.
         #[arg(long, default_value_t = 0)]
         hold: u64,
     },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish,
+    /// powershell): `kawal completions bash > /etc/bash_completion.d/kawal`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `kawal man > kawal.1 && man ./kawal.1`.
+    Man,
 }
 
 fn load_config(path: Option<&Path>) -> Result<Config> {
@@ -292,7 +312,17 @@ fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
+            // Output piped into `head` and the like: the reader is done.
+            if let Some(io) = e.downcast_ref::<io::Error>()
+                && io.kind() == io::ErrorKind::BrokenPipe
+            {
+                return std::process::ExitCode::SUCCESS;
+            }
             eprintln!("kawal: {e:#}");
+            // An interrupted run is the user's choice, not bad input.
+            if let Some(kawal::demo::DemoError::Interrupted) = e.downcast_ref() {
+                return std::process::ExitCode::from(130);
+            }
             std::process::ExitCode::from(2)
         }
     }
@@ -301,6 +331,14 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "kawal", &mut io::stdout());
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut io::stdout())?;
+        }
         Command::Replay {
             input,
             config,
@@ -452,6 +490,7 @@ fn run() -> Result<()> {
                 partitions,
                 dir: dir.clone(),
                 hold: std::time::Duration::from_secs(hold),
+                interrupt: interrupt_on_signal()?,
             };
             eprintln!("kawal demo: {accounts} accounts over {days} days (seed {seed})");
             let mut print = |a: &Alert| {
@@ -464,45 +503,98 @@ fn run() -> Result<()> {
                     a.incident
                 );
             };
-            let outcome =
-                kawal::demo::run(&opts, cfg, &mut print, &mut |step| eprintln!("- {step}"))?;
-            std::fs::write(
-                dir.join("alerts.ndjson"),
-                outcome
-                    .alerts
-                    .iter()
-                    .map(|a| serde_json::to_string(a).expect("alert") + "\n")
-                    .collect::<String>(),
+            kawal::demo::run(
+                &opts,
+                cfg,
+                &mut print,
+                &mut |step| eprintln!("- {step}"),
+                &mut |outcome| print_demo(outcome, partitions, &dir),
             )?;
-            println!(
-                "\n== pipeline ==\n{} messages through Kafka, {} events detected on, {} invalid, {} alerts delivered, in {:.2}s",
-                outcome.produced.messages,
-                outcome.end.stats.events,
-                outcome.invalid,
-                outcome.alerts.len(),
-                outcome.seconds
-            );
-            println!(
-                "replay of the same file (--partitions {partitions}): {} alerts, {} of them delivered by the Kafka run ({})",
-                outcome.replay_alerts,
-                outcome.replay_matched,
-                if outcome.replay_matched == outcome.replay_alerts
-                    && outcome.replay_alerts == outcome.alerts.len()
-                {
-                    "identical"
-                } else {
-                    "DIFFERENT"
-                }
-            );
-            println!(
-                "\n== evaluation against {} injected takeovers ==\n{}",
-                outcome.truth.takeovers.len(),
-                outcome.report.render()
-            );
-            println!("files: {}", dir.display());
         }
     }
     Ok(())
+}
+
+/// The demo's results, printed and written (`alerts.ndjson`, atomically:
+/// a signal never leaves half a file).
+fn print_demo(outcome: &kawal::demo::DemoOutcome, partitions: i32, dir: &Path) -> io::Result<()> {
+    let text: String = outcome
+        .alerts
+        .iter()
+        .map(|a| serde_json::to_string(a).expect("alert") + "\n")
+        .collect();
+    write_atomically(&dir.join("alerts.ndjson"), text.as_bytes())?;
+    println!(
+        "\n== pipeline ==\n{} messages through Kafka, {} events detected on, {} invalid, {} alerts delivered, in {:.2}s",
+        outcome.produced.messages,
+        outcome.events,
+        outcome.invalid,
+        outcome.alerts.len(),
+        outcome.seconds
+    );
+    println!(
+        "replay of the same file (--partitions {partitions}): {} alerts, {} of them delivered by the Kafka run ({})",
+        outcome.replay_alerts,
+        outcome.replay_matched,
+        if outcome.replay_matched == outcome.replay_alerts
+            && outcome.replay_alerts == outcome.alerts.len()
+        {
+            "identical"
+        } else {
+            "DIFFERENT"
+        }
+    );
+    println!(
+        "\n== evaluation against {} injected takeovers ==\n{}",
+        outcome.truth.takeovers.len(),
+        outcome.report.render()
+    );
+    println!("files: {}", dir.display());
+    io::stdout().flush()
+}
+
+/// Writes `path` whole or not at all: a temporary file beside it,
+/// flushed to disk, then renamed over it.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// A flag set by the first SIGINT or SIGTERM (the command then finishes
+/// cleanly: stops, says what it has, exits 0); a second one exits at once.
+fn interrupt_on_signal() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let set = std::sync::Arc::clone(&flag);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("kawal-signals".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let Ok(mut term) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                else {
+                    return;
+                };
+                for _ in 0..2 {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                    if set.swap(true, Ordering::AcqRel) {
+                        eprintln!("kawal: interrupted again; exiting now");
+                        std::process::exit(130);
+                    }
+                    eprintln!("kawal: interrupted; finishing (again to exit now)");
+                }
+            })
+        })?;
+    Ok(flag)
 }
 
 fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
@@ -516,4 +608,29 @@ fn tempdir() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("kawal-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_and_option_has_help() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut missing = Vec::new();
+        for cmd in cli.get_subcommands() {
+            if cmd.get_about().is_none() {
+                missing.push(format!("kawal {}", cmd.get_name()));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("kawal {} {id}", cmd.get_name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no help: {missing:?}");
+    }
 }

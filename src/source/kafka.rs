@@ -224,6 +224,7 @@ pub fn start(
                 kafka,
                 sinks: Vec::new(),
                 tracker: Tracker::default(),
+                open: OpenBatch::default(),
                 metrics_on: !cfg.metrics.listen.is_empty(),
                 seen: [0; 3],
             }),
@@ -387,13 +388,45 @@ struct Delivery {
     kafka: Option<KafkaSink>,
     sinks: Vec<Box<dyn Sink>>,
     tracker: Tracker,
+    /// The batch being filled: offsets handled, alerts raised, the Ack of
+    /// its dead letters. It lives here, not in the worker, so that a revoke
+    /// (whose callback runs inside the worker's `poll`, between two
+    /// messages) can close it before committing: otherwise up to a batch
+    /// of handled messages went uncommitted to the partition's next owner,
+    /// which handled them again.
+    open: OpenBatch,
     /// Whether metrics are published, and the Kafka sink's delivered,
     /// failed and retried counts as last published.
     metrics_on: bool,
     seen: [u64; 3],
 }
 
+/// See [`Delivery::open`].
+#[derive(Default)]
+struct OpenBatch {
+    offsets: Offsets,
+    alerts: Vec<Alert>,
+    ack: Option<Ack>,
+}
+
 impl Delivery {
+    /// Sends the open batch's alerts and hands its offsets to the tracker.
+    fn close_open(&mut self, m: &Metrics) -> Result<(), SinkError> {
+        let mut open = std::mem::take(&mut self.open);
+        let sent = if open.alerts.is_empty() {
+            Ok(())
+        } else {
+            let ack = open.ack.get_or_insert_with(Ack::new);
+            self.send(&open.alerts, ack, m)
+        };
+        self.tracker.close(open.ack.take(), &open.offsets);
+        // Keep the buffers' capacity for the next batch.
+        open.alerts.clear();
+        open.offsets.clear();
+        self.open = open;
+        sent
+    }
+
     fn send(&mut self, alerts: &[Alert], ack: &Ack, m: &Metrics) -> Result<(), SinkError> {
         if let Some(k) = self.kafka.as_mut() {
             // Deliveries of the Kafka sink are counted from its callbacks.
@@ -561,6 +594,9 @@ impl ConsumerContext for WorkerContext {
                 let parts = partitions(tpl);
                 tracing::info!(worker = self.id, partitions = ?parts, "partitions revoked: draining and committing");
                 let mut d = self.delivery.lock().expect("delivery");
+                if let Err(e) = d.close_open(&self.metrics) {
+                    tracing::error!(worker = self.id, error = %e, "revoke: the open batch's alerts were not accepted");
+                }
                 if let Err(e) = d.drain_and_commit(self.id, &self.topics, consumer, &self.metrics) {
                     // The partitions go anyway; what was not committed is
                     // re-read by their next owner (at-least-once).
@@ -628,10 +664,7 @@ struct Worker {
     detectors: Vec<(i32, Detector)>,
     parked: Vec<(i32, Detector)>,
     /// Per-batch scratch, reused.
-    alerts: Vec<Alert>,
     out: Vec<Alert>,
-    offsets: Offsets,
-    ack: Option<Ack>,
     /// Per-batch counts, added to the shared counters when it closes.
     local: LocalCounts,
     /// Final stats of detectors dropped on reassignment.
@@ -709,10 +742,7 @@ impl Worker {
             stop,
             detectors: Vec::new(),
             parked: Vec::new(),
-            alerts: Vec::new(),
             out: Vec::new(),
-            offsets: Vec::new(),
-            ack: None,
             local: LocalCounts::default(),
             retired: Stats::default(),
         }
@@ -877,7 +907,14 @@ impl Worker {
             .iter()
             .position(|t| t == msg.topic())
             .unwrap_or(0) as u16;
-        note_offset(&mut self.offsets, topic, msg.partition(), msg.offset());
+        // One uncontended lock a message: the open batch must be where
+        // the revoke callback can close it (see `Delivery::open`).
+        note_offset(
+            &mut ctx.delivery.lock().expect("delivery").open.offsets,
+            topic,
+            msg.partition(),
+            msg.offset(),
+        );
         let payload = msg.payload().unwrap_or(&[]);
         let (reject, error) = match decode(payload) {
             Err(e) => (Reject::Invalid(e.kind()), e.to_string()),
@@ -900,7 +937,7 @@ impl Worker {
                     .process_guarded(&ev, &mut out);
                 self.local.events += 1;
                 self.last_event_ms = ev.time;
-                self.take_alerts(&mut out);
+                self.take_alerts(ctx, &mut out);
                 self.out = out;
                 match processed {
                     Ok(()) => return Ok(()),
@@ -912,10 +949,11 @@ impl Worker {
     }
 
     /// Stamps the event's alerts and moves them to the batch.
-    fn take_alerts(&mut self, out: &mut Vec<Alert>) {
+    fn take_alerts(&mut self, ctx: &WorkerContext, out: &mut Vec<Alert>) {
         if out.is_empty() {
             return;
         }
+        let mut d = ctx.delivery.lock().expect("delivery");
         let now = wall_clock_ms();
         for mut a in out.drain(..) {
             a.stamp(now);
@@ -925,7 +963,7 @@ impl Worker {
                     self.metrics.alerts_by_signal[i].inc();
                 }
             }
-            self.alerts.push(a);
+            d.open.alerts.push(a);
         }
     }
 
@@ -955,8 +993,9 @@ impl Worker {
             }
         }
         let mut d = ctx.delivery.lock().expect("delivery");
+        let d = &mut *d;
         if let Some(k) = d.kafka.as_mut().filter(|k| k.has_dead_letter_topic()) {
-            let ack = self.ack.get_or_insert_with(Ack::new);
+            let ack = d.open.ack.get_or_insert_with(Ack::new).clone();
             k.dead_letter(
                 msg.key(),
                 msg.payload(),
@@ -968,7 +1007,7 @@ impl Worker {
                     partition: msg.partition(),
                     offset: msg.offset(),
                 },
-                ack,
+                &ack,
             )?;
             self.local.dead_letters += 1;
         }
@@ -984,13 +1023,7 @@ impl Worker {
     ) -> Result<(), SourceError> {
         let ctx = consumer.context();
         let mut d = ctx.delivery.lock().expect("delivery");
-        if !self.alerts.is_empty() {
-            let ack = self.ack.get_or_insert_with(Ack::new);
-            d.send(&self.alerts, ack, &self.metrics)?;
-            self.alerts.clear();
-        }
-        d.tracker.close(self.ack.take(), &self.offsets);
-        self.offsets.clear();
+        d.close_open(&self.metrics)?;
         d.poll();
         let settled = d.tracker.settle();
         d.publish(&self.metrics);
