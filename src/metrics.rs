@@ -37,6 +37,7 @@ pub struct Metrics {
     pub rejected: Vec<IntCounter>,
     pub late: IntCounter,
     pub duplicates: IntCounter,
+    pub evicted: IntCounter,
     pub alerts_trimmed: IntCounter,
     pub alerts: Vec<IntCounter>,
     pub alerts_by_signal: Vec<IntCounter>,
@@ -163,6 +164,11 @@ impl Metrics {
                 &r,
                 "kawal_late_events_total",
                 "Events further behind their account's newest event than time.allowed_lateness (scored without order-dependent signals).",
+            ),
+            evicted: counter(
+                &r,
+                "kawal_accounts_evicted_total",
+                "Accounts whose baseline was dropped: over state.max_accounts, or idle for state.idle_ttl of event time.",
             ),
             duplicates: counter(
                 &r,
@@ -293,6 +299,9 @@ impl Metrics {
         }
         if now.late > last.late {
             self.late.inc_by(now.late - last.late);
+        }
+        if now.evicted > last.evicted {
+            self.evicted.inc_by(now.evicted - last.evicted);
         }
         if now.duplicates > last.duplicates {
             self.duplicates.inc_by(now.duplicates - last.duplicates);
