@@ -105,6 +105,22 @@ fn read_topic(brokers: &str, topic: &str, min: usize) -> Vec<OwnedMessage> {
     out
 }
 
+/// A header of a message, as text.
+fn header(m: &OwnedMessage, key: &str) -> Option<String> {
+    m.headers()?
+        .iter()
+        .find(|x| x.key == key)
+        .and_then(|x| x.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// Every line is in the Prometheus exposition `text`.
+fn assert_exposes(text: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+}
+
 fn alerts_of(msgs: &[OwnedMessage]) -> Vec<Alert> {
     msgs.iter()
         .map(|m| serde_json::from_slice(m.payload().expect("payload")).expect("an alert"))
@@ -307,29 +323,23 @@ fn bad_messages_go_to_the_dead_letter_topic_with_their_reasons() {
     assert_eq!(metrics.dead_letters.get(), 3);
     // The same outcomes in the Prometheus exposition.
     let text = String::from_utf8(metrics.render()).unwrap();
-    for line in [
-        "kawal_dead_letters_total 3",
-        r#"kawal_invalid_events_total{kind="bad_json"} 1"#,
-        r#"kawal_invalid_events_total{kind="missing_field"} 1"#,
-        r#"kawal_invalid_events_total{kind="out_of_range"} 1"#,
-        r#"kawal_events_total{outcome="processed",type="login"} 1"#,
-        r#"kawal_events_total{outcome="processed",type="other"} 1"#,
-        r#"kawal_sink_deliveries_total{sink="kafka"} 3"#,
-    ] {
-        assert!(text.contains(line), "{line} missing from:\n{text}");
-    }
+    assert_exposes(
+        &text,
+        &[
+            "kawal_dead_letters_total 3",
+            r#"kawal_invalid_events_total{kind="bad_json"} 1"#,
+            r#"kawal_invalid_events_total{kind="missing_field"} 1"#,
+            r#"kawal_invalid_events_total{kind="out_of_range"} 1"#,
+            r#"kawal_events_total{outcome="processed",type="login"} 1"#,
+            r#"kawal_events_total{outcome="processed",type="other"} 1"#,
+            r#"kawal_sink_deliveries_total{sink="kafka"} 3"#,
+        ],
+    );
     let dead = read_topic(&brokers, DLQ, 3);
     assert_eq!(dead.len(), 3);
     let mut by_kind = HashMap::new();
     for m in &dead {
-        let h = m.headers().expect("headers");
-        let get = |k: &str| {
-            h.iter()
-                .find(|x| x.key == k)
-                .and_then(|x| x.value)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-                .unwrap_or_else(|| panic!("header {k}"))
-        };
+        let get = |k: &str| header(m, k).unwrap_or_else(|| panic!("header {k}"));
         assert_eq!(get("kawal.source.topic"), EVENTS);
         assert_eq!(get("kawal.source.partition"), "0");
         let offset: usize = get("kawal.source.offset").parse().unwrap();
@@ -438,26 +448,21 @@ fn a_panic_a_future_event_and_an_oversized_message_do_not_stop_the_partition() {
     assert_eq!(end.stats.events, 3);
     assert_eq!(end.stats.internal_errors, 1);
     let text = String::from_utf8(metrics.render()).unwrap();
-    for line in [
-        "kawal_dead_letters_total 3",
-        r#"kawal_rejected_events_total{reason="internal"} 1"#,
-        r#"kawal_rejected_events_total{reason="future"} 1"#,
-        r#"kawal_invalid_events_total{kind="too_large"} 1"#,
-    ] {
-        assert!(text.contains(line), "{line} missing from:\n{text}");
-    }
+    assert_exposes(
+        &text,
+        &[
+            "kawal_dead_letters_total 3",
+            r#"kawal_rejected_events_total{reason="internal"} 1"#,
+            r#"kawal_rejected_events_total{reason="future"} 1"#,
+            r#"kawal_invalid_events_total{kind="too_large"} 1"#,
+        ],
+    );
 
     let dead = read_topic(&brokers, DLQ, 3);
     assert_eq!(dead.len(), 3);
     let mut kinds = Vec::new();
     for m in &dead {
-        let h = m.headers().expect("headers");
-        let get = |k: &str| {
-            h.iter()
-                .find(|x| x.key == k)
-                .and_then(|x| x.value)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-        };
+        let get = |k: &str| header(m, k);
         let kind = get("kawal.error.kind").expect("kind");
         let offset: usize = get("kawal.source.offset").unwrap().parse().unwrap();
         match kind.as_str() {

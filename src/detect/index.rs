@@ -69,21 +69,7 @@ impl Index {
 
     #[inline]
     pub fn get(&self, key: u64) -> Option<u32> {
-        if self.entries.is_empty() {
-            return None;
-        }
-        let mask = self.entries.len() - 1;
-        let mut i = self.start(key);
-        loop {
-            let e = self.entries[i];
-            if e.pos1 == 0 {
-                return None;
-            }
-            if e.key == key {
-                return Some(e.pos1 - 1);
-            }
-            i = (i + 1) & mask;
-        }
+        self.find(key).map(|i| self.entries[i].pos1 - 1)
     }
 
     /// Records `key -> pos`; the key must not be present.
@@ -128,6 +114,8 @@ impl Index {
         Some(pos)
     }
 
+    /// The entry holding `key`.
+    #[inline]
     fn find(&self, key: u64) -> Option<usize> {
         if self.entries.is_empty() {
             return None;
