@@ -25,7 +25,7 @@ promtool check rules dashboards/kawal-alerts.rules.yml
 echo "== kawal demo serving metrics"
 kport="$(free_port)"
 KAWAL__METRICS__LISTEN="127.0.0.1:$kport" target/release/kawal demo \
-  --accounts 150 --days 20 --rate 15000 --hold 40 --out "$work/demo" >"$work/demo.log" 2>&1 &
+  --accounts 150 --days 20 --rate 15000 --hold 120 --out "$work/demo" >"$work/demo.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 150); do
   curl -fs "http://127.0.0.1:$kport/readyz" >/dev/null 2>&1 && break
@@ -59,8 +59,15 @@ for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$pport/-/ready" >/dev/null 2>&1 && break
   sleep 0.2
 done
-# Enough history for rates and for the consumer-lag statistics (every 5 s).
+# Enough history for rates (15 s), and the consumer-lag series, which
+# exist only once librdkafka's statistics (every 5 s) have reported the
+# partitions' positions: waited for, not guessed (a fixed sleep missed them
+# now and then on a loaded machine).
 sleep 15
+for _ in $(seq 1 60); do
+  curl -fs "http://127.0.0.1:$pport/api/v1/query?query=kawal_consumer_lag_messages" | grep -q '"partition"' && break
+  sleep 1
+done
 python3 tests/e2e/dashboard_queries.py dashboards/kawal.json "http://127.0.0.1:$pport"
 
 echo "== dashboard against @grafana/schema"
