@@ -1,4 +1,4 @@
-//! Decoding activity events (contract: `shared/contract/EVENTS.md`).
+//! Decoding activity events (contract: `docs/EVENTS.md`).
 //!
 //! Events are decoded straight from the input bytes with borrowed strings:
 //! every text field is a `Cow<str>` that points into the input buffer and

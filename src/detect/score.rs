@@ -198,7 +198,7 @@ pub struct AlertSignal {
     pub detail: String,
 }
 
-/// An alert (contract: `shared/contract/ALERTS.md`), with extensions:
+/// An alert (contract: `docs/ALERTS.md`), with extensions:
 /// `incident` groups an incident's escalations, `learning` says the
 /// account's baseline was still young, `first_event_time` is the time of
 /// the case's first evidence.
