@@ -401,36 +401,20 @@ impl DecodeError {
     /// read again, on this error path only, tracking the path to where it
     /// failed (valid events never pay for it).
     fn from_json_in(e: serde_json::Error, text: &str) -> Self {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let field = match serde_path_to_error::deserialize::<_, Wire<'_>>(&mut de) {
-            Err(pe) => {
-                let p = pe.path().to_string();
-                if p == "." { String::new() } else { p }
-            }
-            Ok(_) => String::new(),
-        };
-        match Self::from_json(e) {
-            DecodeError::Json {
-                kind,
-                message,
-                source,
-                ..
-            } => {
-                // "missing field `time`" names it already.
-                let field = if kind == ErrorKind::MissingField {
-                    String::new()
-                } else {
-                    field
-                };
-                DecodeError::Json {
-                    kind,
-                    field,
-                    message,
-                    source,
+        let mut err = Self::from_json(e);
+        // "missing field `time`" names it already.
+        if let DecodeError::Json { kind, field, .. } = &mut err
+            && *kind != ErrorKind::MissingField
+        {
+            let mut de = serde_json::Deserializer::from_str(text);
+            if let Err(pe) = serde_path_to_error::deserialize::<_, Wire<'_>>(&mut de) {
+                let path = pe.path().to_string();
+                if path != "." {
+                    *field = path;
                 }
             }
-            other => other,
         }
+        err
     }
 
     fn from_json(e: serde_json::Error) -> Self {

@@ -256,14 +256,15 @@ pub fn run(
         reader_expect.store(metrics.alerts_total(), Ordering::Release);
         reader_stop.store(true, Ordering::Release);
         let alerts = reader.join().expect("alerts reader")?;
-        let outcome = finish(opts, &cfg, &events_path, truth, produced, alerts, progress);
-        let outcome = match outcome {
-            Ok(mut o) => {
-                o.events = counters.events.load(Ordering::Acquire);
-                o.invalid = metrics.invalid_total();
-                o.seconds = started.elapsed().as_secs_f64();
-                o
-            }
+        let run = Run {
+            produced,
+            alerts,
+            events: counters.events.load(Ordering::Acquire),
+            invalid: metrics.invalid_total(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        let outcome = match finish(opts, &cfg, &events_path, truth, run, progress) {
+            Ok(o) => o,
             Err(e) => {
                 pipeline.stop();
                 let _ = pipeline.join();
@@ -290,6 +291,15 @@ pub fn run(
     result
 }
 
+/// What the Kafka run gave, for [`finish`].
+struct Run {
+    produced: Produced,
+    alerts: Vec<Alert>,
+    events: u64,
+    invalid: u64,
+    seconds: f64,
+}
+
 /// Evaluates the delivered alerts and replays the same file for the
 /// comparison that proves replay equals live.
 fn finish(
@@ -297,10 +307,16 @@ fn finish(
     cfg: &Config,
     events_path: &std::path::Path,
     truth: Truth,
-    produced: Produced,
-    mut alerts: Vec<Alert>,
+    run: Run,
     progress: &mut dyn FnMut(&str),
 ) -> Result<DemoOutcome, DemoError> {
+    let Run {
+        produced,
+        mut alerts,
+        events,
+        invalid,
+        seconds,
+    } = run;
     // The reader sees partitions in no particular order; evaluation and
     // display want time order.
     alerts.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
@@ -333,9 +349,9 @@ fn finish(
         truth,
         produced,
         alerts,
-        events: 0,
-        invalid: 0,
-        seconds: 0.0,
+        events,
+        invalid,
+        seconds,
         report,
         replay_alerts,
         replay_matched,

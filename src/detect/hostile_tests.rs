@@ -202,7 +202,7 @@ fn event(step: i64) -> impl Strategy<Value = Value> {
 }
 
 fn stream() -> impl Strategy<Value = Vec<Value>> {
-    (1usize..160).prop_flat_map(|n| (0..n as i64).map(event).collect::<Vec<_>>().prop_map(|v| v))
+    (1usize..160).prop_flat_map(|n| (0..n as i64).map(event).collect::<Vec<_>>())
 }
 
 fn run(cfg: Config, events: &[Value]) -> usize {
