@@ -172,6 +172,14 @@ pub fn run(
     cfg.kafka.topics = vec![events_topic.to_string()];
     cfg.kafka.alerts_topic = "kawal-alerts".into();
     cfg.kafka.dead_letter_topic = "kawal-dead-letters".into();
+    // librdkafka's mock coordinator waits out a member's whole session
+    // (45 s by default) when the group forms unevenly, which stalled the
+    // demo's start now and then; its own in-process cluster needs no
+    // long session (the mock-cluster tests shorten it the same way).
+    cfg.kafka
+        .consumer
+        .entry("session.timeout.ms".into())
+        .or_insert_with(|| "6000".into());
     cluster.create_topic(events_topic, opts.partitions, 1)?;
     cluster.create_topic(&cfg.kafka.alerts_topic, opts.partitions, 1)?;
     cluster.create_topic(&cfg.kafka.dead_letter_topic, 1, 1)?;
