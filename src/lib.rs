@@ -56,5 +56,6 @@ pub mod replay;
 pub mod sim;
 pub mod sink;
 pub mod source;
+pub mod state;
 pub mod telemetry;
 pub mod time;

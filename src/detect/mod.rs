@@ -23,6 +23,7 @@ mod hostile_tests;
 mod index;
 pub mod score;
 pub mod signals;
+pub mod snapshot;
 pub mod state;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,190 @@
+use super::*;
+use crate::decode::decode;
+use crate::sim::{SimConfig, simulate};
+
+/// A detector that has seen a small simulated month (with takeovers, so
+/// some accounts hold open cases).
+fn detector(seed: u64) -> Detector {
+    let mut buf = Vec::new();
+    let sim = SimConfig {
+        accounts: 30,
+        days: 20,
+        seed,
+        attack_share: 0.3,
+        warmup_days: 10,
+        ..SimConfig::default()
+    };
+    simulate(&sim, &mut buf, &mut |_| {}).unwrap();
+    let mut det = Detector::new(Config::default());
+    let mut out = Vec::new();
+    for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        det.process(&decode(line).unwrap(), &mut out);
+    }
+    assert!(det.accounts() == 30, "the simulation covers every account");
+    det
+}
+
+fn taken(p: i32) -> Taken<'static> {
+    Taken {
+        layout: Layout::Partition(p),
+        topics: &[],
+        offsets: &[],
+        seq: 3,
+        created_ms: 1_780_000_000_000,
+    }
+}
+
+#[test]
+fn a_snapshot_restores_the_same_state_through_a_file() {
+    let det = detector(7);
+    let snap = take(&det, &taken(4));
+    assert_eq!(snap.manifest.slot, 1);
+    assert_eq!(snap.manifest.accounts, 30);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), &file_name(&Layout::Partition(4)), &snap).unwrap();
+    assert!(path.ends_with("partition-4.kawal-state"));
+    let back = read_file(&path).unwrap().expect("written");
+    assert_eq!(back.manifest, snap.manifest);
+    let restored = restore(&back, Config::default()).unwrap();
+    assert_eq!(restored.state_bytes_exact(), det.state_bytes_exact());
+    assert_eq!(restored.stats.accounts, 30);
+    // No temporary file is left behind.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+}
+
+#[test]
+fn large_states_are_cut_into_chunks_under_the_message_limit() {
+    let mut det = Detector::new(Config::default());
+    let mut out = Vec::new();
+    for i in 0..3000 {
+        let line = format!(
+            r#"{{"id":"e{i}","time":"2026-03-02T08:15:27Z","account":"x:acct{i}","type":"login","source":{{"ip":"10.0.{}.{}","asn":{},"country":"ID"}},"device":{{"id":"d{i}"}}}}"#,
+            i % 250,
+            i % 200,
+            64_000 + i
+        );
+        det.process(&decode(line.as_bytes()).unwrap(), &mut out);
+    }
+    let snap = take(&det, &taken(0));
+    assert!(snap.chunks.len() >= 2, "{} chunks", snap.chunks.len());
+    assert!(snap.chunks.iter().all(|c| c.len() < 600_000));
+    let back = restore(&snap, Config::default()).unwrap();
+    assert_eq!(back.state_bytes_exact(), det.state_bytes_exact());
+}
+
+#[test]
+fn corrupt_truncated_or_foreign_snapshots_are_refused_not_loaded() {
+    let det = detector(8);
+    let snap = take(&det, &taken(1));
+
+    let mut bad = snap.clone();
+    let last = bad.chunks[0].len() - 1;
+    bad.chunks[0][last] ^= 0x40;
+    assert!(matches!(
+        restore(&bad, Config::default()),
+        Err(StateError::Corrupt(_))
+    ));
+
+    let mut newer = snap.clone();
+    newer.manifest.format = crate::detect::snapshot::STATE_FORMAT + 1;
+    assert!(matches!(
+        restore(&newer, Config::default()),
+        Err(StateError::Incompatible(_))
+    ));
+    assert!(matches!(
+        newer.manifest.check(&Layout::Partition(1), None),
+        Err(StateError::Incompatible(_))
+    ));
+    assert!(matches!(
+        snap.manifest.check(&Layout::Partition(2), None),
+        Err(StateError::Incompatible(_))
+    ));
+    assert!(snap.manifest.check(&Layout::Partition(1), None).is_ok());
+
+    let mut short = snap.clone();
+    short.chunks.pop();
+    assert!(matches!(
+        restore(&short, Config::default()),
+        Err(StateError::Corrupt(_))
+    ));
+
+    // Files: cut short, a flipped manifest byte, another format.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "p.kawal-state", &snap).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    for broken in [
+        bytes[..bytes.len() - 3].to_vec(),
+        {
+            let mut b = bytes.clone();
+            b[20] ^= 1;
+            b
+        },
+        {
+            let mut b = bytes.clone();
+            b[7] = 9;
+            b
+        },
+    ] {
+        std::fs::write(&path, &broken).unwrap();
+        assert!(matches!(read_file(&path), Err(StateError::Corrupt(_))));
+    }
+    assert!(read_file(&dir.path().join("absent")).unwrap().is_none());
+}
+
+#[test]
+fn newness_compares_offsets_of_the_same_topics() {
+    let det = detector(9);
+    let topics = vec!["ev".to_string()];
+    let at = |o: i64| {
+        take(
+            &det,
+            &Taken {
+                layout: Layout::Partition(0),
+                topics: &topics,
+                offsets: &[o],
+                seq: 1,
+                created_ms: 0,
+            },
+        )
+        .manifest
+    };
+    assert!(at(10).at_least_as_new_as(&at(10)));
+    assert!(at(11).at_least_as_new_as(&at(10)));
+    assert!(!at(9).at_least_as_new_as(&at(10)));
+    // A replay's seed (no offsets) is older than any live snapshot.
+    let seed = take(&det, &taken(0)).manifest;
+    assert!(at(0).at_least_as_new_as(&seed));
+    assert!(!seed.at_least_as_new_as(&at(0)));
+}
+
+/// The state layout is pinned: a change to `AccountState` or to the body
+/// must bump `STATE_FORMAT` (old snapshots are then refused, not misread).
+/// The golden file, written by an earlier build, must load and write back
+/// to the same bytes. When you bump the format, write a new golden file
+/// with `KAWAL_BLESS=1 cargo test --lib golden`.
+#[test]
+fn golden_state_file_still_reads_as_written() {
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "tests/data/state-format-{}.kawal-state",
+        crate::detect::snapshot::STATE_FORMAT
+    ));
+    if std::env::var_os("KAWAL_BLESS").is_some() {
+        let snap = take(&detector(11), &taken(0));
+        let name = golden.file_name().unwrap().to_str().unwrap();
+        write_file(golden.parent().unwrap(), name, &snap).unwrap();
+    }
+    let snap = read_file(&golden)
+        .unwrap()
+        .expect("the golden state file of this STATE_FORMAT is committed");
+    let back = restore(&snap, Config::default()).unwrap();
+    assert_eq!(back.accounts(), 30);
+    let again = take(&back, &taken(0));
+    assert!(
+        again.chunks == snap.chunks,
+        "the state layout changed: bump STATE_FORMAT and bless a new golden file"
+    );
+}
