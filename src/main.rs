@@ -13,7 +13,7 @@ use kawal::config::Config;
 use kawal::detect::Alert;
 use kawal::enrich::Enricher;
 use kawal::eval;
-use kawal::replay::{Summary, replay};
+use kawal::replay::Summary;
 use kawal::sim::{self, SimConfig, Truth};
 use kawal::sink::Sink;
 use kawal::sink::ndjson::NdjsonSink;
@@ -45,6 +45,11 @@ enum Command {
         /// (one detector per partition), to reproduce `kawal run` exactly.
         #[arg(long)]
         partitions: Option<u32>,
+        /// Detector state directory: start from the state saved there (if
+        /// any) and save the state there at the end, so history can be
+        /// replayed in parts, and a deployment seeded (see docs/STATE.md).
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
     },
     /// Generate realistic activity with labelled takeovers.
     Simulate {
@@ -167,7 +172,12 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
-fn run_replay(input: &str, cfg: &Config, sink: &mut dyn Sink) -> Result<Summary> {
+fn run_replay(
+    input: &str,
+    cfg: &Config,
+    sink: &mut dyn Sink,
+    state: Option<&Path>,
+) -> Result<Summary> {
     let enricher = Enricher::open_static(&cfg.geoip)?;
     let (reader, len): (Box<dyn Read>, Option<u64>) = if input == "-" {
         (Box::new(io::stdin().lock()), None)
@@ -180,7 +190,14 @@ fn run_replay(input: &str, cfg: &Config, sink: &mut dyn Sink) -> Result<Summary>
         Some(n) => bar(n, "replay"),
         None => ProgressBar::hidden(),
     };
-    let summary = replay(reader, cfg, enricher, sink, &mut |b| pb.set_position(b))?;
+    let summary = kawal::replay::replay_with_state(
+        reader,
+        cfg,
+        enricher,
+        sink,
+        &mut |b| pb.set_position(b),
+        state,
+    )?;
     pb.finish_and_clear();
     Ok(summary)
 }
@@ -344,6 +361,7 @@ fn run() -> Result<()> {
             config,
             out,
             partitions,
+            state,
         } => {
             let mut cfg = load_config(config.as_deref())?;
             if let Some(p) = partitions {
@@ -357,7 +375,7 @@ fn run() -> Result<()> {
                 open_out(out.as_deref())?,
                 out.is_none() && io::stdout().is_terminal(),
             );
-            let summary = run_replay(&input, &cfg, &mut sink)?;
+            let summary = run_replay(&input, &cfg, &mut sink, state.as_deref())?;
             eprintln!("{}", summary.render());
             if summary.stats.events == 0 {
                 bail!(

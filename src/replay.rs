@@ -22,6 +22,7 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Instant;
@@ -33,6 +34,7 @@ use crate::enrich::Enricher;
 use crate::hash::hash_bytes;
 use crate::sink::{Sink, SinkError};
 use crate::source::ndjson::{Chunk, ChunkReader, line_account, scan_account};
+use crate::state::Layout;
 use crate::time::wall_clock_ms;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,10 @@ pub enum ReplayError {
     Sink(#[from] SinkError),
     #[error("a detector shard stopped unexpectedly")]
     ShardLost,
+    #[error("--state: {0}")]
+    State(#[from] crate::state::StateError),
+    #[error("--state {dir}: {why}")]
+    StateLayout { dir: String, why: String },
 }
 
 /// What a replay did.
@@ -184,26 +190,99 @@ fn owner(line: &[u8], shards: usize, partitions: u32) -> (usize, u32, Option<Cow
 /// steps, so two lines are enough to hide a miss behind a decode).
 const LOOKAHEAD: usize = 2;
 
+/// The state layout of each detector of shard `me` (by partition, or
+/// the shard's one detector).
+fn layouts(me: usize, shards: usize, partitions: u32) -> Vec<Option<Layout>> {
+    if partitions == 0 {
+        vec![Some(Layout::Shard {
+            shard: me,
+            of: shards,
+        })]
+    } else {
+        (0..partitions)
+            .map(|p| (p as usize % shards == me).then_some(Layout::Partition(p as i32)))
+            .collect()
+    }
+}
+
+/// The detectors of shard `me`: fresh, or loaded from the state
+/// directory (with each one's last snapshot sequence number).
+fn shard_detectors(
+    me: usize,
+    shards: usize,
+    cfg: &Config,
+    state: Option<&Path>,
+) -> Result<Vec<Option<(Detector, u64)>>, ReplayError> {
+    let mut dets = Vec::new();
+    for layout in layouts(me, shards, cfg.replay.partitions) {
+        let Some(layout) = layout else {
+            dets.push(None);
+            continue;
+        };
+        let loaded = match state {
+            Some(dir) => crate::state::load_dir(dir, &layout, cfg)?,
+            None => None,
+        };
+        dets.push(Some(match loaded {
+            Some((d, m)) => (d, m.seq + 1),
+            None => (Detector::new(cfg.clone()), 0),
+        }));
+    }
+    Ok(dets)
+}
+
+/// Refuses a state directory written with another split of accounts
+/// (its files would silently not be found, and every account would
+/// start cold).
+fn check_state_dir(dir: &Path, shards: usize, partitions: u32) -> Result<(), ReplayError> {
+    let found: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".kawal-state") && !n.starts_with('.'))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(ReplayError::Read(e)),
+    };
+    if found.is_empty() {
+        return Ok(());
+    }
+    let expected: Vec<String> = (0..shards)
+        .flat_map(|me| layouts(me, shards, partitions))
+        .flatten()
+        .map(|l| crate::state::file_name(&l))
+        .collect();
+    let mut found = found;
+    found.sort();
+    let mut want = expected.clone();
+    want.sort();
+    if found == want {
+        return Ok(());
+    }
+    Err(ReplayError::StateLayout {
+        dir: dir.display().to_string(),
+        why: format!(
+            "it holds {} but this replay splits accounts into {}: replay with the same --partitions (or replay.shards) as the run that saved it, or start from an empty directory",
+            found.join(", "),
+            expected.join(", "),
+        ),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn shard_worker(
     me: usize,
     shards: usize,
     cfg: Config,
+    mut dets: Vec<Option<(Detector, u64)>>,
+    state: Option<&Path>,
     enricher: Option<&'static Enricher>,
     chunks: mpsc::Receiver<Arc<Chunk>>,
     results: mpsc::SyncSender<ShardResult>,
-) -> ShardEnd {
+) -> Result<ShardEnd, ReplayError> {
     let _span = tracing::info_span!("shard", shard = me).entered();
     let partitions = cfg.replay.partitions;
     let cfg_future_ms = cfg.time.replay_future_tolerance_ms();
-    // One detector per partition this shard owns (or one for the shard),
-    // as the Kafka pipeline keeps one per assigned partition.
-    let mut dets: Vec<Option<Detector>> = if partitions == 0 {
-        vec![Some(Detector::new(cfg))]
-    } else {
-        (0..partitions)
-            .map(|p| (p as usize % shards == me).then(|| Detector::new(cfg.clone())))
-            .collect()
-    };
     let mut invalid = [0u64; ErrorKind::ALL.len()];
     let mut future = 0u64;
     let future_ms = cfg_future_ms;
@@ -228,7 +307,7 @@ fn shard_worker(
                 } else {
                     let (shard, partition, account) = owner(line, shards, partitions);
                     if shard == me
-                        && let (Some(a), Some(det)) = (account, &mut dets[partition as usize])
+                        && let (Some(a), Some((det, _))) = (account, &mut dets[partition as usize])
                     {
                         det.hint(&a);
                     }
@@ -247,7 +326,7 @@ fn shard_worker(
             if shard != me {
                 continue;
             }
-            let det = dets[partition as usize]
+            let (det, _) = dets[partition as usize]
                 .as_mut()
                 .expect("a shard owns the detectors of its partitions");
             match decode(line) {
@@ -305,11 +384,28 @@ fn shard_worker(
         invalid,
         future,
     };
-    for d in dets.iter().flatten() {
+    for (d, _) in dets.iter().flatten() {
         end.state_bytes += d.state_bytes();
         end.stats.merge(&d.stats);
     }
-    end
+    if let Some(dir) = state {
+        for (layout, det) in layouts(me, shards, partitions).iter().zip(&dets) {
+            if let (Some(layout), Some((det, seq))) = (layout, det) {
+                let snap = crate::state::take(
+                    det,
+                    &crate::state::Taken {
+                        layout: *layout,
+                        topics: &[],
+                        offsets: &[],
+                        seq: *seq,
+                        created_ms: wall_clock_ms(),
+                    },
+                );
+                crate::state::write_file(dir, &crate::state::file_name(layout), &snap)?;
+            }
+        }
+    }
+    Ok(end)
 }
 
 /// Replays NDJSON events from `input` through `cfg.replay.shards`
@@ -321,8 +417,26 @@ pub fn replay<R: Read>(
     sink: &mut dyn Sink,
     progress: Progress<'_>,
 ) -> Result<Summary, ReplayError> {
+    replay_with_state(input, cfg, enricher, sink, progress, None)
+}
+
+/// [`replay`], starting from the detector state saved in `state` (if it
+/// holds any) and saving the state there at the end (`--state DIR`): a
+/// replay in parts gives the alerts of one replay of the whole, and the
+/// files seed `kawal run` (same names as its `state.dir`).
+pub fn replay_with_state<R: Read>(
+    input: R,
+    cfg: &Config,
+    enricher: Option<&'static Enricher>,
+    sink: &mut dyn Sink,
+    progress: Progress<'_>,
+    state: Option<&Path>,
+) -> Result<Summary, ReplayError> {
     let started = Instant::now();
     let shards = cfg.replay.shards.max(1);
+    if let Some(dir) = state {
+        check_state_dir(dir, shards, cfg.replay.partitions)?;
+    }
     let mut reader = ChunkReader::new(input);
     let mut summary = Summary::default();
 
@@ -335,7 +449,10 @@ pub fn replay<R: Read>(
             let (ctx, crx) = mpsc::sync_channel::<Arc<Chunk>>(1);
             let (rtx, rrx) = mpsc::sync_channel::<ShardResult>(2);
             let cfg = cfg.clone();
-            handles.push(scope.spawn(move || shard_worker(me, shards, cfg, enricher, crx, rtx)));
+            let dets = shard_detectors(me, shards, &cfg, state)?;
+            handles.push(
+                scope.spawn(move || shard_worker(me, shards, cfg, dets, state, enricher, crx, rtx)),
+            );
             to_shards.push(ctx);
             from_shards.push(rrx);
         }
@@ -390,7 +507,7 @@ pub fn replay<R: Read>(
         drop(to_shards);
         sink.flush()?;
         for h in handles {
-            let end = h.join().map_err(|_| ReplayError::ShardLost)?;
+            let end = h.join().map_err(|_| ReplayError::ShardLost)??;
             summary.stats.merge(&end.stats);
             summary.state_bytes += end.state_bytes;
             summary.future += end.future;
