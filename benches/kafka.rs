@@ -92,6 +92,8 @@ fn config(brokers: &str, topic: &str, alerts: &str, group: &str) -> Config {
     cfg.kafka.alerts_topic = alerts.into();
     cfg.kafka.dead_letter_topic = String::new();
     cfg.kafka.group_id = group.into();
+    // Each round is a fresh group reading from the start: no state.
+    cfg.state.topic = String::new();
     cfg
 }
 

@@ -37,6 +37,10 @@ pub const MANAGED_PROPERTIES: &[&str] = &[
     "bootstrap.servers",
     "enable.partition.eof",
     "enable.auto.commit",
+    // Set from [kafka] instance and the worker number (static membership).
+    "group.instance.id",
+    // Cooperative-sticky for one topic, range for co-partitioned topics.
+    "partition.assignment.strategy",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,11 +69,22 @@ pub struct Config {
 pub struct StateConfig {
     pub max_accounts: usize,
     pub idle_ttl: String,
+    pub dir: String,
+    pub topic: String,
+    pub snapshot_interval: String,
+    pub restore_timeout: String,
+    pub cold_start: String,
 }
 
 impl StateConfig {
     pub fn idle_ttl_ms(&self) -> Millis {
         parse_duration(&self.idle_ttl).unwrap_or(0)
+    }
+    pub fn snapshot_interval_ms(&self) -> Millis {
+        parse_duration(&self.snapshot_interval).unwrap_or(300_000)
+    }
+    pub fn restore_timeout_ms(&self) -> Millis {
+        parse_duration(&self.restore_timeout).unwrap_or(60_000)
     }
 }
 
@@ -225,6 +240,7 @@ pub struct GeoipConfig {
 pub struct KafkaConfig {
     pub brokers: String,
     pub group_id: String,
+    pub instance: String,
     pub topics: Vec<String>,
     pub alerts_topic: String,
     pub dead_letter_topic: String,
@@ -410,10 +426,18 @@ impl Config {
         dur("kafka.drain_timeout", &self.kafka.drain_timeout);
         dur("time.future_tolerance", &self.time.future_tolerance);
         dur("state.idle_ttl", &self.state.idle_ttl);
+        dur("state.snapshot_interval", &self.state.snapshot_interval);
+        dur("state.restore_timeout", &self.state.restore_timeout);
         dur(
             "time.replay_future_tolerance",
             &self.time.replay_future_tolerance,
         );
+        if !["committed", "earliest"].contains(&self.state.cold_start.as_str()) {
+            problems.push(format!(
+                "state.cold_start: {:?} is not \"committed\" or \"earliest\"",
+                self.state.cold_start
+            ));
+        }
         if parse_duration(&self.time.allowed_lateness).is_none() {
             problems.push(format!(
                 "time.allowed_lateness: {:?} is not a duration (like \"0s\", \"5m\")",

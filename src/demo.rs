@@ -183,6 +183,9 @@ pub fn run(
     cluster.create_topic(events_topic, opts.partitions, 1)?;
     cluster.create_topic(&cfg.kafka.alerts_topic, opts.partitions, 1)?;
     cluster.create_topic(&cfg.kafka.dead_letter_topic, 1, 1)?;
+    // The mock cluster has no CreateTopics: the state topic is made here.
+    cfg.state.topic = "kawal-state".into();
+    cluster.create_topic(&cfg.state.topic, opts.partitions, 1)?;
 
     progress("starting the pipeline");
     let pipeline = start(&cfg, None, Arc::new(|_| Ok(Vec::new())))?;

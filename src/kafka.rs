@@ -36,10 +36,21 @@ pub fn client_config(cfg: &KafkaConfig, role: Role) -> ClientConfig {
                 .set("enable.auto.commit", "false")
                 .set("enable.partition.eof", "false")
                 .set("auto.offset.reset", "earliest")
-                // Range assignment keeps co-partitioned topics' partition
-                // N together in one consumer, so an account's events from
-                // several topics meet in one detector.
-                .set("partition.assignment.strategy", "range")
+                // One topic: cooperative-sticky, so a rebalance moves only
+                // the partitions that must move (and their state), and the
+                // others keep being consumed meanwhile. Several topics:
+                // range, the only assignor that keeps co-partitioned
+                // topics' partition N together in one consumer, so that an
+                // account's events from every topic meet in one detector
+                // (it is eager: every rebalance pauses all partitions).
+                .set(
+                    "partition.assignment.strategy",
+                    if cfg.topics.len() == 1 {
+                        "cooperative-sticky"
+                    } else {
+                        "range"
+                    },
+                )
                 // A fetch returns as soon as there is data; this bounds the
                 // wait when there is none (latency of the first event after
                 // a quiet spell).

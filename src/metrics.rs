@@ -56,6 +56,95 @@ pub struct Metrics {
     pub sink_retries: IntCounterVec,
     pub sink_queue: IntGaugeVec,
     pub up_workers: IntGauge,
+    pub state: StateMetrics,
+}
+
+/// Durable state: snapshots taken, restores made (docs/STATE.md).
+pub struct StateMetrics {
+    /// Partitions given a detector on assignment, by where its state came
+    /// from: `local` (file), `topic` (snapshot topic), `cold` (none).
+    pub restores: IntCounterVec,
+    /// Snapshots that could not be used, by reason (corrupt,
+    /// incompatible, io, kafka).
+    pub restore_failures: IntCounterVec,
+    pub restore_seconds: Histogram,
+    pub restore_bytes: IntCounter,
+    /// Events re-read after a restore, below the committed offset: their
+    /// alerts were delivered before, so they only rebuild state.
+    pub replayed: IntCounter,
+    /// Snapshots written, failed, and bytes written, by destination
+    /// (`local`, `topic`).
+    pub snapshots: IntCounterVec,
+    pub snapshot_failures: IntCounterVec,
+    pub snapshot_bytes: IntCounterVec,
+    pub snapshot_seconds: Histogram,
+    /// Wall-clock time of each assigned partition's last snapshot.
+    pub snapshot_time: IntGaugeVec,
+}
+
+impl StateMetrics {
+    fn new(r: &Registry) -> StateMetrics {
+        StateMetrics {
+            restores: counter_vec(
+                r,
+                "kawal_state_restores_total",
+                "Partitions assigned, by where their detector state came from: local (file), topic (snapshot topic) or cold (none: baselines start empty).",
+                &["from"],
+            ),
+            restore_failures: counter_vec(
+                r,
+                "kawal_state_restore_failures_total",
+                "Snapshots found but not used, by reason (corrupt, incompatible, io, kafka); the partition then used the other copy or started cold.",
+                &["reason"],
+            ),
+            restore_seconds: histogram(
+                r,
+                "kawal_state_restore_seconds",
+                "Time to load one partition's state on assignment (finding, reading, checking, decoding).",
+                prometheus::exponential_buckets(0.001, 2.0, 17).expect("buckets"),
+            ),
+            restore_bytes: counter(
+                r,
+                "kawal_state_restore_bytes_total",
+                "Compressed snapshot bytes loaded on assignment.",
+            ),
+            replayed: counter(
+                r,
+                "kawal_state_replayed_events_total",
+                "Events re-read after a restore, below the committed offset: they rebuild state, their alerts (delivered before) are held back.",
+            ),
+            snapshots: counter_vec(
+                r,
+                "kawal_state_snapshots_total",
+                "Partition snapshots written, by destination (local, topic).",
+                &["to"],
+            ),
+            snapshot_failures: counter_vec(
+                r,
+                "kawal_state_snapshot_failures_total",
+                "Partition snapshots that failed, by destination (local, topic).",
+                &["to"],
+            ),
+            snapshot_bytes: counter_vec(
+                r,
+                "kawal_state_snapshot_bytes_total",
+                "Compressed snapshot bytes written, by destination (local, topic).",
+                &["to"],
+            ),
+            snapshot_seconds: histogram(
+                r,
+                "kawal_state_snapshot_seconds",
+                "Time to snapshot one partition (encode, compress, write to every destination).",
+                prometheus::exponential_buckets(0.001, 2.0, 17).expect("buckets"),
+            ),
+            snapshot_time: gauge_vec(
+                r,
+                "kawal_state_snapshot_timestamp_seconds",
+                "Unix time of the last snapshot of each assigned partition (age: time() minus this).",
+                &["partition"],
+            ),
+        }
+    }
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -263,6 +352,7 @@ impl Metrics {
                 &["sink"],
             ),
             up_workers: gauge(&r, "kawal_workers_running", "Pipeline workers running."),
+            state: StateMetrics::new(&r),
             registry: r,
         }
     }

@@ -395,6 +395,7 @@ fn shard_worker(
                     det,
                     &crate::state::Taken {
                         layout: *layout,
+                        group: "",
                         topics: &[],
                         offsets: &[],
                         seq: *seq,

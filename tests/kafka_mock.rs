@@ -22,6 +22,7 @@ const GOLDEN: &str = include_str!("golden/events.ndjson");
 const EVENTS: &str = "events";
 const ALERTS: &str = "alerts";
 const DLQ: &str = "dead";
+const STATE: &str = "state";
 
 fn cluster(
     partitions: i32,
@@ -33,6 +34,8 @@ fn cluster(
     c.create_topic(EVENTS, partitions, 1).unwrap();
     c.create_topic(ALERTS, partitions, 1).unwrap();
     c.create_topic(DLQ, 1, 1).unwrap();
+    // The mock cluster has no CreateTopics (kawal's own attempt times out).
+    c.create_topic(STATE, partitions, 1).unwrap();
     let b = c.bootstrap_servers();
     (c, b)
 }
@@ -46,6 +49,7 @@ fn config(brokers: &str, workers: usize) -> Config {
     cfg.kafka.dead_letter_topic = DLQ.into();
     cfg.kafka.workers = workers;
     cfg.kafka.commit_interval = "200ms".into();
+    cfg.state.topic = STATE.into();
     // The mock coordinator keeps a member that has sent LeaveGroup until
     // its session times out (seen in cgrp debug logs: the leave is sent
     // and answered, yet a new member waits ~45 s), so the restart test

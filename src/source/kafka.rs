@@ -48,18 +48,21 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::Message;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::Config;
 use crate::decode::{ErrorKind, decode};
-use crate::detect::{Alert, Detector, Sig, Stats};
+use crate::detect::{Alert, Sig, Stats};
 use crate::enrich::Enricher;
 use crate::kafka::{Health, Role, client_config, describe};
 use crate::metrics::Metrics;
 use crate::sink::kafka::{DeadLetter, KafkaSink};
 use crate::sink::{Ack, Sink, SinkError};
+use crate::state::keeper::{Keeper, Part};
 use crate::time::wall_clock_ms;
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,8 @@ pub enum SourceError {
     DeliveryFailed { worker: usize, failed: usize },
     #[error("worker {0} panicked")]
     Panicked(usize),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 impl SourceError {
@@ -84,6 +89,7 @@ impl SourceError {
             SourceError::Sink(e) => e.kind(),
             SourceError::DeliveryFailed { .. } => "delivery_failed",
             SourceError::Panicked(_) => "panicked",
+            SourceError::State(e) => e.kind(),
         }
     }
 }
@@ -227,13 +233,22 @@ pub fn start(
                 open: OpenBatch::default(),
                 metrics_on: !cfg.metrics.listen.is_empty(),
                 seen: [0; 3],
+                parts: Vec::new(),
+                parked: Vec::new(),
+                replaying: Vec::new(),
+                retired: Stats::default(),
             }),
-            changes: Mutex::new(Vec::new()),
-            changed: AtomicBool::new(false),
+            keeper: Keeper::new(cfg, Arc::clone(&metrics))?,
+            rebuild: cfg.state.cold_start == "earliest",
             topics: cfg.kafka.topics.clone(),
             metrics: Arc::clone(&metrics),
             health: Arc::clone(&health),
         };
+        let mut consumer_cfg = consumer_cfg.clone();
+        if !cfg.kafka.instance.is_empty() {
+            // Static membership (see `[kafka] instance`).
+            consumer_cfg.set("group.instance.id", format!("{}-{id}", cfg.kafka.instance));
+        }
         let consumer: BaseConsumer<WorkerContext> = consumer_cfg.create_with_context(context)?;
         let topics: Vec<&str> = cfg.kafka.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
@@ -378,6 +393,68 @@ impl Tracker {
     }
 }
 
+impl Delivery {
+    /// The part of `partition` (one the callback did not announce, which
+    /// cannot normally happen, is owned cold).
+    fn part(&mut self, partition: i32, keeper: &Keeper) -> &mut Part {
+        let i = match self.parts.iter().position(|p| p.partition == partition) {
+            Some(i) => i,
+            None => {
+                self.parts.push(keeper.restore(partition).part);
+                self.parts.len() - 1
+            }
+        };
+        &mut self.parts[i]
+    }
+
+    /// True when the message at `offset` is below its partition's
+    /// committed offset after a restore (its alerts were delivered).
+    #[inline]
+    fn replayed(&mut self, topic: u16, partition: i32, offset: i64) -> bool {
+        if self.replaying.is_empty() {
+            return false;
+        }
+        let Some(i) = self
+            .replaying
+            .iter()
+            .position(|(t, p, _)| *t == topic && *p == partition)
+        else {
+            return false;
+        };
+        if offset < self.replaying[i].2 {
+            return true;
+        }
+        self.replaying.swap_remove(i);
+        tracing::info!(
+            partition,
+            "caught up with the committed offset after a restore: live"
+        );
+        false
+    }
+
+    /// Snapshots every part that changed, once everything up to now is
+    /// delivered and committed (the offset rule). Skipped when deliveries
+    /// are still outstanding: the next interval tries again.
+    fn snapshot_all(
+        &mut self,
+        worker: usize,
+        topics: &[String],
+        consumer: &BaseConsumer<WorkerContext>,
+        metrics: &Metrics,
+        keeper: &Keeper,
+    ) -> Result<(), SourceError> {
+        if !keeper.enabled() || !self.parts.iter().any(|p| p.dirty) {
+            return Ok(());
+        }
+        self.close_open(metrics)?;
+        self.drain_and_commit(worker, topics, consumer, metrics)?;
+        for part in &mut self.parts {
+            keeper.save(part);
+        }
+        Ok(())
+    }
+}
+
 /// Delivery state: the sinks and the batches waiting on them. Shared
 /// between the worker and its rebalance callback through a std Mutex:
 /// both run on the worker's thread (librdkafka calls the callback from
@@ -399,6 +476,20 @@ struct Delivery {
     /// failed and retried counts as last published.
     metrics_on: bool,
     seen: [u64; 3],
+    /// The detectors of assigned partitions. They live here, beside the
+    /// deliveries, because the rebalance callback (which only gets the
+    /// context) must snapshot them on revoke and restore them on assign;
+    /// the worker takes this lock once per message anyway.
+    parts: Vec<Part>,
+    /// Revoked under the eager protocol (several topics, range), kept in
+    /// case the assignment that follows gives them back.
+    parked: Vec<Part>,
+    /// Restored partitions being re-read up to their committed offset:
+    /// (topic index, partition, committed offset). Their alerts were
+    /// delivered before the restart; they rebuild state only.
+    replaying: Vec<(u16, i32, i64)>,
+    /// Final stats of detectors given up.
+    retired: Stats,
 }
 
 /// See [`Delivery::open`].
@@ -544,18 +635,13 @@ impl Delivery {
     }
 }
 
-/// An assignment change seen by the rebalance callback.
-enum Change {
-    Assign(Vec<i32>),
-    Revoke(Vec<i32>),
-}
-
 struct WorkerContext {
     health: Arc<Health>,
     id: usize,
     delivery: Mutex<Delivery>,
-    changes: Mutex<Vec<Change>>,
-    changed: AtomicBool,
+    keeper: Keeper,
+    /// `state.cold_start = "earliest"`.
+    rebuild: bool,
     topics: Vec<String>,
     metrics: Arc<Metrics>,
 }
@@ -588,46 +674,187 @@ impl ClientContext for WorkerContext {
 }
 
 impl ConsumerContext for WorkerContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Revoke(tpl) => {
-                let parts = partitions(tpl);
-                tracing::info!(worker = self.id, partitions = ?parts, "partitions revoked: draining and committing");
-                let mut d = self.delivery.lock().expect("delivery");
-                if let Err(e) = d.close_open(&self.metrics) {
-                    tracing::error!(worker = self.id, error = %e, "revoke: the open batch's alerts were not accepted");
-                }
-                if let Err(e) = d.drain_and_commit(self.id, &self.topics, consumer, &self.metrics) {
-                    // The partitions go anyway; what was not committed is
-                    // re-read by their next owner (at-least-once).
-                    tracing::error!(worker = self.id, error = %e, "revoke: not everything was delivered before giving partitions up");
-                }
-                self.metrics.assigned.sub(tpl.count() as i64);
-                for e in tpl.elements() {
-                    // Lag of a partition no longer ours is someone else's.
-                    let _ = self
-                        .metrics
-                        .consumer_lag
-                        .remove_label_values(&[e.topic(), &e.partition().to_string()]);
-                }
-                self.push(Change::Revoke(parts));
-            }
-            Rebalance::Assign(tpl) => {
-                let parts = partitions(tpl);
-                tracing::info!(worker = self.id, partitions = ?parts, "partitions assigned");
-                self.metrics.assigned.add(tpl.count() as i64);
-                self.push(Change::Assign(parts));
-            }
-            Rebalance::Error(e) => tracing::warn!(worker = self.id, error = %e, "rebalance error"),
-        }
+    /// librdkafka calls this inside the worker's own `poll`. Revoke:
+    /// deliver, commit, snapshot, then let go. Assign: restore each new
+    /// partition's state and set where it starts reading in the
+    /// assignment itself (not by a seek after it).
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
         self.metrics.rebalances.inc();
+        let done = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.assigned(consumer, tpl);
+                if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.revoked(consumer, tpl, cooperative);
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+            }
+            other => {
+                let e = rdkafka::types::RDKafkaErrorCode::from(other);
+                tracing::warn!(worker = self.id, error = %e, "rebalance error");
+                consumer.unassign()
+            }
+        };
+        if let Err(e) = done {
+            tracing::error!(worker = self.id, error = %e, "applying the assignment failed");
+        }
     }
 }
 
 impl WorkerContext {
-    fn push(&self, c: Change) {
-        self.changes.lock().expect("changes").push(c);
-        self.changed.store(true, Ordering::Release);
+    fn revoked(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList, cooperative: bool) {
+        let parts = partitions(tpl);
+        tracing::info!(worker = self.id, partitions = ?parts, "partitions revoked: delivering, committing, snapshotting");
+        let mut d = self.delivery.lock().expect("delivery");
+        let d = &mut *d;
+        if let Err(e) = d.close_open(&self.metrics) {
+            tracing::error!(worker = self.id, error = %e, "revoke: the open batch's alerts were not accepted");
+        }
+        let drained = d.drain_and_commit(self.id, &self.topics, consumer, &self.metrics);
+        if let Err(e) = &drained {
+            // The partitions go anyway; what was not committed is re-read
+            // by their next owner (at-least-once). No snapshot: it would
+            // reflect input whose alerts are not delivered.
+            tracing::error!(worker = self.id, error = %e, "revoke: not everything was delivered before giving partitions up; no snapshot");
+        }
+        let (gone, kept): (Vec<Part>, Vec<Part>) = std::mem::take(&mut d.parts)
+            .into_iter()
+            .partition(|p| parts.contains(&p.partition));
+        d.parts = kept;
+        d.replaying.retain(|(_, p, _)| !parts.contains(p));
+        for mut part in gone {
+            if drained.is_ok() {
+                self.keeper.save(&mut part);
+            }
+            self.keeper.released(part.partition);
+            if cooperative {
+                // Gone for good: another member owns it from now on.
+                d.retired.merge(&part.det.stats);
+            } else {
+                d.parked.push(part);
+            }
+        }
+        self.metrics.assigned.sub(tpl.count() as i64);
+        for e in tpl.elements() {
+            // Lag of a partition no longer ours is someone else's.
+            let _ = self
+                .metrics
+                .consumer_lag
+                .remove_label_values(&[e.topic(), &e.partition().to_string()]);
+        }
+    }
+
+    fn assigned(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let parts = partitions(tpl);
+        tracing::info!(worker = self.id, partitions = ?parts, "partitions assigned");
+        self.metrics.assigned.add(tpl.count() as i64);
+        let mut d = self.delivery.lock().expect("delivery");
+        let d = &mut *d;
+        for p in parts {
+            if d.parts.iter().any(|q| q.partition == p) {
+                continue;
+            }
+            // Given back after an eager revoke: this detector is current,
+            // and everything it read was delivered and committed then;
+            // start where it stopped (a refused commit would otherwise
+            // have it re-read what it already learnt).
+            if let Some(i) = d.parked.iter().position(|q| q.partition == p) {
+                let part = d.parked.swap_remove(i);
+                self.start_at(tpl, p, &part.next);
+                d.parts.push(part);
+                continue;
+            }
+            let mut restored = self.keeper.restore(p);
+            if restored.start.is_none() && self.rebuild {
+                // No snapshot: rebuild from the start of the log, holding
+                // back the alerts below the committed offset.
+                for t in &self.topics {
+                    if tpl.find_partition(t, p).is_some()
+                        && let Err(e) = tpl.set_partition_offset(t, p, Offset::Beginning)
+                    {
+                        tracing::warn!(partition = p, error = %e, "cannot set the start offset");
+                    }
+                }
+                restored.start = Some(vec![0; self.topics.len()]);
+                tracing::info!(
+                    partition = p,
+                    "no snapshot: rebuilding baselines from the start of the log (state.cold_start = \"earliest\")"
+                );
+            } else if let Some(start) = &restored.start {
+                self.start_at(tpl, p, start);
+            }
+            if let Some(start) = &restored.start {
+                for (t, committed) in self.committed(consumer, p) {
+                    if committed > start[t as usize] && start[t as usize] >= 0 {
+                        d.replaying.push((t, p, committed));
+                    }
+                }
+            }
+            d.parts.push(restored.part);
+        }
+        // Revoked and not given back: someone else's now.
+        for part in d.parked.drain(..) {
+            d.retired.merge(&part.det.stats);
+        }
+        // Counters keep what retired detectors counted; the account
+        // gauges drop their accounts.
+        d.retired.accounts = 0;
+        d.retired.learning = 0;
+    }
+
+    /// Sets the start offsets of partition `p` (per topic; -1 keeps the
+    /// committed offset) in the assignment.
+    fn start_at(&self, tpl: &mut TopicPartitionList, p: i32, next: &[i64]) {
+        for (t, &o) in self.topics.iter().zip(next) {
+            if o >= 0
+                && tpl.find_partition(t, p).is_some()
+                && let Err(e) = tpl.set_partition_offset(t, p, Offset::Offset(o))
+            {
+                tracing::warn!(partition = p, error = %e, "cannot set the start offset");
+            }
+        }
+    }
+
+    /// The group's committed offsets of partition `p`, per topic index.
+    fn committed(&self, consumer: &BaseConsumer<Self>, p: i32) -> Vec<(u16, i64)> {
+        let mut q = TopicPartitionList::new();
+        for t in &self.topics {
+            q.add_partition(t, p);
+        }
+        match consumer.committed_offsets(q, Duration::from_secs(10)) {
+            Ok(got) => self
+                .topics
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| match got.find_partition(t, p)?.offset() {
+                    Offset::Offset(o) => Some((i as u16, o)),
+                    _ => None,
+                })
+                .collect(),
+            Err(e) => {
+                // Without it, the re-read input's alerts are sent again
+                // (at-least-once: duplicates carry the same alert ids).
+                tracing::warn!(partition = p, error = %e, "committed offsets unknown: alerts of the re-read input may repeat");
+                Vec::new()
+            }
+        }
     }
 }
 
@@ -659,16 +886,10 @@ struct Worker {
     /// ahead of it an event may be dated (`time.future_tolerance`).
     batch_wall_ms: i64,
     future_ms: i64,
-    /// Detectors of assigned partitions, and of revoked ones that may come
-    /// back in the assignment that follows.
-    detectors: Vec<(i32, Detector)>,
-    parked: Vec<(i32, Detector)>,
     /// Per-batch scratch, reused.
     out: Vec<Alert>,
     /// Per-batch counts, added to the shared counters when it closes.
     local: LocalCounts,
-    /// Final stats of detectors dropped on reassignment.
-    retired: Stats,
 }
 
 #[derive(Default)]
@@ -683,6 +904,8 @@ struct LocalCounts {
     seen: [u64; ErrorKind::ALL.len() + 2],
     dead_letters: u64,
     alerts: [u64; 4],
+    /// Events re-read after a restore (see `Delivery::replaying`).
+    replayed: u64,
 }
 
 /// Why a message is set aside (dead-lettered, counted, logged).
@@ -740,11 +963,8 @@ impl Worker {
             last_event_ms: 0,
             batch_wall_ms: wall_clock_ms(),
             stop,
-            detectors: Vec::new(),
-            parked: Vec::new(),
             out: Vec::new(),
             local: LocalCounts::default(),
-            retired: Stats::default(),
         }
     }
 
@@ -755,6 +975,9 @@ impl Worker {
         let commit_every = Duration::from_millis(self.cfg.kafka.commit_interval_ms().max(1) as u64);
         let batch_max = self.cfg.kafka.batch_max;
         let mut last_commit = Instant::now();
+        let snapshot_every =
+            Duration::from_millis(self.cfg.state.snapshot_interval_ms().max(1) as u64);
+        let mut last_snapshot = Instant::now();
         let mut batch_started = Instant::now();
         let mut in_batch = 0usize;
         let result = loop {
@@ -767,9 +990,6 @@ impl Worker {
                 Duration::ZERO
             };
             let polled = consumer.poll(timeout);
-            if consumer.context().changed.load(Ordering::Acquire) {
-                self.apply_changes(consumer.context());
-            }
             let got = match polled {
                 Some(Ok(msg)) => {
                     if in_batch == 0 {
@@ -813,6 +1033,16 @@ impl Worker {
                 last_commit = Instant::now();
                 self.commit(consumer);
             }
+            if in_batch == 0 && last_snapshot.elapsed() >= snapshot_every {
+                last_snapshot = Instant::now();
+                let ctx = consumer.context();
+                let mut d = ctx.delivery.lock().expect("delivery");
+                if let Err(e) =
+                    d.snapshot_all(self.id, &ctx.topics, consumer, &self.metrics, &ctx.keeper)
+                {
+                    break Err(e);
+                }
+            }
         };
         // Shutdown or failure: close what is open, drain, commit.
         let closed = if in_batch > 0 {
@@ -820,79 +1050,30 @@ impl Worker {
         } else {
             Ok(())
         };
-        let drained = {
-            let ctx = consumer.context();
-            let mut d = ctx.delivery.lock().expect("delivery");
-            d.drain_and_commit(self.id, &ctx.topics, consumer, &self.metrics)
-        };
+        let ctx = consumer.context();
+        let mut d = ctx.delivery.lock().expect("delivery");
+        let drained = d.drain_and_commit(self.id, &ctx.topics, consumer, &self.metrics);
+        if drained.is_ok() && closed.is_ok() {
+            // Shutdown snapshot: a restart resumes exactly here.
+            for part in &mut d.parts {
+                ctx.keeper.save(part);
+            }
+        }
         let mut end = WorkerEnd {
-            stats: std::mem::take(&mut self.retired),
+            stats: std::mem::take(&mut d.retired),
             state_bytes: 0,
         };
-        for (_, d) in self.detectors.iter().chain(self.parked.iter()) {
-            end.stats.merge(&d.stats);
-            end.state_bytes += d.state_bytes();
+        for part in d.parts.iter().chain(d.parked.iter()) {
+            end.stats.merge(&part.det.stats);
+            end.state_bytes += part.det.state_bytes();
         }
+        drop(d);
         tracing::info!(
             events = end.stats.events,
             alerts = end.stats.alerts.iter().sum::<u64>(),
             "worker done"
         );
         result.and(closed).and(drained).map(|()| end)
-    }
-
-    /// Reconciles detectors with assignment changes from the callback.
-    fn apply_changes(&mut self, ctx: &WorkerContext) {
-        ctx.changed.store(false, Ordering::Release);
-        let changes = std::mem::take(&mut *ctx.changes.lock().expect("changes"));
-        for c in changes {
-            match c {
-                Change::Revoke(parts) => {
-                    let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.detectors)
-                        .into_iter()
-                        .partition(|(p, _)| parts.contains(p));
-                    self.detectors = kept;
-                    self.parked.extend(gone);
-                }
-                Change::Assign(parts) => {
-                    for p in parts {
-                        if self.detectors.iter().any(|(q, _)| *q == p) {
-                            continue;
-                        }
-                        let det = match self.parked.iter().position(|(q, _)| *q == p) {
-                            Some(i) => self.parked.swap_remove(i).1,
-                            // Cold start: no baselines for this partition's
-                            // accounts until the state issue moves them.
-                            None => Detector::new(self.cfg.clone()),
-                        };
-                        self.detectors.push((p, det));
-                    }
-                    // What was revoked and not given back belongs to
-                    // another consumer now.
-                    for (_, d) in self.parked.drain(..) {
-                        self.retired.merge(&d.stats);
-                    }
-                    // Counters keep what retired detectors counted; the
-                    // account gauges drop their accounts.
-                    self.retired.accounts = 0;
-                    self.retired.learning = 0;
-                }
-            }
-        }
-    }
-
-    fn detector(&mut self, partition: i32) -> &mut Detector {
-        let i = match self.detectors.iter().position(|(p, _)| *p == partition) {
-            Some(i) => i,
-            None => {
-                // A message from a partition the callback has not told us
-                // about yet (cannot normally happen): own it anyway.
-                self.detectors
-                    .push((partition, Detector::new(self.cfg.clone())));
-                self.detectors.len() - 1
-            }
-        };
-        &mut self.detectors[i].1
     }
 
     fn handle(
@@ -907,14 +1088,14 @@ impl Worker {
             .iter()
             .position(|t| t == msg.topic())
             .unwrap_or(0) as u16;
-        // One uncontended lock a message: the open batch must be where
-        // the revoke callback can close it (see `Delivery::open`).
-        note_offset(
-            &mut ctx.delivery.lock().expect("delivery").open.offsets,
-            topic,
-            msg.partition(),
-            msg.offset(),
-        );
+        // One uncontended lock a message: the open batch and the
+        // partitions' detectors must be where the rebalance callback can
+        // reach them (see `Delivery::open`, `Delivery::parts`).
+        let mut d = ctx.delivery.lock().expect("delivery");
+        let d = &mut *d;
+        let (partition, offset) = (msg.partition(), msg.offset());
+        note_offset(&mut d.open.offsets, topic, partition, offset);
+        let replayed = d.replayed(topic, partition, offset);
         let payload = msg.payload().unwrap_or(&[]);
         let (reject, error) = match decode(payload) {
             Err(e) => (Reject::Invalid(e.kind()), e.to_string()),
@@ -932,12 +1113,21 @@ impl Worker {
                     e.enrich(&mut ev);
                 }
                 let mut out = std::mem::take(&mut self.out);
-                let processed = self
-                    .detector(msg.partition())
-                    .process_guarded(&ev, &mut out);
+                let part = d.part(partition, &ctx.keeper);
+                let processed = part.det.process_guarded(&ev, &mut out);
+                if let Some(n) = part.next.get_mut(topic as usize) {
+                    *n = offset + 1;
+                }
+                part.dirty = true;
                 self.local.events += 1;
                 self.last_event_ms = ev.time;
-                self.take_alerts(ctx, &mut out);
+                if replayed {
+                    // Delivered before the restart (the offset rule).
+                    self.local.replayed += 1;
+                    out.clear();
+                } else {
+                    self.take_alerts(d, &mut out);
+                }
                 self.out = out;
                 match processed {
                     Ok(()) => return Ok(()),
@@ -945,15 +1135,23 @@ impl Worker {
                 }
             }
         };
-        self.reject(ctx, msg, reject, &error)
+        // A set-aside message leaves the state as it was: snapshots
+        // reflect it too.
+        if let Some(n) = d.part(partition, &ctx.keeper).next.get_mut(topic as usize) {
+            *n = offset + 1;
+        }
+        if replayed {
+            // Dead-lettered before the restart.
+            return Ok(());
+        }
+        self.reject(d, msg, reject, &error)
     }
 
     /// Stamps the event's alerts and moves them to the batch.
-    fn take_alerts(&mut self, ctx: &WorkerContext, out: &mut Vec<Alert>) {
+    fn take_alerts(&mut self, d: &mut Delivery, out: &mut Vec<Alert>) {
         if out.is_empty() {
             return;
         }
-        let mut d = ctx.delivery.lock().expect("delivery");
         let now = wall_clock_ms();
         for mut a in out.drain(..) {
             a.stamp(now);
@@ -972,7 +1170,7 @@ impl Worker {
     /// have them all) and dead-lettered, holding the batch's Ack.
     fn reject(
         &mut self,
-        ctx: &WorkerContext,
+        d: &mut Delivery,
         msg: &BorrowedMessage<'_>,
         reject: Reject,
         error: &str,
@@ -992,8 +1190,6 @@ impl Worker {
                 tracing::warn!(kind = reject.as_str(), error = %error, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), count = *seen, "event set aside");
             }
         }
-        let mut d = ctx.delivery.lock().expect("delivery");
-        let d = &mut *d;
         if let Some(k) = d.kafka.as_mut().filter(|k| k.has_dead_letter_topic()) {
             let ack = d.open.ack.get_or_insert_with(Ack::new).clone();
             k.dead_letter(
@@ -1027,7 +1223,6 @@ impl Worker {
         d.poll();
         let settled = d.tracker.settle();
         d.publish(&self.metrics);
-        drop(d);
         if self.metrics_on {
             self.metrics
                 .batch_seconds
@@ -1037,7 +1232,8 @@ impl Worker {
                 self.metrics.event_lag.observe(lag.max(0.0));
             }
         }
-        self.publish();
+        self.publish(&d);
+        drop(d);
         settled.map_err(|failed| SourceError::DeliveryFailed {
             worker: self.id,
             failed,
@@ -1073,7 +1269,7 @@ impl Worker {
     }
 
     /// Adds the batch's counts to the shared counters.
-    fn publish(&mut self) {
+    fn publish(&mut self, d: &Delivery) {
         let c = &self.counters;
         let l = &mut self.local;
         c.batches.fetch_add(1, Ordering::Relaxed);
@@ -1083,9 +1279,13 @@ impl Worker {
         if l.dead_letters > 0 {
             m.dead_letters.inc_by(l.dead_letters);
         }
+        if l.replayed > 0 {
+            m.state.replayed.inc_by(l.replayed);
+        }
         l.messages = 0;
         l.events = 0;
         l.dead_letters = 0;
+        l.replayed = 0;
         for (k, v) in l.invalid.iter_mut().enumerate() {
             if *v > 0 {
                 m.add_invalid(k, *v);
@@ -1109,20 +1309,20 @@ impl Worker {
         }
         // Detector stats as deltas: events by type, signal firings,
         // accounts and learning.
-        let mut now = self.retired.clone();
-        for (_, d) in self.detectors.iter().chain(self.parked.iter()) {
-            now.merge(&d.stats);
+        let mut now = d.retired.clone();
+        for part in d.parts.iter().chain(d.parked.iter()) {
+            now.merge(&part.det.stats);
         }
         m.add_stats(&now, &self.published);
         self.published = now;
         // The state estimate walks every account: every few seconds only.
         if self.bytes_at.elapsed() >= Duration::from_secs(5) {
             self.bytes_at = Instant::now();
-            let bytes: usize = self
-                .detectors
+            let bytes: usize = d
+                .parts
                 .iter()
-                .chain(self.parked.iter())
-                .map(|(_, d)| d.state_bytes())
+                .chain(d.parked.iter())
+                .map(|p| p.det.state_bytes())
                 .sum();
             m.state_bytes.add(bytes as i64 - self.state_bytes as i64);
             self.state_bytes = bytes;

@@ -89,6 +89,73 @@ impl SnapshotStore {
         &self.topic
     }
 
+    /// Checks that the state topic exists, creating it (compacted, with
+    /// `partitions` partitions) if it does not; an error says how to
+    /// create it by hand when kawal may not.
+    pub fn ensure(&self, cfg: &KafkaConfig, partitions: i32) -> Result<(), StateError> {
+        if self.partition_of(0).is_ok() {
+            return Ok(());
+        }
+        let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+            client_config(cfg, Role::Producer).create()?;
+        let topic = self.topic.clone();
+        let timeout = self.timeout;
+        // The admin API is asynchronous; a private runtime on its own
+        // thread waits for it (this may run inside another runtime).
+        let created = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let new = rdkafka::admin::NewTopic::new(
+                &topic,
+                partitions.max(1),
+                rdkafka::admin::TopicReplication::Fixed(-1),
+            )
+            .set("cleanup.policy", "compact");
+            let opts = rdkafka::admin::AdminOptions::new().operation_timeout(Some(timeout));
+            let r = rt
+                .block_on(admin.create_topics([&new], &opts))
+                .map_err(|e| e.to_string())?;
+            match r.into_iter().next() {
+                Some(Ok(_)) | None => Ok(()),
+                Some(Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists))) => Ok(()),
+                Some(Err((_, code))) => Err(code.to_string()),
+            }
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the admin thread panicked".into()));
+        *self.partitions.lock().expect("partitions") = None;
+        match created {
+            Ok(()) if self.partition_of(0).is_ok() => {
+                tracing::info!(topic = %self.topic, partitions, "created the state topic (compacted)");
+                Ok(())
+            }
+            Ok(()) => Err(StateError::Incompatible(format!(
+                "state topic {} was created but is not visible yet",
+                self.topic
+            ))),
+            Err(why) => Err(StateError::Incompatible(format!(
+                "state topic {} does not exist and could not be created ({why}): create it with cleanup.policy=compact and {partitions} partitions, or set state.topic = \"\" to keep state only in state.dir",
+                self.topic
+            ))),
+        }
+    }
+
+    /// Partitions of `topic` (0 if it does not exist).
+    pub fn partitions_of(&self, topic: &str) -> i32 {
+        self.consumer
+            .fetch_metadata(Some(topic), self.timeout)
+            .ok()
+            .and_then(|md| {
+                md.topics()
+                    .first()
+                    .filter(|t| t.error().is_none())
+                    .map(|t| t.partitions().len() as i32)
+            })
+            .unwrap_or(0)
+    }
+
     fn partition_of(&self, p: i32) -> Result<i32, StateError> {
         let mut known = self.partitions.lock().expect("partitions");
         let n = match *known {
@@ -185,11 +252,19 @@ impl SnapshotStore {
 
     /// The newest complete snapshot of input partition `p`, if any.
     pub fn latest(&self, p: i32) -> Result<Option<Snapshot>, StateError> {
-        let Some((at, manifest)) = self.latest_manifest(p)? else {
-            return Ok(None);
-        };
-        let manifest: super::Manifest = serde_json::from_slice(&manifest)
-            .map_err(|e| StateError::Corrupt(format!("manifest of partition {p}: {e}")))?;
+        match self.latest_manifest(p)? {
+            Some((at, m)) => self.fetch(p, m, at).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads the chunks the manifest at offset `at` names.
+    pub fn fetch(
+        &self,
+        p: i32,
+        manifest: super::Manifest,
+        at: i64,
+    ) -> Result<Snapshot, StateError> {
         let sp = self.partition_of(p)?;
         let first = manifest.first_chunk_offset.unwrap_or(0);
         let prefix = format!("{p}/{}/", manifest.slot);
@@ -215,14 +290,15 @@ impl SnapshotStore {
                 }
             }
         }
-        Ok(Some(Snapshot {
+        Ok(Snapshot {
             manifest,
             chunks: got,
-        }))
+        })
     }
 
-    /// The offset and bytes of the newest manifest of `p`.
-    fn latest_manifest(&self, p: i32) -> Result<Option<(i64, Vec<u8>)>, StateError> {
+    /// The offset of the newest manifest of `p` in the state topic, and
+    /// the manifest.
+    pub fn latest_manifest(&self, p: i32) -> Result<Option<(i64, super::Manifest)>, StateError> {
         let sp = self.partition_of(p)?;
         let (low, high) = self
             .consumer
@@ -239,8 +315,11 @@ impl SnapshotStore {
                 }
             })?;
             // `scan` reports messages in order: the last found is newest.
-            if found.is_some() {
-                return Ok(found);
+            if let Some((at, bytes)) = found {
+                let m = serde_json::from_slice(&bytes).map_err(|e| {
+                    StateError::Corrupt(format!("manifest of partition {p} at offset {at}: {e}"))
+                })?;
+                return Ok(Some((at, m)));
             }
             end = start;
             window = window.saturating_mul(4);

@@ -16,6 +16,7 @@
 //! under 530 KB, half of the default `message.max.bytes`).
 
 pub mod kafka;
+pub mod keeper;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,10 @@ pub struct Manifest {
     /// Replay shard layout (shard, shards), absent for partitions.
     #[serde(default)]
     pub shard: Option<(usize, usize)>,
+    /// Consumer group (empty for a replay): a state topic shared by two
+    /// groups must not mix their states.
+    #[serde(default)]
+    pub group: String,
     /// Input topics (empty for a replay).
     pub topics: Vec<String>,
     /// Next input offset per topic (same order): the state reflects every
@@ -110,7 +115,11 @@ impl Manifest {
 
     /// Whether this snapshot can be loaded into a detector of `layout`
     /// reading `topics` (None: a replay, which reads no topic).
-    pub fn check(&self, layout: &Layout, topics: Option<&[String]>) -> Result<(), StateError> {
+    pub fn check(
+        &self,
+        layout: &Layout,
+        topics: Option<(&str, &[String])>,
+    ) -> Result<(), StateError> {
         if self.format != STATE_FORMAT {
             return Err(StateError::Incompatible(format!(
                 "state format {} (this kawal reads {STATE_FORMAT})",
@@ -128,13 +137,13 @@ impl Manifest {
                 describe(layout)
             )));
         }
-        if let Some(topics) = topics
+        if let Some((group, topics)) = topics
             && !self.topics.is_empty()
-            && self.topics != topics
+            && (self.topics != topics || self.group != group)
         {
             return Err(StateError::Incompatible(format!(
-                "snapshot of topics {:?}, reading {:?}",
-                self.topics, topics
+                "snapshot of group {:?} reading {:?}; this is group {group:?} reading {topics:?}",
+                self.group, self.topics
             )));
         }
         Ok(())
@@ -198,6 +207,7 @@ impl StateError {
 /// What a snapshot is taken of, besides the detector.
 pub struct Taken<'a> {
     pub layout: Layout,
+    pub group: &'a str,
     pub topics: &'a [String],
     pub offsets: &'a [i64],
     pub seq: u64,
@@ -288,6 +298,7 @@ pub fn take(det: &Detector, what: &Taken<'_>) -> Snapshot {
             config: config_fingerprint(det.config()),
             partition,
             shard,
+            group: what.group.to_string(),
             topics: what.topics.to_vec(),
             offsets: what.offsets.to_vec(),
             watermark: det.watermark(),

@@ -27,6 +27,7 @@ fn detector(seed: u64) -> Detector {
 fn taken(p: i32) -> Taken<'static> {
     Taken {
         layout: Layout::Partition(p),
+        group: "",
         topics: &[],
         offsets: &[],
         seq: 3,
@@ -144,6 +145,7 @@ fn newness_compares_offsets_of_the_same_topics() {
             &det,
             &Taken {
                 layout: Layout::Partition(0),
+                group: "",
                 topics: &topics,
                 offsets: &[o],
                 seq: 1,
