@@ -801,9 +801,21 @@ impl WorkerContext {
                 self.start_at(tpl, p, start);
             }
             if let Some(start) = &restored.start {
-                for (t, committed) in self.committed(consumer, p) {
-                    if committed > start[t as usize] && start[t as usize] >= 0 {
-                        d.replaying.push((t, p, committed));
+                let committed = self.committed(consumer, p);
+                for (t, &o) in start.iter().enumerate() {
+                    let c = committed
+                        .iter()
+                        .find(|(u, _)| *u as usize == t)
+                        .map(|x| x.1);
+                    match c {
+                        Some(c) if c > o && o >= 0 => d.replaying.push((t as u16, p, c)),
+                        // The snapshot is ahead of the group's commit (a
+                        // crash between the two): everything below it was
+                        // delivered, so the commit moves up to it.
+                        _ if o > 0 && c.is_none_or(|c| c < o) => {
+                            note_offset(&mut d.tracker.done, t as u16, p, o - 1)
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -832,7 +844,8 @@ impl WorkerContext {
         }
     }
 
-    /// The group's committed offsets of partition `p`, per topic index.
+    /// The group's committed offsets of partition `p`, per topic index
+    /// (none for a topic without one).
     fn committed(&self, consumer: &BaseConsumer<Self>, p: i32) -> Vec<(u16, i64)> {
         let mut q = TopicPartitionList::new();
         for t in &self.topics {

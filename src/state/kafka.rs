@@ -67,14 +67,17 @@ impl SnapshotStore {
         let mut p = client_config(cfg, Role::Producer);
         // Chunks are LZ4 already; compressing them again costs CPU for
         // nothing. A snapshot is flushed as a whole, so no linger.
-        p.set("compression.type", "none").set("linger.ms", "0");
+        p.set("compression.type", "none")
+            .set("linger.ms", "0")
+            .set("statistics.interval.ms", "0");
         let producer: BaseProducer<Reports> = p.create_with_context(Reports::default())?;
         let mut c = client_config(cfg, Role::Consumer);
         // Reads by assignment, never in the group: no commits.
         c.set("group.id", format!("{}-state-reader", cfg.group_id))
             .remove("group.instance.id")
             .remove("partition.assignment.strategy")
-            .set("fetch.wait.max.ms", "10");
+            .set("fetch.wait.max.ms", "10")
+            .set("statistics.interval.ms", "0");
         let consumer: BaseConsumer = c.create()?;
         Ok(SnapshotStore {
             topic: topic.to_string(),
