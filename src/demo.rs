@@ -185,6 +185,9 @@ pub fn run(
     cluster.create_topic(&cfg.kafka.dead_letter_topic, 1, 1)?;
     // The mock cluster has no CreateTopics: the state topic is made here.
     cfg.state.topic = "kawal-state".into();
+    // A short demo: snapshots every ten seconds, so that the state panel
+    // and metrics have something to show (docs/STATE.md).
+    cfg.state.snapshot_interval = "10s".into();
     cluster.create_topic(&cfg.state.topic, opts.partitions, 1)?;
 
     progress("starting the pipeline");

@@ -84,6 +84,24 @@ pub struct StateMetrics {
 
 impl StateMetrics {
     fn new(r: &Registry) -> StateMetrics {
+        let m = StateMetrics::register(r);
+        // Every series exists from the start, at zero, so dashboards and
+        // rate() see a rise from nothing.
+        for from in ["local", "topic", "cold"] {
+            m.restores.with_label_values(&[from]);
+        }
+        for reason in ["corrupt", "incompatible", "io", "kafka"] {
+            m.restore_failures.with_label_values(&[reason]);
+        }
+        for to in ["local", "topic"] {
+            m.snapshots.with_label_values(&[to]);
+            m.snapshot_failures.with_label_values(&[to]);
+            m.snapshot_bytes.with_label_values(&[to]);
+        }
+        m
+    }
+
+    fn register(r: &Registry) -> StateMetrics {
         StateMetrics {
             restores: counter_vec(
                 r,
@@ -140,7 +158,7 @@ impl StateMetrics {
             snapshot_time: gauge_vec(
                 r,
                 "kawal_state_snapshot_timestamp_seconds",
-                "Unix time of the last snapshot of each assigned partition (age: time() minus this).",
+                "Unix time up to which each assigned partition's state is saved: its last snapshot, or the last interval at which nothing had changed since (age: time() minus this).",
                 &["partition"],
             ),
         }

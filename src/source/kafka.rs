@@ -15,12 +15,11 @@
 //! itself then decides which worker owns which partition, so partition
 //! affinity needs no dispatcher, no copies of message bytes between
 //! threads and no locks on the hot path; a second kawal process joins the
-//! same group the same way. A worker keeps one [`Detector`] per assigned
-//! partition number (topics are co-partitioned and range-assigned, so an
-//! account's events from every topic arrive at the same one). A detector
-//! per partition is also the unit that later checkpoints and changelog
-//! restores will move between instances; until then a newly assigned
-//! partition starts cold.
+//! same group the same way. A worker keeps one detector per assigned
+//! partition number (one topic: cooperative-sticky; several topics are
+//! co-partitioned and range-assigned, so an account's events from every
+//! topic arrive at the same one). That detector is the unit of durable
+//! state: snapshotted and restored with its partition (`crate::state`).
 //!
 //! Messages are handled in batches (up to `batch_max`, or until the
 //! consumer has nothing more at once, or `batch_linger`). A batch that
@@ -32,10 +31,12 @@
 //!
 //! Rebalances: librdkafka runs the rebalance callback inside the worker's
 //! own `poll`. On revoke the callback flushes the sinks, settles the
-//! batches, stores and commits synchronously before the partitions go. On
-//! assign it records the change, and the worker reconciles its detectors
-//! when `poll` returns (it keeps the detectors of partitions it gets back,
-//! as an eager rebalance revokes everything before assigning).
+//! batches, stores and commits synchronously, then snapshots the
+//! partitions before they go. On assign it restores each new partition's
+//! state and sets its start offset in the assignment; input re-read below
+//! the committed offset rebuilds state with its alerts held back. Under
+//! the eager protocol (range) a worker keeps the detectors of partitions
+//! it gets back.
 //!
 //! A delivery that fails for good (librdkafka has retried until
 //! `message.timeout.ms`) stops the worker without storing the failed
@@ -443,7 +444,13 @@ impl Delivery {
         metrics: &Metrics,
         keeper: &Keeper,
     ) -> Result<(), SourceError> {
-        if !keeper.enabled() || !self.parts.iter().any(|p| p.dirty) {
+        if !keeper.enabled() {
+            return Ok(());
+        }
+        if !self.parts.iter().any(|p| p.dirty) {
+            for part in &mut self.parts {
+                keeper.save(part);
+            }
             return Ok(());
         }
         self.close_open(metrics)?;

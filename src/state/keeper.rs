@@ -246,7 +246,16 @@ impl Keeper {
     /// last snapshot. The caller has delivered every alert of the input
     /// below `part.next` (the offset rule).
     pub fn save(&self, part: &mut Part) {
-        if !part.dirty || !self.enabled() {
+        if !self.enabled() {
+            return;
+        }
+        if !part.dirty {
+            // Nothing changed: the last snapshot is current as of now.
+            self.metrics
+                .state
+                .snapshot_time
+                .with_label_values(&[&part.partition.to_string()])
+                .set(wall_clock_ms() / 1000);
             return;
         }
         let started = Instant::now();

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """End to end against a real Kafka-protocol broker (tansu).
 
-Starts tansu on loopback, creates the topics, produces simulated events
-with Python's confluent-kafka (a client nobody here wrote), runs
-`kawal run` on them, waits until the group has committed every offset,
-stops kawal with SIGTERM (it must exit 0), reads the alerts topic and
-checks that it holds exactly the alert ids that `kawal replay
---partitions N` gives for the same file.
+Starts tansu on loopback, creates the topics, produces the first half
+of the simulated events with Python's confluent-kafka (a client nobody
+here wrote), runs `kawal run` on them, waits until the group has
+committed every offset, stops kawal with SIGTERM (it must exit 0), starts
+it again (it must restore every partition's state from the state topic,
+which kawal creates itself), produces the second half, waits and stops
+it again, then reads the alerts topic and checks that it holds exactly
+the alert ids that `kawal replay --partitions N` gives for the whole
+file: the baselines of the first half survived the restart.
 
 Usage: kafka_e2e.py KAWAL_BINARY TANSU_BINARY
 """
@@ -24,7 +27,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 PARTITIONS = 4
-EVENTS, ALERTS, DEAD = "e2e-events", "e2e-alerts", "e2e-dead"
+EVENTS, ALERTS, DEAD, STATE = "e2e-events", "e2e-alerts", "e2e-dead", "e2e-state"
 GROUP = "kawal-e2e"
 
 
@@ -87,22 +90,23 @@ def main():
             if err is None:
                 ends[msg.partition()] = max(ends[msg.partition()], msg.offset() + 1)
 
-        for line in lines:
-            account = json.loads(line)["account"]
-            while True:
-                try:
-                    producer.produce(EVENTS, value=line.rstrip("\n").encode(),
-                                     key=account.encode(), on_delivery=delivered)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-            producer.poll(0)
-        producer.produce(EVENTS, value=b"{not json", key=b"x:broken", on_delivery=delivered)
-        left = producer.flush(60)
-        if left:
-            sys.exit(f"e2e: {left} events not delivered to the broker")
-        produced = len(lines) + 1
-        print(f"e2e: produced {produced} events with confluent-kafka")
+        def produce(batch, bad=False):
+            for line in batch:
+                account = json.loads(line)["account"]
+                while True:
+                    try:
+                        producer.produce(EVENTS, value=line.rstrip("\n").encode(),
+                                         key=account.encode(), on_delivery=delivered)
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+                producer.poll(0)
+            if bad:
+                producer.produce(EVENTS, value=b"{not json", key=b"x:broken",
+                                 on_delivery=delivered)
+            left = producer.flush(60)
+            if left:
+                sys.exit(f"e2e: {left} events not delivered to the broker")
 
         config = os.path.join(work, "kawal.toml")
         with open(config, "w") as f:
@@ -113,29 +117,47 @@ topics = ["{EVENTS}"]
 alerts_topic = "{ALERTS}"
 dead_letter_topic = "{DEAD}"
 commit_interval = "500ms"
+[state]
+topic = "{STATE}"
 ''')
-        kawal_log = open(os.path.join(work, "kawal.log"), "w")
-        kawal_proc = subprocess.Popen([kawal, "run", "--config", config],
-                                      stdout=kawal_log, stderr=subprocess.STDOUT)
-
-        # Done when the group's committed offsets reach the end of every
-        # partition.
         probe = Consumer({"bootstrap.servers": brokers, "group.id": GROUP})
         tps = [TopicPartition(EVENTS, p) for p in range(PARTITIONS)]
+
+        def life(n, batch, bad=False):
+            """Runs kawal over `batch` until every offset is committed,
+            then stops it with SIGTERM; returns its log."""
+            nonlocal kawal_proc
+            log_path = os.path.join(work, f"kawal-{n}.log")
+            kawal_proc = subprocess.Popen([kawal, "run", "--config", config],
+                                          stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+            produce(batch, bad)
+            print(f"e2e: life {n}: produced {len(batch) + bad} events with confluent-kafka")
+
+            # Done when the group's committed offsets reach the end of
+            # every partition.
+            def caught_up():
+                if kawal_proc.poll() is not None:
+                    sys.exit(f"e2e: kawal run exited early ({kawal_proc.returncode}); see {log_path}")
+                done = probe.committed(tps, timeout=5)
+                return all(tp.offset >= ends[tp.partition] for tp in done)
+
+            wait("kawal to commit every offset", 180, caught_up)
+            kawal_proc.send_signal(signal.SIGTERM)
+            code = kawal_proc.wait(timeout=60)
+            if code != 0:
+                sys.exit(f"e2e: kawal run exited {code} on SIGTERM; see {log_path}")
+            return open(log_path, encoding="utf-8").read()
+
+        half = len(lines) // 2
+        life(1, lines[:half])
+        second = life(2, lines[half:], bad=True)
+        produced = len(lines) + 1
         assert sum(ends) == produced, (ends, produced)
-
-        def caught_up():
-            if kawal_proc.poll() is not None:
-                sys.exit(f"e2e: kawal run exited early ({kawal_proc.returncode}); see {work}/kawal.log")
-            done = probe.committed(tps, timeout=5)
-            return all(tp.offset >= ends[tp.partition] for tp in done)
-
-        wait("kawal to commit every offset", 180, caught_up)
+        restored = second.count("state restored")
+        if restored != PARTITIONS:
+            sys.exit(f"e2e: the restart restored {restored} of {PARTITIONS} partitions; see {work}/kawal-2.log")
+        print(f"e2e: the restart restored all {PARTITIONS} partitions from the state topic")
         probe.close()
-        kawal_proc.send_signal(signal.SIGTERM)
-        code = kawal_proc.wait(timeout=60)
-        if code != 0:
-            sys.exit(f"e2e: kawal run exited {code} on SIGTERM; see {work}/kawal.log")
 
         # What replay says, and what the topic holds.
         replay = subprocess.run([kawal, "replay", events, "--partitions", str(PARTITIONS)],
