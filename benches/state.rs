@@ -69,13 +69,17 @@ fn pipeline_config(brokers: &str, dir: &str) -> Config {
 fn time_to_consuming(cfg: &Config, from: &str) -> (f64, Pipeline) {
     let started = Instant::now();
     let p = start(cfg, None, Arc::new(|_| Ok(Vec::new()))).expect("pipeline");
-    let restored = || p.metrics.state.restores.with_label_values(&[from]).get();
+    let restored = || p.metrics.state.restored_from(from);
     while restored() < PARTITIONS as u64 || p.metrics.assigned.get() < PARTITIONS as i64 {
+        let failures = |r: &str| p.metrics.state.not_used(r);
         assert!(
             started.elapsed() < Duration::from_secs(300),
-            "not restored after 300 s ({} from {from}, {} cold)",
+            "not restored after 300 s ({} from {from}, {} cold; not used: {} corrupt, {} kafka, {} incompatible)",
             restored(),
-            p.metrics.state.restores.with_label_values(&["cold"]).get()
+            p.metrics.state.restored_from("cold"),
+            failures("corrupt"),
+            failures("kafka"),
+            failures("incompatible"),
         );
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -90,7 +94,10 @@ fn main() {
     let t = Instant::now();
     let dets = detectors(n);
     let accounts: usize = dets.iter().map(Detector::accounts).sum();
-    eprintln!("built {accounts} accounts in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "built {accounts} accounts in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = Config::default();
     let topics = vec!["bench-state-events".to_string()];
@@ -153,8 +160,8 @@ fn main() {
         }
     };
     let pcfg = pipeline_config(&brokers, "");
-    let store = SnapshotStore::new(&pcfg.kafka, "bench-state", Duration::from_secs(120))
-        .expect("store");
+    let store =
+        SnapshotStore::new(&pcfg.kafka, "bench-state", Duration::from_secs(120)).expect("store");
     let t = Instant::now();
     for s in &mut snaps {
         store.publish(s).expect("publish");
@@ -167,16 +174,28 @@ fn main() {
     drop(snaps);
 
     // Restart: pipeline start to every partition restored and assigned.
-    let (local, p) = time_to_consuming(&pipeline_config(&brokers, &dir.path().display().to_string()), "local");
-    p.stop();
-    p.join().expect("stop");
-    let (topic, p) = time_to_consuming(&pcfg, "topic");
+    let (local, p) = time_to_consuming(
+        &pipeline_config(&brokers, &dir.path().display().to_string()),
+        "local",
+    );
     p.stop();
     p.join().expect("stop");
     println!(
-        "restart to consuming (start, join the group, restore {accounts} accounts): from the local copy {local:.2} s (goal <= 10), from the snapshot topic {topic:.2} s (goal <= 30); brokers {}",
-        if std::env::var("KAWAL_BENCH_BROKERS").is_ok() { "KAWAL_BENCH_BROKERS" } else { "mock cluster" }
+        "restart to consuming (start, join the group, restore {accounts} accounts) from the local copy: {local:.2} s (goal <= 10)"
     );
+    if std::env::var("KAWAL_BENCH_BROKERS").is_ok() || bytes <= 4 << 20 {
+        let (topic, p) = time_to_consuming(&pcfg, "topic");
+        p.stop();
+        p.join().expect("stop");
+        println!("restart to consuming from the snapshot topic: {topic:.2} s (goal <= 30)");
+    } else {
+        // librdkafka's mock cluster keeps 5 MiB a partition and drops the
+        // rest: the snapshot's first chunks are gone before they are read.
+        println!(
+            "restart from the snapshot topic: not measured on the mock cluster, which keeps only 5 MiB a partition ({:.0} MB of snapshot); run with KAWAL_BENCH_BROKERS",
+            bytes as f64 / 1e6
+        );
+    }
     let snapshot = encode + write.max(publish);
     for interval in [60.0, 300.0] {
         println!(

@@ -101,6 +101,16 @@ impl StateMetrics {
         m
     }
 
+    /// Partitions restored from `from` (`local`, `topic`, `cold`).
+    pub fn restored_from(&self, from: &str) -> u64 {
+        self.restores.with_label_values(&[from]).get()
+    }
+
+    /// Snapshots not used for `reason`.
+    pub fn not_used(&self, reason: &str) -> u64 {
+        self.restore_failures.with_label_values(&[reason]).get()
+    }
+
     fn register(r: &Registry) -> StateMetrics {
         StateMetrics {
             restores: counter_vec(

@@ -23,7 +23,7 @@ use common::*;
 const PARTITIONS: i32 = 4;
 
 fn restores(p: &Pipeline, from: &str) -> u64 {
-    p.metrics.state.restores.with_label_values(&[from]).get()
+    p.metrics.state.restored_from(from)
 }
 
 /// Alert ids in the alerts topic: every one unique and all of them
@@ -187,13 +187,7 @@ fn corrupt_foreign_and_missing_snapshots_start_cold_and_are_counted() {
     let mut cfg = config(&brokers, 1);
     cfg.state.dir = dir.path().display().to_string();
     let p = run_part(&cfg, &brokers, GOLDEN);
-    let failures = |r: &str| {
-        p.metrics
-            .state
-            .restore_failures
-            .with_label_values(&[r])
-            .get()
-    };
+    let failures = |r: &str| p.metrics.state.not_used(r);
     assert_eq!(
         failures("corrupt"),
         2,
