@@ -51,27 +51,6 @@ fn every_event_once_and_the_same_alerts_as_replay() {
     assert_eq!(total as u64, sent);
 }
 
-/// A sink that accepts alerts and never confirms them (a webhook that
-/// hangs, a broker that is gone): the stand-in for a crash between
-/// detection and delivery.
-struct Hanging(Arc<Mutex<Vec<Ack>>>);
-
-impl Sink for Hanging {
-    fn name(&self) -> &'static str {
-        "hanging"
-    }
-    fn send(&mut self, alerts: &[Alert], ack: &Ack) -> Result<(), SinkError> {
-        for _ in alerts {
-            ack.hold();
-            self.0.lock().unwrap().push(ack.clone());
-        }
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), SinkError> {
-        Ok(())
-    }
-}
-
 const LOCKOUT: &str = r#"{"id":"k1","time":"2026-03-02T08:00:00Z","account":"x:lock","type":"login","actor":"staff:andi","outcome":"success","source":{"country":"ID","asn":7713,"ip":"1.2.3.4"}}
 {"id":"k2","time":"2026-03-02T08:05:00Z","account":"x:lock","type":"mfa_change","actor":"staff:andi","change":{"action":"disable"}}
 {"id":"k3","time":"2026-03-02T08:06:00Z","account":"x:lock","type":"recovery_change","actor":"staff:andi","change":{"field":"email"}}

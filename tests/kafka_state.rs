@@ -466,3 +466,49 @@ fn an_old_snapshot_re_reads_to_the_committed_offset_without_repeating_alerts() {
     let expected = replay_ids(&events, PARTITIONS as u32);
     assert_eq!(delivered_ids(&brokers, expected.len()), expected);
 }
+
+/// A sink that never confirms: a snapshot would reflect alerts not yet
+/// delivered, so none is taken, and the partition goes on (the snapshot
+/// waits for the next interval rather than stopping the worker).
+#[test]
+fn a_snapshot_waits_for_deliveries_and_never_stops_the_partition() {
+    let (_c, brokers) = cluster(1);
+    let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut cfg = config(&brokers, 1);
+    cfg.kafka.alerts_topic = String::new();
+    cfg.kafka.drain_timeout = "100ms".into();
+    cfg.state.snapshot_interval = "200ms".into();
+    let h = Arc::clone(&held);
+    let sinks: kawal::source::kafka::SinkFactory = Arc::new(move |_| {
+        Ok(vec![
+            Box::new(Hanging(Arc::clone(&h))) as Box<dyn kawal::sink::Sink>
+        ])
+    });
+    let p = start(&cfg, None, sinks).unwrap();
+    let sent = produce(&brokers, GOLDEN);
+    run_until_handled(&p, sent);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!held.lock().unwrap().is_empty(), "alerts are held");
+    assert!(!p.any_finished(), "the worker runs on");
+    let snapshots = p
+        .metrics
+        .state
+        .snapshots
+        .with_label_values(&["topic"])
+        .get();
+    assert_eq!(snapshots, 0, "no snapshot over undelivered alerts");
+    // Deliveries confirmed: the next interval takes the snapshot.
+    for ack in held.lock().unwrap().drain(..) {
+        ack.release(true);
+    }
+    wait_for("a snapshot once delivered", Duration::from_secs(10), || {
+        p.metrics
+            .state
+            .snapshots
+            .with_label_values(&["topic"])
+            .get()
+            > 0
+    });
+    p.stop();
+    p.join().expect("clean shutdown");
+}

@@ -226,3 +226,28 @@ pub fn parts(lines: &str, n: usize) -> Vec<String> {
     let per = all.len().div_ceil(n);
     all.chunks(per).map(|c| c.join("\n") + "\n").collect()
 }
+
+/// A sink that accepts alerts and never confirms them (a webhook that
+/// hangs, a broker that is gone): the stand-in for a crash between
+/// detection and delivery.
+pub struct Hanging(pub Arc<std::sync::Mutex<Vec<kawal::sink::Ack>>>);
+
+impl kawal::sink::Sink for Hanging {
+    fn name(&self) -> &'static str {
+        "hanging"
+    }
+    fn send(
+        &mut self,
+        alerts: &[Alert],
+        ack: &kawal::sink::Ack,
+    ) -> Result<(), kawal::sink::SinkError> {
+        for _ in alerts {
+            ack.hold();
+            self.0.lock().unwrap().push(ack.clone());
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), kawal::sink::SinkError> {
+        Ok(())
+    }
+}
