@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kawal::config::Config;
-use kawal::detect::{Alert, Severity};
+use kawal::detect::Severity;
 use kawal::kafka::{Role, client_config};
-use kawal::sink::{Ack, Sink, SinkError};
+use kawal::sink::{Sink, SinkError};
 use kawal::source::kafka::{SinkFactory, SourceError, start};
 use rdkafka::Message;
 
