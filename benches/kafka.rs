@@ -86,7 +86,9 @@ fn bare_consumer_rate(brokers: &str, topic: &str, n: u64) -> f64 {
 }
 
 fn config(brokers: &str, topic: &str, alerts: &str, group: &str) -> Config {
-    let mut cfg = Config::default();
+    // The embedded defaults and KAWAL__... variables, as `kawal run` reads
+    // them (KAWAL__KAFKA__CONSUMER__FETCH_WAIT_MAX_MS=2, for one).
+    let mut cfg = Config::load(None, std::env::vars()).expect("configuration");
     cfg.kafka.brokers = brokers.into();
     cfg.kafka.topics = vec![topic.into()];
     cfg.kafka.alerts_topic = alerts.into();
