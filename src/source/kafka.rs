@@ -395,17 +395,16 @@ impl Tracker {
 }
 
 impl Delivery {
-    /// The part of `partition` (one the callback did not announce, which
-    /// cannot normally happen, is owned cold).
-    fn part(&mut self, partition: i32, keeper: &Keeper) -> &mut Part {
-        let i = match self.parts.iter().position(|p| p.partition == partition) {
+    /// The position in `parts` of `partition` (one the callback did not
+    /// announce, which cannot normally happen, is owned cold).
+    fn part_index(&mut self, partition: i32, keeper: &Keeper) -> usize {
+        match self.parts.iter().position(|p| p.partition == partition) {
             Some(i) => i,
             None => {
                 self.parts.push(keeper.restore(partition).part);
                 self.parts.len() - 1
             }
-        };
-        &mut self.parts[i]
+        }
     }
 
     /// True when the message at `offset` is below its partition's
@@ -807,11 +806,7 @@ impl WorkerContext {
                 // No snapshot: rebuild from the start of the log, holding
                 // back the alerts below the committed offset.
                 for t in &self.topics {
-                    if tpl.find_partition(t, p).is_some()
-                        && let Err(e) = tpl.set_partition_offset(t, p, Offset::Beginning)
-                    {
-                        tracing::warn!(partition = p, error = %e, "cannot set the start offset");
-                    }
+                    set_start(tpl, t, p, Offset::Beginning);
                 }
                 restored.start = Some(vec![0; self.topics.len()]);
                 tracing::info!(
@@ -856,11 +851,8 @@ impl WorkerContext {
     /// committed offset) in the assignment.
     fn start_at(&self, tpl: &mut TopicPartitionList, p: i32, next: &[i64]) {
         for (t, &o) in self.topics.iter().zip(next) {
-            if o >= 0
-                && tpl.find_partition(t, p).is_some()
-                && let Err(e) = tpl.set_partition_offset(t, p, Offset::Offset(o))
-            {
-                tracing::warn!(partition = p, error = %e, "cannot set the start offset");
+            if o >= 0 {
+                set_start(tpl, t, p, Offset::Offset(o));
             }
         }
     }
@@ -889,6 +881,16 @@ impl WorkerContext {
                 Vec::new()
             }
         }
+    }
+}
+
+/// Sets where `topic`/`p` starts reading in the assignment `tpl`, if it
+/// is in it.
+fn set_start(tpl: &mut TopicPartitionList, topic: &str, p: i32, offset: Offset) {
+    if tpl.find_partition(topic, p).is_some()
+        && let Err(e) = tpl.set_partition_offset(topic, p, offset)
+    {
+        tracing::warn!(partition = p, error = %e, "cannot set the start offset");
     }
 }
 
@@ -1130,6 +1132,12 @@ impl Worker {
         let (partition, offset) = (msg.partition(), msg.offset());
         note_offset(&mut d.open.offsets, topic, partition, offset);
         let replayed = d.replayed(topic, partition, offset);
+        let i = d.part_index(partition, &ctx.keeper);
+        // The partition's state reflects this message, processed or set
+        // aside (which leaves the state as it was): snapshots say so.
+        if let Some(n) = d.parts[i].next.get_mut(topic as usize) {
+            *n = offset + 1;
+        }
         let payload = msg.payload().unwrap_or(&[]);
         let (reject, error) = match decode(payload) {
             Err(e) => (Reject::Invalid(e.kind()), e.to_string()),
@@ -1147,11 +1155,8 @@ impl Worker {
                     e.enrich(&mut ev);
                 }
                 let mut out = std::mem::take(&mut self.out);
-                let part = d.part(partition, &ctx.keeper);
+                let part = &mut d.parts[i];
                 let processed = part.det.process_guarded(&ev, &mut out);
-                if let Some(n) = part.next.get_mut(topic as usize) {
-                    *n = offset + 1;
-                }
                 part.dirty = true;
                 self.local.events += 1;
                 self.last_event_ms = ev.time;
@@ -1169,11 +1174,6 @@ impl Worker {
                 }
             }
         };
-        // A set-aside message leaves the state as it was: snapshots
-        // reflect it too.
-        if let Some(n) = d.part(partition, &ctx.keeper).next.get_mut(topic as usize) {
-            *n = offset + 1;
-        }
         if replayed {
             // Dead-lettered before the restart.
             return Ok(());
