@@ -145,18 +145,21 @@ impl SnapshotStore {
         }
     }
 
-    /// Partitions of `topic` (0 if it does not exist).
+    /// Partitions of `topic` (0 if it does not exist or the brokers
+    /// cannot say).
     pub fn partitions_of(&self, topic: &str) -> i32 {
-        self.consumer
-            .fetch_metadata(Some(topic), self.timeout)
-            .ok()
-            .and_then(|md| {
-                md.topics()
-                    .first()
-                    .filter(|t| t.error().is_none())
-                    .map(|t| t.partitions().len() as i32)
-            })
-            .unwrap_or(0)
+        self.count_partitions(topic).unwrap_or(0)
+    }
+
+    /// Partitions of `topic` from the brokers' metadata (0 if it does not
+    /// exist).
+    fn count_partitions(&self, topic: &str) -> Result<i32, rdkafka::error::KafkaError> {
+        let md = self.consumer.fetch_metadata(Some(topic), self.timeout)?;
+        Ok(md
+            .topics()
+            .first()
+            .filter(|t| t.error().is_none())
+            .map_or(0, |t| t.partitions().len() as i32))
     }
 
     fn partition_of(&self, p: i32) -> Result<i32, StateError> {
@@ -164,14 +167,7 @@ impl SnapshotStore {
         let n = match *known {
             Some(n) => n,
             None => {
-                let md = self
-                    .consumer
-                    .fetch_metadata(Some(&self.topic), self.timeout)?;
-                let n = md
-                    .topics()
-                    .first()
-                    .filter(|t| t.error().is_none())
-                    .map_or(0, |t| t.partitions().len() as i32);
+                let n = self.count_partitions(&self.topic)?;
                 if n == 0 {
                     return Err(StateError::Incompatible(format!(
                         "state topic {} does not exist (create it compacted, with as many partitions as the events topic)",

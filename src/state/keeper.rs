@@ -116,15 +116,17 @@ impl Keeper {
         tracing::warn!(partition, from = from.as_str(), error = %e, "snapshot not used");
     }
 
+    /// Whether a snapshot is of this partition, group and topics.
+    fn fits(&self, layout: &Layout, m: &Manifest) -> Result<(), StateError> {
+        m.check(layout, Some((&self.cfg.kafka.group_id, &self.topics)))
+    }
+
     /// The local copy of `partition`, if it is there and fits.
     fn local(&self, partition: i32) -> Option<Snapshot> {
         let dir = self.dir.as_ref()?;
         let layout = Layout::Partition(partition);
         let read = super::read_file(&dir.join(file_name(&layout))).and_then(|s| match s {
-            Some(s) => s
-                .manifest
-                .check(&layout, Some((&self.cfg.kafka.group_id, &self.topics)))
-                .map(|()| Some(s)),
+            Some(s) => self.fits(&layout, &s.manifest).map(|()| Some(s)),
             None => Ok(None),
         });
         read.unwrap_or_else(|e| {
@@ -138,9 +140,7 @@ impl Keeper {
         let store = self.store.as_ref()?;
         let layout = Layout::Partition(partition);
         let found = store.latest_manifest(partition).and_then(|m| match m {
-            Some((at, m)) => m
-                .check(&layout, Some((&self.cfg.kafka.group_id, &self.topics)))
-                .map(|()| Some((at, m))),
+            Some((at, m)) => self.fits(&layout, &m).map(|()| Some((at, m))),
             None => Ok(None),
         });
         found.unwrap_or_else(|e| {

@@ -120,12 +120,7 @@ impl Manifest {
         layout: &Layout,
         topics: Option<(&str, &[String])>,
     ) -> Result<(), StateError> {
-        if self.format != STATE_FORMAT {
-            return Err(StateError::Incompatible(format!(
-                "state format {} (this kawal reads {STATE_FORMAT})",
-                self.format
-            )));
-        }
+        check_format(self.format)?;
         let matches = match *layout {
             Layout::Partition(p) => self.partition == p && self.shard.is_none(),
             Layout::Shard { shard, of } => self.shard == Some((shard, of)),
@@ -162,6 +157,16 @@ fn describe(l: &Layout) -> String {
         Layout::Partition(p) => format!("partition {p}"),
         Layout::Shard { shard, of } => format!("replay shard {shard} of {of}"),
     }
+}
+
+/// Refuses a state format this kawal does not read.
+fn check_format(format: u32) -> Result<(), StateError> {
+    if format == STATE_FORMAT {
+        return Ok(());
+    }
+    Err(StateError::Incompatible(format!(
+        "state format {format} (this kawal reads {STATE_FORMAT})"
+    )))
 }
 
 /// A snapshot in memory: manifest and compressed chunks.
@@ -317,12 +322,7 @@ pub fn take(det: &Detector, what: &Taken<'_>) -> Snapshot {
 /// Loads a snapshot into a detector running `cfg`, checking every chunk.
 pub fn restore(snap: &Snapshot, cfg: Config) -> Result<Detector, StateError> {
     let m = &snap.manifest;
-    if m.format != STATE_FORMAT {
-        return Err(StateError::Incompatible(format!(
-            "state format {} (this kawal reads {STATE_FORMAT})",
-            m.format
-        )));
-    }
+    check_format(m.format)?;
     if snap.chunks.len() != m.chunks.len() {
         return Err(StateError::Corrupt(format!(
             "{} chunks, the manifest names {}",
