@@ -225,7 +225,11 @@ pub fn run(
         // rebalance for 1.5 s): the mock coordinator refuses commits while
         // an uneven start rebalances, and partitions read before it are
         // then read again.
-        wait_for_stable_group(&metrics, opts.partitions as i64, &opts.interrupt);
+        pipeline.wait_settled(
+            opts.partitions as i64,
+            Duration::from_secs(60),
+            &opts.interrupt,
+        );
         progress("producing simulated activity");
         let producer_cfg = client_config(&cfg.kafka, Role::Producer);
         let produced = produce(
@@ -308,23 +312,6 @@ pub fn run(
     });
     drop(cluster);
     result
-}
-
-/// Waits (at most a minute) until `partitions` are assigned and no
-/// rebalance has happened for 1.5 s.
-fn wait_for_stable_group(m: &crate::metrics::Metrics, partitions: i64, stop: &AtomicBool) {
-    let started = Instant::now();
-    let mut last = (m.rebalances.get(), Instant::now());
-    while started.elapsed() < Duration::from_secs(60) && !stop.load(Ordering::Acquire) {
-        let n = m.rebalances.get();
-        if n != last.0 {
-            last = (n, Instant::now());
-        }
-        if m.assigned.get() == partitions && last.1.elapsed() > Duration::from_millis(1500) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// What the Kafka run gave, for [`finish`].

@@ -42,9 +42,7 @@ fn delivered_ids(brokers: &str, expected: usize) -> BTreeSet<String> {
 fn run_part(cfg: &Config, brokers: &str, events: &str) -> Pipeline {
     let p = start(cfg, None, no_sinks()).unwrap();
     wait_for_stable_group(&p, PARTITIONS as i64);
-    let before = p.counters.messages.load(Ordering::Acquire);
-    let sent = produce(brokers, events);
-    run_until_handled(&p, before + sent);
+    feed(&p, brokers, events);
     p
 }
 
@@ -140,9 +138,7 @@ fn the_group_grows_to_three_and_shrinks_back_without_forgetting() {
         restores(&a, "topic") >= 2,
         "the partitions came back with their state"
     );
-    let before = a.counters.messages.load(Ordering::Acquire);
-    let sent = produce(&brokers, &thirds[2]);
-    run_until_handled(&a, before + sent);
+    feed(&a, &brokers, &thirds[2]);
     a.stop();
     a.join().unwrap();
 
@@ -352,8 +348,10 @@ format = "json"
         "the last life restored every partition: {restored:?}"
     );
 
+    // An uninterrupted run: its alerts, and its state saved per partition.
     // Alerts: every expected one, nothing else.
-    let expected = replay_ids(&events, PARTITIONS as u32);
+    let seeds = tempfile::tempdir().unwrap();
+    let expected = replay_ids_saving(&events, PARTITIONS as u32, Some(seeds.path()));
     let got: Vec<String> = alerts_of(&read_topic(&brokers, ALERTS, expected.len()))
         .into_iter()
         .map(|a| a.id)
@@ -369,19 +367,8 @@ format = "json"
 
     // Baselines: what the next start would load equals an uninterrupted
     // replay's state, partition by partition, byte for byte.
-    let seeds = tempfile::tempdir().unwrap();
     let mut rcfg = Config::default();
     rcfg.replay.partitions = PARTITIONS as u32;
-    let mut sink = kawal::sink::ndjson::NdjsonSink::new(Vec::new(), false);
-    kawal::replay::replay_with_state(
-        events.as_bytes(),
-        &rcfg,
-        None,
-        &mut sink,
-        &mut |_| {},
-        Some(seeds.path()),
-    )
-    .unwrap();
     let mut cfg = config(&brokers, 1);
     cfg.kafka.group_id = "kawal-crash".into();
     cfg.state.dir = state.display().to_string();
@@ -458,9 +445,7 @@ fn an_old_snapshot_re_reads_to_the_committed_offset_without_repeating_alerts() {
         alerts_so_far,
         "the re-read sent no alert again"
     );
-    let before = third.counters.messages.load(Ordering::Acquire);
-    let sent = produce(&brokers, &thirds[2]);
-    run_until_handled(&third, before + sent);
+    feed(&third, &brokers, &thirds[2]);
     third.stop();
     third.join().unwrap();
     let expected = replay_ids(&events, PARTITIONS as u32);
@@ -523,19 +508,7 @@ fn a_replay_of_history_seeds_a_live_deployment() {
     let events = month(80, 25);
     let halves = parts(&events, 2);
     let dir = tempfile::tempdir().unwrap();
-    let mut rcfg = Config::default();
-    rcfg.replay.partitions = PARTITIONS as u32;
-    let mut sink = kawal::sink::ndjson::NdjsonSink::new(Vec::new(), false);
-    kawal::replay::replay_with_state(
-        halves[0].as_bytes(),
-        &rcfg,
-        None,
-        &mut sink,
-        &mut |_| {},
-        Some(dir.path()),
-    )
-    .unwrap();
-    let history = replay_ids(&halves[0], PARTITIONS as u32);
+    let history = replay_ids_saving(&halves[0], PARTITIONS as u32, Some(dir.path()));
 
     let mut cfg = config(&brokers, 2);
     cfg.state.dir = dir.path().display().to_string();

@@ -164,6 +164,31 @@ impl Pipeline {
         Arc::clone(&self.stop)
     }
 
+    /// Waits until `partitions` are assigned and no rebalance has
+    /// happened for 1.5 s: the group has settled. False if `limit` passes
+    /// or `stop` is set first. (Producing before then makes a start-up
+    /// rebalance re-read what was read: librdkafka's mock coordinator
+    /// refuses commits meanwhile.)
+    pub fn wait_settled(&self, partitions: i64, limit: Duration, stop: &AtomicBool) -> bool {
+        let m = &self.metrics;
+        let started = Instant::now();
+        let mut last = (m.rebalances.get(), Instant::now());
+        while started.elapsed() < limit && !stop.load(Ordering::Acquire) {
+            let n = m.rebalances.get();
+            if n != last.0 {
+                last = (n, Instant::now());
+            }
+            if m.assigned.get() == partitions
+                && n > 0
+                && last.1.elapsed() > Duration::from_millis(1500)
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// True once any worker has ended (done, failed or stopped).
     pub fn any_finished(&self) -> bool {
         self.handles.iter().any(|(_, h)| h.is_finished())

@@ -141,15 +141,33 @@ pub fn alerts_of(msgs: &[OwnedMessage]) -> Vec<Alert> {
 
 /// Alert ids that `kawal replay --partitions n` gives for `lines`.
 pub fn replay_ids(lines: &str, partitions: u32) -> BTreeSet<String> {
+    replay_ids_saving(lines, partitions, None)
+}
+
+/// [`replay_ids`], saving the detectors' state in `state` at the end
+/// (`kawal replay --partitions N --state DIR`).
+pub fn replay_ids_saving(
+    lines: &str,
+    partitions: u32,
+    state: Option<&std::path::Path>,
+) -> BTreeSet<String> {
     let mut cfg = Config::default();
     cfg.replay.partitions = partitions;
     let mut sink = kawal::sink::ndjson::NdjsonSink::new(Vec::new(), false);
-    kawal::replay::replay(lines.as_bytes(), &cfg, None, &mut sink, &mut |_| {}).unwrap();
+    kawal::replay::replay_with_state(lines.as_bytes(), &cfg, None, &mut sink, &mut |_| {}, state)
+        .unwrap();
     String::from_utf8(sink.into_inner())
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<Alert>(l).unwrap().id)
         .collect()
+}
+
+/// Produces `events` and waits until `p` has handled them.
+pub fn feed(p: &Pipeline, brokers: &str, events: &str) {
+    let before = p.counters.messages.load(Ordering::Acquire);
+    let sent = produce(brokers, events);
+    run_until_handled(p, before + sent);
 }
 
 pub fn run_until_handled(p: &Pipeline, n: u64) {
@@ -160,28 +178,13 @@ pub fn run_until_handled(p: &Pipeline, n: u64) {
     );
 }
 
-/// Waits until `partitions` are assigned and no rebalance has happened
-/// for 1.5 s.
+/// Waits until `partitions` are assigned and the group has settled.
 pub fn wait_for_stable_group(p: &Pipeline, partitions: i64) {
-    let started = Instant::now();
-    let mut last = (p.metrics.rebalances.get(), Instant::now());
-    loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the group never settled"
-        );
-        let n = p.metrics.rebalances.get();
-        if n != last.0 {
-            last = (n, Instant::now());
-        }
-        if p.metrics.assigned.get() == partitions
-            && n > 0
-            && last.1.elapsed() > Duration::from_millis(1500)
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let never = std::sync::atomic::AtomicBool::new(false);
+    assert!(
+        p.wait_settled(partitions, Duration::from_secs(60), &never),
+        "the group never settled"
+    );
 }
 
 pub fn committed(brokers: &str, partition: i32) -> Option<i64> {
