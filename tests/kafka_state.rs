@@ -273,14 +273,9 @@ format = "json"
             kawal::produce::produce(events.as_bytes(), &p, EVENTS, rate, &mut |_| {}).unwrap()
         })
     };
-    let mut rng = kawal::sim::Rng::new(0x5eed);
-    let mut kills = Vec::new();
-    for i in 1..=8 {
-        let mut child = spawn();
-        // Killed once it owns its partitions (a kill while it joins the
-        // group tests nothing), after a random while of work.
+    // Both workers of life `i` logged their assignment.
+    let owns_partitions = |i: usize| {
         let log = dir.path().join(format!("life-{i}.log"));
-        let joined = Instant::now();
         wait_for(
             "the instance to own partitions",
             Duration::from_secs(60),
@@ -289,6 +284,15 @@ format = "json"
                     .is_ok_and(|l| l.matches("partitions assigned").count() >= 2)
             },
         );
+    };
+    let mut rng = kawal::sim::Rng::new(0x5eed);
+    let mut kills = Vec::new();
+    for i in 1..=8 {
+        let mut child = spawn();
+        // Killed once it owns its partitions (a kill while it joins the
+        // group tests nothing), after a random while of work.
+        let joined = Instant::now();
+        owns_partitions(i);
         let after = Duration::from_millis(200 + rng.below(2300));
         std::thread::sleep(after);
         child.0.kill().unwrap();
@@ -301,15 +305,7 @@ format = "json"
     eprintln!("(join, killed after) ms: {kills:?}");
     assert_eq!(producer.join().unwrap().messages as i64, total);
     let last = &mut spawn();
-    let log = dir.path().join("life-9.log");
-    wait_for(
-        "the last life to own partitions",
-        Duration::from_secs(60),
-        || {
-            std::fs::read_to_string(&log)
-                .is_ok_and(|l| l.matches("partitions assigned").count() >= 2)
-        },
-    );
+    owns_partitions(9);
     let started = Instant::now();
     loop {
         let done: i64 = (0..PARTITIONS)
