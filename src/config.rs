@@ -62,6 +62,48 @@ pub struct Config {
     pub log: LogConfig,
     pub time: TimeConfig,
     pub state: StateConfig,
+    pub delivery: DeliveryConfig,
+    /// `[[webhooks]]`, each merged over `[delivery.webhook]`.
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    pub outbox_dir: String,
+    pub fsync: String,
+    pub retry_schedule: Vec<String>,
+    pub attempt_timeout: String,
+    pub concurrency: usize,
+    pub segment_bytes: u64,
+    pub max_bytes: u64,
+    pub replay_wait: String,
+    pub resend_interval: String,
+    pub ends_after: String,
+    pub resolve_after: String,
+    pub webhook: WebhookConfig,
+}
+
+impl DeliveryConfig {
+    pub fn ms(v: &str) -> Millis {
+        parse_duration(v).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub name: String,
+    pub url: String,
+    pub secret: String,
+    pub secret_env: String,
+    pub format: String,
+    pub min_severity: String,
+    pub accounts: Vec<String>,
+    pub routing_key: String,
+    pub routing_key_env: String,
+    pub source: String,
+    pub rate_per_second: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -330,6 +372,9 @@ impl Config {
         let schema: Table = DEFAULT_TOML.parse().expect("embedded default.toml parses");
         let mut merged = schema.clone();
         let mut problems = Vec::new();
+        // [[webhooks]] is a list of tables, each merged over the prototype
+        // [delivery.webhook] once the rest is merged.
+        let mut hooks: Option<(String, Value)> = None;
 
         if let Some(path) = file {
             match std::fs::read_to_string(path) {
@@ -338,8 +383,11 @@ impl Config {
                     Err(e) => {
                         problems.push(format!("{}: {}", path.display(), e.to_string().trim()))
                     }
-                    Ok(table) => {
+                    Ok(mut table) => {
                         let origin = path.display().to_string();
+                        if let Some(h) = table.remove("webhooks") {
+                            hooks = Some((origin.clone(), h));
+                        }
                         merge(
                             &schema,
                             &mut merged,
@@ -390,6 +438,11 @@ impl Config {
             );
         }
 
+        if let Some((origin, h)) = hooks {
+            let list = merge_webhooks(&schema, &merged, h, &origin, &mut problems);
+            merged.insert("webhooks".into(), Value::Array(list));
+        }
+
         // Bad keys and values were never merged, so the merged table is
         // well-typed: deserialise and check semantics even when there were
         // problems above, so that every problem is reported in one go.
@@ -405,6 +458,94 @@ impl Config {
             Err(e) => {
                 problems.push(e.to_string().trim().to_string());
                 Err(ConfigError { problems })
+            }
+        }
+    }
+
+    /// `[delivery]` and each `[[webhooks]]`.
+    fn validate_delivery(&self, problems: &mut Vec<String>) {
+        let d = &self.delivery;
+        if !["batch", "never"].contains(&d.fsync.as_str()) {
+            problems.push(format!(
+                "delivery.fsync: {:?} is not \"batch\" or \"never\"",
+                d.fsync
+            ));
+        }
+        if d.retry_schedule.is_empty() {
+            problems.push("delivery.retry_schedule: give at least one attempt (\"0s\")".into());
+        }
+        for v in &d.retry_schedule {
+            if parse_duration(v).is_none() {
+                problems.push(format!(
+                    "delivery.retry_schedule: {v:?} is not a duration (like \"0s\", \"5m\", \"2h\")"
+                ));
+            }
+        }
+        if !(1..=1024).contains(&d.concurrency) {
+            problems.push("delivery.concurrency: must be within 1..1024".into());
+        }
+        if d.segment_bytes < 4096 || d.max_bytes < d.segment_bytes {
+            problems.push(
+                "delivery.segment_bytes must be at least 4096 and delivery.max_bytes at least segment_bytes".into(),
+            );
+        }
+        if !self.webhooks.is_empty() && d.outbox_dir.is_empty() {
+            problems.push("delivery.outbox_dir: webhooks need an outbox directory".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let at = format!("webhooks[{i}]");
+            if w.name.is_empty()
+                || w.name.len() > 64
+                || !w
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                problems.push(format!(
+                    "{at}.name: {:?} should be 1 to 64 of A-Z a-z 0-9 - _ (it names a folder and a metric label)",
+                    w.name
+                ));
+            } else if !names.insert(w.name.as_str()) {
+                problems.push(format!("{at}.name: {:?} is used twice", w.name));
+            }
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                problems.push(format!("{at}.url: {:?} is not an http(s) URL", w.url));
+            }
+            let format = crate::sink::webhook::Format::parse(&w.format);
+            if format.is_none() {
+                let known: Vec<&str> = crate::sink::webhook::Format::ALL
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
+                problems.push(format!(
+                    "{at}.format: {:?} is not one of {}",
+                    w.format,
+                    known.join(", ")
+                ));
+            }
+            if crate::detect::Severity::parse(&w.min_severity).is_none() {
+                problems.push(format!(
+                    "{at}.min_severity: {:?} is not low, medium, high or critical",
+                    w.min_severity
+                ));
+            }
+            if !w.secret.is_empty() && !w.secret_env.is_empty() {
+                problems.push(format!("{at}: give secret or secret_env, not both"));
+            }
+            if let Err(e) = crate::sink::webhook::Signer::parse(&w.secret) {
+                problems.push(format!("{at}.secret: {e}"));
+            }
+            if format == Some(crate::sink::webhook::Format::PagerDuty)
+                && w.routing_key.is_empty()
+                && w.routing_key_env.is_empty()
+            {
+                problems.push(format!(
+                    "{at}: format \"pagerduty\" needs routing_key or routing_key_env"
+                ));
+            }
+            if !(w.rate_per_second.is_finite() && w.rate_per_second >= 0.0) {
+                problems.push(format!("{at}.rate_per_second: must be 0 or more"));
             }
         }
     }
@@ -432,6 +573,16 @@ impl Config {
             "time.replay_future_tolerance",
             &self.time.replay_future_tolerance,
         );
+        for (key, v) in [
+            ("delivery.attempt_timeout", &self.delivery.attempt_timeout),
+            ("delivery.replay_wait", &self.delivery.replay_wait),
+            ("delivery.resend_interval", &self.delivery.resend_interval),
+            ("delivery.ends_after", &self.delivery.ends_after),
+            ("delivery.resolve_after", &self.delivery.resolve_after),
+        ] {
+            dur(key, v);
+        }
+        self.validate_delivery(problems);
         if !["committed", "earliest"].contains(&self.state.cold_start.as_str()) {
             problems.push(format!(
                 "state.cold_start: {:?} is not \"committed\" or \"earliest\"",
@@ -609,6 +760,42 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Each `[[webhooks]]` table over `[delivery.webhook]` as merged so far
+/// (so a file's `[delivery.webhook]` sets defaults for all of them).
+fn merge_webhooks(
+    schema: &Table,
+    merged: &Table,
+    hooks: Value,
+    origin: &str,
+    problems: &mut Vec<String>,
+) -> Vec<Value> {
+    let proto_schema = schema["delivery"]["webhook"]
+        .as_table()
+        .expect("default.toml has [delivery.webhook]");
+    let proto = merged["delivery"]["webhook"]
+        .as_table()
+        .expect("merged mirrors schema");
+    let Value::Array(items) = hooks else {
+        problems.push(format!(
+            "{origin}: `webhooks` should be [[webhooks]] tables, not {}",
+            type_name(&hooks)
+        ));
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let Value::Table(t) = item else {
+            problems.push(format!("{origin}: `webhooks[{i}]` should be a table"));
+            continue;
+        };
+        let mut one = proto.clone();
+        let mut path = vec![format!("webhooks[{i}]")];
+        merge(proto_schema, &mut one, t, &mut path, origin, problems);
+        out.push(Value::Table(one));
+    }
+    out
+}
+
 /// Merges `layer` into `merged`, checking each key against `schema`.
 fn merge(
     schema: &Table,
@@ -741,6 +928,70 @@ mod tests {
         assert_eq!(c.severity.critical, 13.0);
         assert_eq!(c.replay.shards, 3);
         assert_eq!(c.log.format, "json");
+    }
+
+    #[test]
+    fn webhooks_take_their_defaults_from_delivery_webhook_and_report_every_problem() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            f,
+            r#"
+[delivery.webhook]
+min_severity = "high"
+[[webhooks]]
+name = "soc"
+url = "https://soc.example/hook"
+[[webhooks]]
+name = "pd"
+url = "https://events.pagerduty.com/v2/enqueue"
+format = "pagerduty"
+routing_key = "k"
+min_severity = "critical"
+"#
+        )
+        .unwrap();
+        let c = Config::load(Some(f.path()), env(&[])).unwrap();
+        assert_eq!(c.webhooks.len(), 2);
+        assert_eq!(
+            c.webhooks[0].min_severity, "high",
+            "from [delivery.webhook]"
+        );
+        assert_eq!(c.webhooks[0].format, "native", "from default.toml");
+        assert_eq!(c.webhooks[1].min_severity, "critical");
+
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            f,
+            r#"
+[[webhooks]]
+name = "a b"
+url = "ftp://x"
+colour = "red"
+format = "fax"
+secret = "whsec_!!"
+[[webhooks]]
+name = "pd"
+url = "https://x"
+format = "pagerduty"
+[[webhooks]]
+name = "pd"
+url = "https://y"
+"#
+        )
+        .unwrap();
+        let e = Config::load(Some(f.path()), env(&[])).unwrap_err();
+        let all = e.to_string();
+        for want in [
+            "unknown key `webhooks[0].colour`",
+            "webhooks[0].name",
+            "webhooks[0].url",
+            "webhooks[0].format",
+            "webhooks[0].secret",
+            "needs routing_key",
+            "used twice",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
     }
 
     #[test]

@@ -15,8 +15,9 @@ use kawal::enrich::Enricher;
 use kawal::eval;
 use kawal::replay::Summary;
 use kawal::sim::{self, SimConfig, Truth};
-use kawal::sink::Sink;
 use kawal::sink::ndjson::NdjsonSink;
+use kawal::sink::webhook::Delivery;
+use kawal::sink::{Fanout, Sink};
 
 #[derive(Parser)]
 #[command(
@@ -248,6 +249,44 @@ fn run_simulate(cfg: &SimConfig, dir: &Path) -> Result<Truth> {
     Ok(truth)
 }
 
+/// Replay: waits (up to `delivery.replay_wait`) for the webhooks, then
+/// says what each endpoint did and what stays in its outbox.
+fn finish_delivery(d: &Delivery, cfg: &Config, metrics: &kawal::metrics::Metrics) {
+    let wait = std::time::Duration::from_millis(
+        kawal::config::DeliveryConfig::ms(&cfg.delivery.replay_wait).max(0) as u64,
+    );
+    d.wait_idle(wait);
+    d.shutdown();
+    let left: u64 = d
+        .endpoints
+        .iter()
+        .filter(|e| e.disabled_reason().is_none())
+        .map(|e| e.outbox.backlog().0)
+        .sum();
+    let w = &metrics.webhooks;
+    for e in &d.endpoints {
+        let n = &[e.name.as_str()][..];
+        let done = |o: &str| w.done.with_label_values(&[&e.name, o]).get();
+        eprintln!(
+            "webhook {}: {} accepted, {} delivered, {} dead-lettered, {} left in {}{}",
+            e.name,
+            w.accepted.with_label_values(n).get(),
+            done("delivered"),
+            done("dead_lettered"),
+            e.outbox.backlog().0,
+            e.outbox.dir().display(),
+            e.disabled_reason()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+    }
+    if left > 0 {
+        eprintln!(
+            "{left} alerts not yet delivered after {wait:?} (delivery.replay_wait) stay in the outbox; the next kawal run or replay with this config sends them"
+        );
+    }
+}
+
 /// `kawal run`: starts the pipeline and stops it cleanly on SIGINT or
 /// SIGTERM, or when a worker fails. Signals are the async edge: a small
 /// tokio runtime waits for them while the workers run on their threads.
@@ -265,13 +304,20 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
                 .with_context(|| format!("cannot open alerts file {path}"))?,
         )))),
     };
+    let metrics = std::sync::Arc::new(kawal::metrics::Metrics::new());
+    let delivery = Delivery::start(cfg, std::sync::Arc::clone(&metrics))?.map(std::sync::Arc::new);
+    let hooks = delivery.clone();
     let sinks: kawal::source::kafka::SinkFactory = std::sync::Arc::new(move |_| {
-        Ok(match &out {
-            Some(w) => vec![Box::new(NdjsonSink::new(w.clone(), true)) as Box<dyn Sink>],
-            None => Vec::new(),
-        })
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+        if let Some(w) = &out {
+            sinks.push(Box::new(NdjsonSink::new(w.clone(), true)));
+        }
+        if let Some(d) = &hooks {
+            sinks.push(Box::new(d.sink()));
+        }
+        Ok(sinks)
     });
-    let pipeline = kawal::source::kafka::start(cfg, enricher, sinks)?;
+    let pipeline = kawal::source::kafka::start_with_metrics(cfg, enricher, sinks, metrics)?;
     let stop = pipeline.stopper();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -281,10 +327,19 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
             .block_on(tokio::net::TcpListener::bind(&cfg.metrics.listen))
             .with_context(|| format!("cannot listen on {}", cfg.metrics.listen))?;
         tracing::info!(address = %cfg.metrics.listen, "serving /metrics, /healthz, /readyz");
+        let pipeline_ready = pipeline.readiness();
+        let hooks = delivery.clone();
+        let ready: kawal::metrics::Ready = std::sync::Arc::new(move || {
+            pipeline_ready()?;
+            match hooks.as_ref().and_then(|d| d.not_ready()) {
+                Some(why) => Err(why),
+                None => Ok(()),
+            }
+        });
         rt.spawn(kawal::metrics::serve(
             listener,
             std::sync::Arc::clone(&pipeline.metrics),
-            pipeline.readiness(),
+            ready,
         ));
     }
     rt.block_on(async {
@@ -313,6 +368,11 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
     let end = rx.recv_timeout(limit).map_err(|_| {
         anyhow::anyhow!("shutdown took longer than {limit:?}; exiting without a clean commit")
     })??;
+    // The workers are done appending; what is not delivered stays in the
+    // outboxes for the next start.
+    if let Some(d) = &delivery {
+        d.shutdown();
+    }
     eprintln!(
         "kawal run: {} messages, {} events, {} invalid ({} dead-lettered), {} alerts, {} accounts",
         counters.messages.load(std::sync::atomic::Ordering::Relaxed),
@@ -371,12 +431,20 @@ fn run() -> Result<()> {
                 cfg.replay.partitions = p;
             }
             kawal::telemetry::init(&cfg.log);
-            let mut sink = NdjsonSink::new(
+            let metrics = std::sync::Arc::new(kawal::metrics::Metrics::new());
+            let delivery = Delivery::start(&cfg, std::sync::Arc::clone(&metrics))?;
+            let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(NdjsonSink::new(
                 open_out(out.as_deref())?,
                 out.is_none() && io::stdout().is_terminal(),
-            );
-            let summary = run_replay(&input, &cfg, &mut sink, state.as_deref())?;
+            ))];
+            if let Some(d) = &delivery {
+                sinks.push(Box::new(d.sink()));
+            }
+            let summary = run_replay(&input, &cfg, &mut Fanout(sinks), state.as_deref())?;
             eprintln!("{}", summary.render());
+            if let Some(d) = delivery {
+                finish_delivery(&d, &cfg, &metrics);
+            }
             if summary.stats.events == 0 {
                 bail!(
                     "no valid event in {input} ({} lines, {} blank, {} invalid): nothing was detected on (the warnings above say why)",

@@ -16,8 +16,8 @@
 use std::sync::Arc;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -57,6 +57,109 @@ pub struct Metrics {
     pub sink_queue: IntGaugeVec,
     pub up_workers: IntGauge,
     pub state: StateMetrics,
+    pub webhooks: WebhookMetrics,
+}
+
+/// Webhook delivery (docs/DELIVERY.md), by endpoint name (from the
+/// config: a bounded label set).
+pub struct WebhookMetrics {
+    /// Alerts appended to an endpoint's outbox (accepted).
+    pub accepted: IntCounterVec,
+    /// Alerts not queued, by reason: `disabled` (the endpoint answered 410).
+    pub dropped: IntCounterVec,
+    /// Alerts done, by outcome: `delivered`, `dead_lettered`.
+    pub done: IntCounterVec,
+    /// HTTP attempts, by result: `ok`, `retry` (5xx, 429, 408), `timeout`,
+    /// `connect`, `refused` (other 4xx, 3xx), `gone` (410).
+    pub attempts: IntCounterVec,
+    /// Alerts in the outbox not yet done, and its bytes on disk.
+    pub backlog: IntGaugeVec,
+    pub outbox_bytes: IntGaugeVec,
+    /// From acceptance (append) to the receiver's 2xx.
+    pub latency: HistogramVec,
+    /// 1 while an endpoint is disabled (410 Gone).
+    pub disabled: IntGaugeVec,
+}
+
+impl WebhookMetrics {
+    fn new(r: &Registry) -> WebhookMetrics {
+        WebhookMetrics {
+            accepted: counter_vec(
+                r,
+                "kawal_webhook_accepted_total",
+                "Alerts appended to an endpoint's durable outbox, by endpoint.",
+                &["endpoint"],
+            ),
+            dropped: counter_vec(
+                r,
+                "kawal_webhook_dropped_total",
+                "Alerts not queued for an endpoint, by endpoint and reason (disabled: it answered 410 Gone).",
+                &["endpoint", "reason"],
+            ),
+            done: counter_vec(
+                r,
+                "kawal_webhook_deliveries_total",
+                "Alerts done with, by endpoint and outcome (delivered, dead_lettered).",
+                &["endpoint", "outcome"],
+            ),
+            attempts: counter_vec(
+                r,
+                "kawal_webhook_attempts_total",
+                "HTTP attempts, by endpoint and result (ok, retry, timeout, connect, refused, gone).",
+                &["endpoint", "result"],
+            ),
+            backlog: gauge_vec(
+                r,
+                "kawal_webhook_backlog",
+                "Alerts in an endpoint's outbox not yet delivered or dead-lettered.",
+                &["endpoint"],
+            ),
+            outbox_bytes: gauge_vec(
+                r,
+                "kawal_webhook_outbox_bytes",
+                "Bytes an endpoint's outbox holds on disk.",
+                &["endpoint"],
+            ),
+            latency: {
+                let h = HistogramVec::new(
+                    prometheus::HistogramOpts::new(
+                        "kawal_webhook_delivery_seconds",
+                        "From an alert's acceptance into the outbox to the endpoint's 2xx, by endpoint.",
+                    )
+                    .buckets(vec![
+                        0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
+                        3600.0,
+                    ]),
+                    &["endpoint"],
+                )
+                .expect("valid histogram");
+                r.register(Box::new(h.clone())).expect("unique metric");
+                h
+            },
+            disabled: gauge_vec(
+                r,
+                "kawal_webhook_endpoint_disabled",
+                "1 while an endpoint is disabled because it answered 410 Gone.",
+                &["endpoint"],
+            ),
+        }
+    }
+
+    /// Creates an endpoint's series at zero (dashboards see a rise).
+    pub fn touch(&self, endpoint: &str) {
+        self.accepted.with_label_values(&[endpoint]);
+        self.dropped.with_label_values(&[endpoint, "disabled"]);
+        for o in ["delivered", "dead_lettered"] {
+            self.done.with_label_values(&[endpoint, o]);
+        }
+        for r in ["ok", "retry", "timeout", "connect", "refused", "gone"] {
+            self.attempts.with_label_values(&[endpoint, r]);
+        }
+        self.backlog.with_label_values(&[endpoint]);
+        self.outbox_bytes.with_label_values(&[endpoint]);
+        self.latency.with_label_values(&[endpoint]);
+        self.disabled.with_label_values(&[endpoint]);
+    }
 }
 
 /// Durable state: snapshots taken, restores made (docs/STATE.md).
@@ -381,6 +484,7 @@ impl Metrics {
             ),
             up_workers: gauge(&r, "kawal_workers_running", "Pipeline workers running."),
             state: StateMetrics::new(&r),
+            webhooks: WebhookMetrics::new(&r),
             registry: r,
         }
     }

@@ -11,6 +11,7 @@
 
 pub mod kafka;
 pub mod ndjson;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -103,6 +104,27 @@ pub trait Sink: Send {
     /// Pushes buffered alerts down and waits (up to the sink's own bound)
     /// for queued deliveries (end of input, revoke, shutdown).
     fn flush(&mut self) -> Result<(), SinkError>;
+}
+
+/// Several sinks as one: each accepts every batch, in order.
+pub struct Fanout<'a>(pub Vec<Box<dyn Sink + 'a>>);
+
+impl Sink for Fanout<'_> {
+    fn name(&self) -> &'static str {
+        "fanout"
+    }
+
+    fn send(&mut self, alerts: &[Alert], ack: &Ack) -> Result<(), SinkError> {
+        self.0.iter_mut().try_for_each(|s| s.send(alerts, ack))
+    }
+
+    fn poll(&mut self) {
+        self.0.iter_mut().for_each(|s| s.poll());
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.0.iter_mut().try_for_each(|s| s.flush())
+    }
 }
 
 #[cfg(test)]

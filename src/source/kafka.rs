@@ -226,8 +226,18 @@ pub fn start(
     enricher: Option<&'static Enricher>,
     extra_sinks: SinkFactory,
 ) -> Result<Pipeline, SourceError> {
+    start_with_metrics(cfg, enricher, extra_sinks, Arc::new(Metrics::new()))
+}
+
+/// [`start`], counting into `metrics` (shared with sinks made outside the
+/// pipeline, such as webhooks).
+pub fn start_with_metrics(
+    cfg: &Config,
+    enricher: Option<&'static Enricher>,
+    extra_sinks: SinkFactory,
+    metrics: Arc<Metrics>,
+) -> Result<Pipeline, SourceError> {
     let counters = Arc::new(Counters::default());
-    let metrics = Arc::new(Metrics::new());
     let stop = Arc::new(AtomicBool::new(false));
     let leaving = Arc::new(Leaving::new(cfg.kafka.workers));
     let health = Health::new(&cfg.kafka.brokers);

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Webhook delivery end to end: kawal replay --config against loopback
+# receivers that verify signatures with the standardwebhooks package, and
+# a real Prometheus Alertmanager (tests/e2e/webhooks_e2e.py,
+# tests/e2e/alertmanager_e2e.py).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -c "import standardwebhooks, pytest_httpserver, slack_sdk" 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check \
+       standardwebhooks pytest-httpserver slack_sdk
+cargo build --release --locked
+python3 tests/e2e/webhooks_e2e.py target/release/kawal

@@ -1,0 +1,611 @@
+//! One endpoint's deliverer: reads its outbox in order, keeps up to
+//! `delivery.concurrency` alerts in flight, and settles each one as
+//! delivered, dead-lettered, or left in the outbox (endpoint disabled,
+//! kawal stopping).
+//!
+//! Retries follow `delivery.retry_schedule` per alert, jittered. While an
+//! endpoint is down every in-flight alert waits on its own schedule and
+//! nothing new is read (the window is full), so a dead endpoint costs a
+//! few requests per step, not one per alert; the first success wakes the
+//! waiting alerts, so catch-up starts as soon as the endpoint answers.
+//!
+//! The thread runs its own small tokio runtime: the pipeline's workers are
+//! synchronous, and a replay has no runtime at all.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use super::format::{self, Context, Format};
+use super::outbox::Record;
+use super::{Endpoint, Signer};
+use crate::config::{DeliveryConfig, WebhookConfig};
+use crate::detect::Alert;
+use crate::time::{rfc3339, wall_clock_ms};
+
+/// Longest honoured `Retry-After` (a receiver asking for more is treated
+/// as asking for an hour; the schedule goes on after that).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// What a dead letter keeps of a response body.
+const MAX_RESPONSE: usize = 1024;
+/// Grace for in-flight attempts when kawal stops.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+/// Open incidents an Alertmanager endpoint re-sends at most (the oldest
+/// is sent resolved past this).
+const MAX_OPEN_INCIDENTS: usize = 10_000;
+
+/// One attempt's result.
+#[derive(Debug)]
+enum Attempt {
+    Ok,
+    /// 5xx, 429, 408, timeout, connection error: try again later.
+    Retry {
+        result: &'static str,
+        status: Option<u16>,
+        detail: String,
+        after: Option<Duration>,
+    },
+    /// 410: disable the endpoint.
+    Gone {
+        detail: String,
+    },
+    /// 3xx, other 4xx: dead letter at once.
+    Refused {
+        status: u16,
+        detail: String,
+    },
+}
+
+/// How an alert ended.
+enum Settled {
+    Delivered {
+        alert: Box<Alert>,
+    },
+    DeadLetter {
+        reason: String,
+        status: Option<u16>,
+        response: String,
+        attempts: usize,
+    },
+    /// Not done: stays in the outbox (endpoint disabled, kawal stopping).
+    Kept,
+}
+
+pub struct Deliverer {
+    ep: Arc<Endpoint>,
+    url: String,
+    client: reqwest::Client,
+    signer: Signer,
+    routing_key: String,
+    source: String,
+    schedule: Vec<Duration>,
+    concurrency: usize,
+    /// Least time between two requests (0: none).
+    interval: Duration,
+    next_slot: std::sync::Mutex<Instant>,
+    recovered: Notify,
+    resend: Duration,
+    ends_after: i64,
+    resolve_after: Duration,
+    dead_letters: std::path::PathBuf,
+}
+
+fn ms(v: &str) -> Duration {
+    Duration::from_millis(DeliveryConfig::ms(v).max(0) as u64)
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by the
+/// receivers we know; it falls back to the schedule).
+fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let secs: f64 = v.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER))
+}
+
+/// A wait from the schedule, jittered by up to ±20% so that endpoints
+/// that failed together do not retry together.
+fn jitter(d: Duration, seed: u64) -> Duration {
+    let x = crate::hash::mix64(seed ^ wall_clock_ms() as u64);
+    let f = 0.8 + 0.4 * ((x >> 11) as f64 / (1u64 << 53) as f64);
+    d.mul_f64(f)
+}
+
+impl Deliverer {
+    pub fn new(
+        ep: Arc<Endpoint>,
+        d: &DeliveryConfig,
+        w: &WebhookConfig,
+        signer: Signer,
+        routing_key: String,
+    ) -> Result<Deliverer, String> {
+        let mut url = w.url.clone();
+        if ep.format == Format::Alertmanager {
+            let after_scheme = url.split_once("://").map(|x| x.1).unwrap_or("");
+            if !after_scheme.trim_end_matches('/').contains('/') {
+                url = format!("{}/api/v2/alerts", url.trim_end_matches('/'));
+            }
+        }
+        let client = reqwest::Client::builder()
+            .timeout(ms(&d.attempt_timeout))
+            .connect_timeout(ms(&d.attempt_timeout))
+            .user_agent(concat!("kawal/", env!("CARGO_PKG_VERSION")))
+            // A redirect is the receiver's answer (3xx is not followed, by
+            // the specification: it goes to the dead letters).
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(d.concurrency)
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        let rate = if w.rate_per_second > 0.0 {
+            w.rate_per_second
+        } else {
+            ep.format.default_rate()
+        };
+        Ok(Deliverer {
+            dead_letters: ep.outbox.dir().join("dead-letters.ndjson"),
+            ep,
+            url,
+            client,
+            signer,
+            routing_key,
+            source: w.source.clone(),
+            schedule: d.retry_schedule.iter().map(|s| ms(s)).collect(),
+            concurrency: d.concurrency,
+            interval: if rate > 0.0 {
+                Duration::from_secs_f64(1.0 / rate)
+            } else {
+                Duration::ZERO
+            },
+            next_slot: std::sync::Mutex::new(Instant::now()),
+            recovered: Notify::new(),
+            resend: ms(&d.resend_interval),
+            ends_after: DeliveryConfig::ms(&d.ends_after),
+            resolve_after: ms(&d.resolve_after),
+        })
+    }
+
+    /// The thread's body: until `stop`, then a short grace.
+    pub fn run(self, stop: Arc<AtomicBool>) {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(endpoint = %self.ep.name, error = %e, "webhook deliverer cannot start");
+                return;
+            }
+        };
+        rt.block_on(Arc::new(self).main(stop));
+    }
+
+    async fn main(self: Arc<Self>, stop: Arc<AtomicBool>) {
+        let ep = Arc::clone(&self.ep);
+        let m = &ep.metrics.webhooks;
+        let mut reader = ep.outbox.reader();
+        let mut tasks: JoinSet<(u64, Settled)> = JoinSet::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        let mut open = Incidents::default();
+        let mut last_resend = Instant::now();
+        let mut stopping: Option<Instant> = None;
+        loop {
+            if stop.load(Ordering::Acquire) {
+                let since = *stopping.get_or_insert_with(Instant::now);
+                if tasks.is_empty() || since.elapsed() >= STOP_GRACE {
+                    break;
+                }
+            }
+            // Fill the window.
+            while stopping.is_none()
+                && !ep.disabled.load(Ordering::Acquire)
+                && tasks.len() < self.concurrency
+            {
+                match reader.next(&ep.outbox) {
+                    Ok(Some(rec)) => {
+                        let me = Arc::clone(&self);
+                        tasks.spawn(async move {
+                            let seq = rec.seq;
+                            (seq, me.deliver(rec).await)
+                        });
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(endpoint = %ep.name, error = %e, "cannot read the outbox");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                Some(joined) = tasks.join_next() => {
+                    if let Ok((seq, settled)) = joined {
+                        self.settle(seq, settled, &mut open).await;
+                    }
+                }
+                _ = ep.outbox.appended.notified() => {}
+                _ = tick.tick() => {
+                    if let Err(e) = ep.outbox.persist_cursor() {
+                        tracing::warn!(endpoint = %ep.name, error = %e, "cannot write the outbox cursor");
+                    }
+                    let (records, bytes) = ep.outbox.backlog();
+                    m.backlog.with_label_values(&[&ep.name]).set(records as i64);
+                    m.outbox_bytes.with_label_values(&[&ep.name]).set(bytes as i64);
+                    if ep.format == Format::Alertmanager && last_resend.elapsed() >= self.resend {
+                        last_resend = Instant::now();
+                        self.resend_open(&mut open).await;
+                    }
+                }
+            }
+        }
+        tasks.abort_all();
+        if let Err(e) = ep.outbox.persist_cursor() {
+            tracing::warn!(endpoint = %ep.name, error = %e, "cannot write the outbox cursor");
+        }
+    }
+
+    /// Records the outcome of one alert.
+    async fn settle(&self, seq: u64, settled: Settled, open: &mut Incidents) {
+        let ep = &self.ep;
+        let m = &ep.metrics.webhooks;
+        match settled {
+            Settled::Delivered { alert } => {
+                m.done.with_label_values(&[&ep.name, "delivered"]).inc();
+                ep.outbox.done(seq);
+                if ep.format == Format::Alertmanager
+                    && let Some(old) = open.opened(*alert)
+                {
+                    // An escalation changes the severity label: the old
+                    // label set is a different Alertmanager alert, ended.
+                    self.post_alertmanager(&[old], false).await;
+                }
+            }
+            Settled::DeadLetter {
+                reason,
+                status,
+                response,
+                attempts,
+            } => {
+                m.done.with_label_values(&[&ep.name, "dead_lettered"]).inc();
+                if let Err(e) = self.dead_letter(seq, &reason, status, &response, attempts) {
+                    // Not done then: it stays in the outbox.
+                    tracing::error!(endpoint = %ep.name, error = %e, "cannot write a dead letter; the alert stays in the outbox");
+                    return;
+                }
+                tracing::warn!(endpoint = %ep.name, reason, status, "alert dead-lettered");
+                ep.outbox.done(seq);
+            }
+            Settled::Kept => {}
+        }
+    }
+
+    fn dead_letter(
+        &self,
+        seq: u64,
+        reason: &str,
+        status: Option<u16>,
+        response: &str,
+        attempts: usize,
+    ) -> std::io::Result<()> {
+        // The record again, for its body: the settled alert may not parse.
+        let mut reader = self.ep.outbox.reader();
+        let mut body = serde_json::Value::Null;
+        let mut id = String::new();
+        while let Ok(Some(r)) = reader.next(&self.ep.outbox) {
+            if r.seq == seq {
+                body = serde_json::from_slice(&r.body)
+                    .unwrap_or_else(|_| json!(String::from_utf8_lossy(&r.body)));
+                id = r.id;
+                break;
+            }
+            if r.seq > seq {
+                break;
+            }
+        }
+        let line = json!({
+            "endpoint": self.ep.name,
+            "id": id,
+            "at": rfc3339(wall_clock_ms()),
+            "reason": reason,
+            "status": status,
+            "response": response,
+            "attempts": attempts,
+            "alert": body,
+        });
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.dead_letters)?;
+        let mut text = line.to_string();
+        text.push('\n');
+        f.write_all(text.as_bytes())?;
+        f.sync_data()
+    }
+
+    /// Every attempt for one alert, on the schedule.
+    async fn deliver(&self, rec: Record) -> Settled {
+        let alert: Alert = match serde_json::from_slice(&rec.body) {
+            Ok(a) => a,
+            Err(e) => {
+                return Settled::DeadLetter {
+                    reason: format!("not an alert: {e}"),
+                    status: None,
+                    response: String::new(),
+                    attempts: 0,
+                };
+            }
+        };
+        let mut body = Vec::with_capacity(rec.body.len() + 512);
+        let mut attempt = 0;
+        loop {
+            if self.ep.disabled.load(Ordering::Acquire) {
+                return Settled::Kept;
+            }
+            self.pace().await;
+            let ctx = self.context(Some(self.ends_after));
+            format::render(self.ep.format, &alert, &ctx, &mut body);
+            let result = self.attempt(&rec.id, &body).await;
+            let m = &self.ep.metrics.webhooks;
+            let label = match &result {
+                Attempt::Ok => "ok",
+                Attempt::Retry { result, .. } => result,
+                Attempt::Gone { .. } => "gone",
+                Attempt::Refused { .. } => "refused",
+            };
+            m.attempts.with_label_values(&[&self.ep.name, label]).inc();
+            attempt += 1;
+            match result {
+                Attempt::Ok => {
+                    let secs = (wall_clock_ms() - rec.created_ms).max(0) as f64 / 1000.0;
+                    m.latency.with_label_values(&[&self.ep.name]).observe(secs);
+                    self.recovered.notify_waiters();
+                    return Settled::Delivered {
+                        alert: Box::new(alert),
+                    };
+                }
+                Attempt::Gone { detail } => {
+                    self.disable(&detail);
+                    return Settled::Kept;
+                }
+                Attempt::Refused { status, detail } => {
+                    return Settled::DeadLetter {
+                        reason: format!("refused with {status}"),
+                        status: Some(status),
+                        response: detail,
+                        attempts: attempt,
+                    };
+                }
+                Attempt::Retry {
+                    result,
+                    status,
+                    detail,
+                    after,
+                } => {
+                    let Some(step) = self.schedule.get(attempt) else {
+                        return Settled::DeadLetter {
+                            reason: format!("{attempt} attempts failed (last: {result})"),
+                            status,
+                            response: detail,
+                            attempts: attempt,
+                        };
+                    };
+                    let wait = after.unwrap_or_else(|| jitter(*step, rec.seq));
+                    if attempt == 1 {
+                        tracing::info!(endpoint = %self.ep.name, id = %rec.id, result, status, wait_ms = wait.as_millis() as u64, "webhook attempt failed; retrying");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = self.recovered.notified() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn context(&self, ends_after_ms: Option<i64>) -> Context<'_> {
+        Context {
+            routing_key: &self.routing_key,
+            source: &self.source,
+            now_ms: wall_clock_ms(),
+            ends_after_ms,
+        }
+    }
+
+    /// Waits for the endpoint's next request slot (rate limit).
+    async fn pace(&self) {
+        if self.interval.is_zero() {
+            return;
+        }
+        let at = {
+            let mut next = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+            let at = (*next).max(Instant::now());
+            *next = at + self.interval;
+            at
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+
+    /// One HTTP request, signed when the endpoint has secrets.
+    async fn attempt(&self, id: &str, body: &[u8]) -> Attempt {
+        let ts = wall_clock_ms().div_euclid(1000);
+        let mut req = self
+            .client
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, self.ep.format.content_type())
+            .header("webhook-id", id)
+            .header("webhook-timestamp", ts.to_string());
+        if !self.signer.is_empty() {
+            req = req.header("webhook-signature", self.signer.header(id, ts, body));
+        }
+        let resp = match req.body(body.to_vec()).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Retry {
+                    result: if e.is_timeout() { "timeout" } else { "connect" },
+                    status: None,
+                    detail: error_chain(&e),
+                    after: None,
+                };
+            }
+        };
+        let status = resp.status().as_u16();
+        let after = retry_after(resp.headers());
+        if resp.status().is_success() {
+            return Attempt::Ok;
+        }
+        let text = resp.text().await.unwrap_or_default();
+        let detail = format::cut(&text, MAX_RESPONSE);
+        match status {
+            410 => Attempt::Gone { detail },
+            408 | 429 | 500..=599 => Attempt::Retry {
+                result: "retry",
+                status: Some(status),
+                detail,
+                after,
+            },
+            _ => Attempt::Refused { status, detail },
+        }
+    }
+
+    fn disable(&self, detail: &str) {
+        let ep = &self.ep;
+        if ep.disabled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let why = format!(
+            "answered 410 Gone at {} ({})",
+            rfc3339(wall_clock_ms()),
+            format::cut(detail, 200)
+        );
+        if let Err(e) = std::fs::write(ep.marker(), &why) {
+            tracing::warn!(endpoint = %ep.name, error = %e, "cannot write the disabled marker");
+        }
+        ep.metrics
+            .webhooks
+            .disabled
+            .with_label_values(&[&ep.name])
+            .set(1);
+        tracing::error!(endpoint = %ep.name, reason = %why, "webhook endpoint disabled; its undelivered alerts stay in the outbox");
+    }
+
+    /// Alertmanager: re-sends open incidents with `endsAt` ahead, and
+    /// sends resolved those quiet for `resolve_after`.
+    async fn resend_open(&self, open: &mut Incidents) {
+        let quiet = open.take_quiet(self.resolve_after);
+        if !quiet.is_empty() {
+            self.post_alertmanager(&quiet, false).await;
+        }
+        let still: Vec<Alert> = open.alerts();
+        if !still.is_empty() {
+            self.post_alertmanager(&still, true).await;
+        }
+    }
+
+    /// One best-effort Alertmanager post (re-sends are not durable: the
+    /// next one comes a minute later).
+    async fn post_alertmanager(&self, alerts: &[Alert], firing: bool) {
+        let ctx = self.context(firing.then_some(self.ends_after));
+        let list: Vec<serde_json::Value> = alerts
+            .iter()
+            .map(|a| format::alertmanager(a, &ctx))
+            .collect();
+        let body = serde_json::to_vec(&list).expect("values serialise");
+        let id = format!("resend-{}", wall_clock_ms());
+        let r = self.attempt(&id, &body).await;
+        if !matches!(r, Attempt::Ok) {
+            tracing::warn!(endpoint = %self.ep.name, result = ?r, firing, "Alertmanager re-send failed");
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    format::cut(&s, MAX_RESPONSE)
+}
+
+/// Alertmanager's open incidents: the latest alert of each, and when it
+/// came (wall clock).
+#[derive(Default)]
+struct Incidents {
+    open: HashMap<String, (Alert, Instant)>,
+}
+
+impl Incidents {
+    /// Records a delivered alert; returns the incident's previous alert if
+    /// its severity (a label) changed.
+    fn opened(&mut self, a: Alert) -> Option<Alert> {
+        let key = if a.incident.is_empty() {
+            a.id.clone()
+        } else {
+            a.incident.clone()
+        };
+        if !self.open.contains_key(&key) && self.open.len() >= MAX_OPEN_INCIDENTS {
+            // Oldest first out; Alertmanager ends it at its endsAt.
+            if let Some(k) = self
+                .open
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone())
+            {
+                self.open.remove(&k);
+            }
+        }
+        let old = self.open.insert(key, (a.clone(), Instant::now()))?.0;
+        (old.severity != a.severity).then_some(old)
+    }
+
+    fn take_quiet(&mut self, after: Duration) -> Vec<Alert> {
+        let quiet: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, (_, t))| t.elapsed() >= after)
+            .map(|(k, _)| k.clone())
+            .collect();
+        quiet
+            .into_iter()
+            .filter_map(|k| self.open.remove(&k).map(|(a, _)| a))
+            .collect()
+    }
+
+    fn alerts(&self) -> Vec<Alert> {
+        self.open.values().map(|(a, _)| a.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Severity;
+    use crate::sink::webhook::tests::alert;
+
+    #[test]
+    fn jitter_stays_within_a_fifth() {
+        for seed in 0..200 {
+            let d = jitter(Duration::from_secs(100), seed);
+            assert!((80.0..=120.0).contains(&d.as_secs_f64()), "{d:?}");
+        }
+        assert_eq!(jitter(Duration::ZERO, 1), Duration::ZERO);
+    }
+
+    #[test]
+    fn an_escalation_ends_the_old_severity_label_set() {
+        let mut open = Incidents::default();
+        assert!(open.opened(alert("x:a", Severity::Medium)).is_none());
+        assert!(open.opened(alert("x:a", Severity::Medium)).is_none());
+        let old = open.opened(alert("x:a", Severity::Critical)).unwrap();
+        assert_eq!(old.severity, Severity::Medium);
+        assert_eq!(open.alerts().len(), 1);
+        assert!(open.take_quiet(Duration::from_secs(60)).is_empty());
+        assert_eq!(open.take_quiet(Duration::ZERO).len(), 1);
+        assert!(open.alerts().is_empty());
+    }
+}

@@ -1,0 +1,368 @@
+//! What one alert looks like to each kind of receiver. Every body is
+//! rendered at delivery time from the alert as the outbox keeps it (the
+//! alert contract, `docs/ALERTS.md`), so a format's time fields (the
+//! Alertmanager `endsAt`) are of the attempt, not of the append.
+//!
+//! Input strings quoted in alerts are hostile (account names, user
+//! agents): each format escapes them for its own markup and cuts them, at
+//! char boundaries, to the receiver's documented limits.
+
+use serde_json::{Value, json};
+
+use crate::detect::{Alert, Severity};
+use crate::time::rfc3339;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The alert contract as it is.
+    Native,
+    /// Slack incoming webhook: `text` fallback plus Block Kit blocks.
+    Slack,
+    /// Microsoft Teams Workflows webhook: a message with an Adaptive Card.
+    Teams,
+    /// PagerDuty Events API v2.
+    PagerDuty,
+    /// OCSF 1.3 Detection Finding (class 2004).
+    Ocsf,
+    /// CloudEvents 1.0, structured JSON mode.
+    CloudEvents,
+    /// Prometheus Alertmanager's `POST /api/v2/alerts`.
+    Alertmanager,
+}
+
+impl Format {
+    pub const ALL: [(&'static str, Format); 7] = [
+        ("native", Format::Native),
+        ("slack", Format::Slack),
+        ("teams", Format::Teams),
+        ("pagerduty", Format::PagerDuty),
+        ("ocsf", Format::Ocsf),
+        ("cloudevents", Format::CloudEvents),
+        ("alertmanager", Format::Alertmanager),
+    ];
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Format::ALL.iter().find(|(n, _)| *n == s).map(|(_, f)| *f)
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::CloudEvents => "application/cloudevents+json",
+            _ => "application/json",
+        }
+    }
+
+    /// Messages per second the receiver takes, when it documents a limit:
+    /// Slack's incoming webhooks allow one per second per webhook.
+    pub fn default_rate(self) -> f64 {
+        match self {
+            Format::Slack => 1.0,
+            _ => 0.0,
+        }
+    }
+}
+
+/// What a body needs beyond the alert.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// PagerDuty's integration key.
+    pub routing_key: &'a str,
+    /// Who sends: PagerDuty `source`, CloudEvents `source`.
+    pub source: &'a str,
+    /// Wall clock of the attempt.
+    pub now_ms: i64,
+    /// Alertmanager: `endsAt` this far after `now_ms` while the incident
+    /// is open; `None` sends it resolved (`endsAt` now).
+    pub ends_after_ms: Option<i64>,
+}
+
+/// Cuts `s` to at most `max` chars (never inside a char), marking a cut.
+pub fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max.saturating_sub(1)) {
+        Some((i, _)) if s.len() > i + 1 && s[i..].chars().nth(1).is_some() => {
+            let mut out = s[..i].to_string();
+            out.push('…');
+            out
+        }
+        _ => s.to_string(),
+    }
+}
+
+/// Slack's mrkdwn control characters (Slack: "Escaping text").
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Renders `alert` for `format` into `out`.
+pub fn render(format: Format, alert: &Alert, ctx: &Context<'_>, out: &mut Vec<u8>) {
+    out.clear();
+    let v = match format {
+        Format::Native => {
+            serde_json::to_writer(&mut *out, alert).expect("alerts serialise");
+            return;
+        }
+        Format::Slack => slack(alert),
+        Format::Teams => teams(alert),
+        Format::PagerDuty => pagerduty(alert, ctx),
+        Format::Ocsf => ocsf(alert),
+        Format::CloudEvents => cloudevents(alert, ctx),
+        Format::Alertmanager => Value::Array(vec![alertmanager(alert, ctx)]),
+    };
+    serde_json::to_writer(&mut *out, &v).expect("values serialise");
+}
+
+fn signal_lines(alert: &Alert, max: usize) -> Vec<String> {
+    alert
+        .signals
+        .iter()
+        .take(max)
+        .map(|s| format!("{} (+{:.1}): {}", s.name, s.contribution, s.detail))
+        .collect()
+}
+
+fn slack(a: &Alert) -> Value {
+    let sev = a.severity.as_str().to_uppercase();
+    // Limits (Slack Block Kit reference): header text 150 chars, section
+    // text 3000, a field 2000, a context element 2000; text fallback is
+    // truncated by Slack past 40,000, and we keep it short.
+    let title = cut(&format!("{sev}: likely takeover of {}", a.account), 150);
+    let signals: Vec<String> = signal_lines(a, 10)
+        .iter()
+        .map(|l| format!("• {}", slack_escape(l)))
+        .collect();
+    json!({
+        "text": cut(&slack_escape(&format!("[{sev}] {}", a.summary)), 3000),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": title}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": cut(&slack_escape(&a.summary), 3000)}},
+            {"type": "section", "fields": [
+                {"type": "mrkdwn", "text": format!("*Account*\n{}", cut(&slack_escape(&a.account), 1900))},
+                {"type": "mrkdwn", "text": format!("*Severity*\n{}", a.severity.as_str())},
+                {"type": "mrkdwn", "text": format!("*Score*\n{:.2}", a.score)},
+                {"type": "mrkdwn", "text": format!("*Event time*\n{}", a.time)},
+            ]},
+            {"type": "section", "text": {"type": "mrkdwn", "text": cut(&format!("*Signals*\n{}", signals.join("\n")), 3000)}},
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": cut(&slack_escape(&format!("alert {} · incident {} · evidence {}", a.id, a.incident, a.events.join(", "))), 2000)},
+            ]},
+        ],
+    })
+}
+
+fn teams(a: &Alert) -> Value {
+    let facts = json!([
+        {"title": "Account", "value": a.account},
+        {"title": "Severity", "value": a.severity.as_str()},
+        {"title": "Score", "value": format!("{:.2}", a.score)},
+        {"title": "Event time", "value": a.time},
+        {"title": "Incident", "value": a.incident},
+        {"title": "Alert", "value": a.id},
+    ]);
+    let signals: Vec<Value> = signal_lines(a, 10)
+        .into_iter()
+        .map(|l| json!({"type": "TextBlock", "text": format!("- {l}"), "wrap": true, "spacing": "None"}))
+        .collect();
+    let mut body = vec![
+        json!({"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true,
+               "color": if a.severity >= Severity::High { "Attention" } else { "Warning" },
+               "text": format!("{}: likely takeover of {}", a.severity.as_str().to_uppercase(), a.account)}),
+        json!({"type": "TextBlock", "text": a.summary, "wrap": true}),
+        json!({"type": "FactSet", "facts": facts}),
+        json!({"type": "TextBlock", "text": "Signals", "weight": "Bolder"}),
+    ];
+    body.extend(signals);
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body,
+            },
+        }],
+    })
+}
+
+/// PagerDuty's severities: critical, error, warning, info.
+pub fn pagerduty_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "critical",
+        Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "info",
+    }
+}
+
+fn pagerduty(a: &Alert, ctx: &Context<'_>) -> Value {
+    // Events API v2: summary at most 1024 chars; dedup_key at most 255.
+    json!({
+        "routing_key": ctx.routing_key,
+        "event_action": "trigger",
+        "dedup_key": cut(&a.incident, 255),
+        "client": "kawal",
+        "payload": {
+            "summary": cut(&a.summary, 1024),
+            "source": ctx.source,
+            "severity": pagerduty_severity(a.severity),
+            "timestamp": a.time,
+            "component": a.account,
+            "group": "account-takeover",
+            "class": a.signals.first().map(|s| s.name.as_str()).unwrap_or("takeover"),
+            "custom_details": a,
+        },
+    })
+}
+
+/// A resolve for the incident `incident` (Events API v2).
+pub fn pagerduty_resolve(incident: &str, routing_key: &str) -> Value {
+    json!({
+        "routing_key": routing_key,
+        "event_action": "resolve",
+        "dedup_key": cut(incident, 255),
+    })
+}
+
+fn ms_of(rfc: &str) -> i64 {
+    crate::time::parse_rfc3339(rfc).unwrap_or(0)
+}
+
+/// OCSF severity_id: 1 informational ... 5 critical, 6 fatal.
+fn ocsf_severity(s: Severity) -> (u8, &'static str) {
+    match s {
+        Severity::Low => (2, "Low"),
+        Severity::Medium => (3, "Medium"),
+        Severity::High => (4, "High"),
+        Severity::Critical => (5, "Critical"),
+    }
+}
+
+fn ocsf(a: &Alert) -> Value {
+    let (severity_id, severity) = ocsf_severity(a.severity);
+    let time = ms_of(&a.time);
+    json!({
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": 1,
+        "activity_name": "Create",
+        "type_uid": 200401,
+        "type_name": "Detection Finding: Create",
+        "severity_id": severity_id,
+        "severity": severity,
+        "status_id": 1,
+        "status": "New",
+        "time": time,
+        "message": a.summary,
+        "risk_score": (a.score * 10.0).round().clamp(0.0, 100.0) as i64,
+        "metadata": {
+            "version": "1.3.0",
+            "uid": a.id,
+            "correlation_uid": a.incident,
+            "product": {"name": "kawal", "vendor_name": "kawal", "version": env!("CARGO_PKG_VERSION")},
+        },
+        "finding_info": {
+            "uid": a.id,
+            "title": cut(&format!("Likely takeover of {}", a.account), 200),
+            "desc": a.summary,
+            "types": ["Account Takeover"],
+            "created_time": ms_of(&a.detected_at),
+            "first_seen_time": ms_of(&a.first_event_time),
+            "last_seen_time": time,
+            "related_events": a.events.iter().map(|e| json!({"uid": e})).collect::<Vec<_>>(),
+        },
+        "resources": [{"uid": a.account, "type": "Social Media Account"}],
+        "unmapped": {"signals": a.signals, "learning": a.learning, "score": a.score},
+    })
+}
+
+fn cloudevents(a: &Alert, ctx: &Context<'_>) -> Value {
+    json!({
+        "specversion": "1.0",
+        "id": a.id,
+        "source": ctx.source,
+        "type": "kawal.alert",
+        "subject": a.account,
+        "time": a.detected_at,
+        "datacontenttype": "application/json",
+        "data": a,
+    })
+}
+
+/// The alertname every kawal alert carries in Alertmanager.
+pub const ALERTNAME: &str = "KawalAccountTakeover";
+
+/// One Alertmanager alert: labels for identity and routing only
+/// (alertname, account, incident, severity), the rest as annotations.
+pub fn alertmanager(a: &Alert, ctx: &Context<'_>) -> Value {
+    let ends = match ctx.ends_after_ms {
+        Some(after) => ctx.now_ms + after,
+        None => ctx.now_ms,
+    };
+    let signals: Vec<&str> = a.signals.iter().map(|s| s.name.as_str()).collect();
+    json!({
+        "labels": {
+            "alertname": ALERTNAME,
+            "account": a.account,
+            "incident": a.incident,
+            "severity": a.severity.as_str(),
+        },
+        "annotations": {
+            "summary": a.summary,
+            "score": format!("{:.3}", a.score),
+            "signals": signals.join(", "),
+            "details": signal_lines(a, 10).join("\n"),
+            "evidence": a.events.join(" "),
+            "alert_id": a.id,
+        },
+        "startsAt": if a.first_event_time.is_empty() { a.time.clone() } else { a.first_event_time.clone() },
+        "endsAt": rfc3339(ends),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_keeps_whole_chars_and_marks_the_cut() {
+        assert_eq!(cut("abc", 5), "abc");
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("abcd", 3), "ab…");
+        assert_eq!(cut("ééééé", 3), "éé…");
+        assert_eq!(cut("", 0), "");
+        assert!(cut(&"🙂".repeat(300), 150).chars().count() <= 150);
+    }
+
+    #[test]
+    fn slack_escapes_hostile_markup() {
+        let mut a = crate::sink::webhook::tests::alert("x:<!channel>&co", Severity::High);
+        a.summary = "<https://evil|click> now".into();
+        let v = slack(&a);
+        // Every text Slack parses as mrkdwn (plain_text is shown as is).
+        fn mrkdwn(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(o) => {
+                    if o.get("type") == Some(&json!("mrkdwn")) {
+                        out.push(o["text"].as_str().unwrap().to_string());
+                    }
+                    o.values().for_each(|x| mrkdwn(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| mrkdwn(x, out)),
+                _ => {}
+            }
+        }
+        let mut texts = vec![v["text"].as_str().unwrap().to_string()];
+        mrkdwn(&v, &mut texts);
+        assert!(texts.len() > 5);
+        for t in &texts {
+            assert!(!t.contains('<') && !t.contains('>'), "{t}");
+        }
+        assert!(texts.iter().any(|t| t.contains("&lt;!channel&gt;&amp;co")));
+    }
+}
