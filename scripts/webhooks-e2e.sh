@@ -10,3 +10,9 @@ python3 -c "import standardwebhooks, pytest_httpserver, slack_sdk" 2>/dev/null \
        standardwebhooks pytest-httpserver slack_sdk
 cargo build --release --locked
 python3 tests/e2e/webhooks_e2e.py target/release/kawal
+# A real Alertmanager (Debian's package) between kawal and a receiver.
+command -v prometheus-alertmanager >/dev/null \
+  || { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager >/dev/null; }
+# The package's service is not wanted (the test starts its own on loopback).
+pkill -x prometheus-alert 2>/dev/null || true
+python3 tests/e2e/alertmanager_e2e.py target/release/kawal "$(command -v prometheus-alertmanager)"

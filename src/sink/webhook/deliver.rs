@@ -64,9 +64,8 @@ enum Attempt {
 
 /// How an alert ended.
 enum Settled {
-    Delivered {
-        alert: Box<Alert>,
-    },
+    /// With the alert when it was parsed (formats other than native).
+    Delivered { alert: Option<Box<Alert>> },
     DeadLetter {
         reason: String,
         status: Option<u16>,
@@ -256,7 +255,8 @@ impl Deliverer {
                 m.done.with_label_values(&[&ep.name, "delivered"]).inc();
                 ep.outbox.done(seq);
                 if ep.format == Format::Alertmanager
-                    && let Some(old) = open.opened(*alert)
+                    && let Some(a) = alert
+                    && let Some(old) = open.opened(*a)
                 {
                     // An escalation changes the severity label: the old
                     // label set is a different Alertmanager alert, ended.
@@ -327,15 +327,22 @@ impl Deliverer {
 
     /// Every attempt for one alert, on the schedule.
     async fn deliver(&self, rec: Record) -> Settled {
-        let alert: Alert = match serde_json::from_slice(&rec.body) {
-            Ok(a) => a,
-            Err(e) => {
-                return Settled::DeadLetter {
-                    reason: format!("not an alert: {e}"),
-                    status: None,
-                    response: String::new(),
-                    attempts: 0,
-                };
+        // The native format sends the outbox's bytes as they are (they are
+        // the alert contract); the others are rendered from the alert.
+        let native = self.ep.format == Format::Native;
+        let alert: Option<Alert> = if native {
+            None
+        } else {
+            match serde_json::from_slice(&rec.body) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    return Settled::DeadLetter {
+                        reason: format!("not an alert: {e}"),
+                        status: None,
+                        response: String::new(),
+                        attempts: 0,
+                    };
+                }
             }
         };
         let mut body = Vec::with_capacity(rec.body.len() + 512);
@@ -345,9 +352,12 @@ impl Deliverer {
                 return Settled::Kept;
             }
             self.pace().await;
-            let ctx = self.context(Some(self.ends_after));
-            format::render(self.ep.format, &alert, &ctx, &mut body);
-            let result = self.attempt(&rec.id, &body).await;
+            if let Some(a) = &alert {
+                let ctx = self.context(Some(self.ends_after));
+                format::render(self.ep.format, a, &ctx, &mut body);
+            }
+            let sent = if native { &rec.body } else { &body };
+            let result = self.attempt(&rec.id, sent).await;
             let m = &self.ep.metrics.webhooks;
             let label = match &result {
                 Attempt::Ok => "ok",
@@ -363,7 +373,7 @@ impl Deliverer {
                     m.latency.with_label_values(&[&self.ep.name]).observe(secs);
                     self.recovered.notify_waiters();
                     return Settled::Delivered {
-                        alert: Box::new(alert),
+                        alert: alert.map(Box::new),
                     };
                 }
                 Attempt::Gone { detail } => {
@@ -559,8 +569,24 @@ impl Incidents {
                 self.open.remove(&k);
             }
         }
-        let old = self.open.insert(key, (a.clone(), Instant::now()))?.0;
-        (old.severity != a.severity).then_some(old)
+        // Deliveries run concurrently, so an incident's alerts can arrive
+        // out of order: the highest severity stays open, a lower label set
+        // is ended, whichever came first.
+        match self.open.get_mut(&key) {
+            None => {
+                self.open.insert(key, (a, Instant::now()));
+                None
+            }
+            Some((cur, t)) => {
+                *t = Instant::now();
+                if a.severity >= cur.severity {
+                    let old = std::mem::replace(cur, a);
+                    (old.severity != cur.severity).then_some(old)
+                } else {
+                    Some(a)
+                }
+            }
+        }
     }
 
     fn take_quiet(&mut self, after: Duration) -> Vec<Alert> {
@@ -603,7 +629,11 @@ mod tests {
         assert!(open.opened(alert("x:a", Severity::Medium)).is_none());
         let old = open.opened(alert("x:a", Severity::Critical)).unwrap();
         assert_eq!(old.severity, Severity::Medium);
+        // A lower alert delivered late is the one ended.
+        let late = open.opened(alert("x:a", Severity::High)).unwrap();
+        assert_eq!(late.severity, Severity::High);
         assert_eq!(open.alerts().len(), 1);
+        assert_eq!(open.alerts()[0].severity, Severity::Critical);
         assert!(open.take_quiet(Duration::from_secs(60)).is_empty());
         assert_eq!(open.take_quiet(Duration::ZERO).len(), 1);
         assert!(open.alerts().is_empty());

@@ -196,7 +196,7 @@ impl Delivery {
             if left == 0 || start.elapsed() >= limit {
                 return left;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 

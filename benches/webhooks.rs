@@ -1,0 +1,392 @@
+//! Webhook delivery goals (issue 11, docs/DELIVERY.md):
+//! 1. an endpoint down while 100,000 alerts arrive: none lost, resident
+//!    memory of the outbox path, catch-up rate once it is back;
+//! 2. p99 from detection to a verified delivery on loopback, at a steady
+//!    1,000 alerts/s to three endpoints;
+//! 3. what three endpoints cost a replay's end-to-end throughput.
+//!
+//! Run: `cargo bench --bench webhooks` (about a minute). The receiver is a
+//! small HTTP/1.1 server in this process (a thread per connection,
+//! keep-alive) that checks every signature before answering 200.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kawal::config::{Config, WebhookConfig};
+use kawal::detect::{Alert, AlertSignal, Severity};
+use kawal::metrics::Metrics;
+use kawal::sink::webhook::{Delivery, Signer};
+use kawal::sink::{Ack, Fanout, Sink};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn rss_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// What the receiver saw.
+#[derive(Default)]
+struct Seen {
+    ids: Mutex<HashSet<String>>,
+    requests: AtomicU64,
+    bad: AtomicU64,
+    /// Milliseconds from the alert's acceptance (its `detected_at`) to
+    /// the verified request.
+    latencies: Mutex<Vec<f64>>,
+}
+
+fn serve(listener: TcpListener, seen: Arc<Seen>, stop: Arc<AtomicBool>) {
+    listener.set_nonblocking(true).unwrap();
+    let signer = Signer::parse(SECRET).unwrap();
+    while !stop.load(Ordering::Acquire) {
+        match listener.accept() {
+            Ok((s, _)) => {
+                let seen = Arc::clone(&seen);
+                let signer = signer.clone();
+                std::thread::spawn(move || connection(s, &seen, &signer));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+}
+
+fn connection(s: TcpStream, seen: &Seen, signer: &Signer) {
+    s.set_nonblocking(false).unwrap();
+    s.set_nodelay(true).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    loop {
+        let (mut len, mut id, mut ts, mut sig) = (0usize, String::new(), 0i64, String::new());
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let (k, v) = l.split_once(':').unwrap_or((l, ""));
+            let v = v.trim();
+            match k.to_ascii_lowercase().as_str() {
+                "content-length" => len = v.parse().unwrap_or(0),
+                "webhook-id" => id = v.to_string(),
+                "webhook-timestamp" => ts = v.parse().unwrap_or(0),
+                "webhook-signature" => sig = v.to_string(),
+                _ => {}
+            }
+        }
+        let mut body = vec![0; len];
+        if r.read_exact(&mut body).is_err() {
+            return;
+        }
+        seen.requests.fetch_add(1, Ordering::Relaxed);
+        let ok = signer.header(&id, ts, &body) == sig;
+        if ok {
+            let a: Alert = serde_json::from_slice(&body).unwrap();
+            let at = kawal::time::parse_rfc3339(&a.detected_at).unwrap();
+            let ms = kawal::time::wall_clock_ms() - at;
+            seen.latencies.lock().unwrap().push(ms as f64);
+            seen.ids.lock().unwrap().insert(id);
+        } else {
+            seen.bad.fetch_add(1, Ordering::Relaxed);
+        }
+        let status = if ok { "200 OK" } else { "401 Unauthorized" };
+        if w.write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n").as_bytes())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn alert(i: u64) -> Alert {
+    Alert {
+        id: format!("al-{i:016x}"),
+        account: format!("x:acct{}", i % 5000),
+        time: "2026-03-09T19:02:44Z".into(),
+        detected_at: kawal::time::rfc3339(kawal::time::wall_clock_ms()),
+        severity: Severity::High,
+        score: 9.5,
+        summary: "Likely takeover: sign-in from Nigeria (never seen; usual: Indonesia) 40 minutes after a Jakarta sign-in, then two-factor disabled".into(),
+        signals: vec![
+            AlertSignal { name: "new_country".into(), contribution: 3.1, detail: "NG never seen in 412 sign-ins (usual: ID)".into() },
+            AlertSignal { name: "mfa_disabled_after_risky_login".into(), contribution: 4.0, detail: "two-factor disabled 6 min after the sign-in above".into() },
+        ],
+        events: vec![format!("e-{i}a"), format!("e-{i}b")],
+        incident: format!("inc-{i:016x}"),
+        learning: false,
+        first_event_time: "2026-03-09T18:22:00Z".into(),
+        trigger_ms: 0,
+    }
+}
+
+fn config(outbox: &std::path::Path, urls: &[String], schedule: &[&str]) -> Config {
+    let mut cfg = Config::default();
+    cfg.delivery.outbox_dir = outbox.display().to_string();
+    cfg.delivery.retry_schedule = schedule.iter().map(|s| s.to_string()).collect();
+    cfg.webhooks = urls
+        .iter()
+        .enumerate()
+        .map(|(i, u)| WebhookConfig {
+            name: format!("ep{i}"),
+            url: u.clone(),
+            secret: SECRET.into(),
+            ..cfg.delivery.webhook.clone()
+        })
+        .collect();
+    cfg
+}
+
+fn receiver() -> (String, Arc<Seen>, Arc<AtomicBool>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let seen = Arc::new(Seen::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s2, st2) = (Arc::clone(&seen), Arc::clone(&stop));
+    std::thread::spawn(move || serve(l, s2, st2));
+    (url, seen, stop)
+}
+
+fn down_then_up() {
+    const N: u64 = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    // A port with nothing listening, then a receiver on it.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let cfg = config(
+        dir.path(),
+        &[url],
+        &["0s", "1s", "1s", "1s", "1s", "1s", "1h", "1h", "1h"],
+    );
+    let metrics = Arc::new(Metrics::new());
+    let before = rss_bytes();
+    let d = Delivery::start(&cfg, Arc::clone(&metrics))
+        .unwrap()
+        .unwrap();
+    let mut sink = d.sink();
+    let ack = Ack::new();
+    let started = Instant::now();
+    let mut batch = Vec::with_capacity(100);
+    let mut peak = 0;
+    for i in 0..N {
+        batch.push(alert(i));
+        if batch.len() == 100 {
+            sink.send(&batch, &ack).unwrap();
+            batch.clear();
+        }
+        if i % 10_000 == 0 {
+            peak = peak.max(rss_bytes());
+        }
+    }
+    let appended = started.elapsed();
+    let (backlog, bytes) = d.endpoints[0].outbox.backlog();
+    println!(
+        "down: {N} alerts accepted in {:.2} s ({:.0}/s, fsync per 100), backlog {backlog}, outbox {:.1} MB",
+        appended.as_secs_f64(),
+        N as f64 / appended.as_secs_f64(),
+        bytes as f64 / 1e6
+    );
+    let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let seen = Arc::new(Seen::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s2, st2) = (Arc::clone(&seen), Arc::clone(&stop));
+    std::thread::spawn(move || serve(l, s2, st2));
+    let up = Instant::now();
+    while d.endpoints[0].outbox.backlog().0 > 0 {
+        std::thread::sleep(Duration::from_millis(20));
+        peak = peak.max(rss_bytes());
+        assert!(up.elapsed() < Duration::from_secs(300), "catch-up stalled");
+    }
+    let took = up.elapsed();
+    let got = seen.ids.lock().unwrap().len() as u64;
+    println!(
+        "up: caught up in {:.2} s: {:.0} alerts/s; {got} of {N} distinct ids received ({} requests, {} bad signatures); lost: {}",
+        took.as_secs_f64(),
+        N as f64 / took.as_secs_f64(),
+        seen.requests.load(Ordering::Relaxed),
+        seen.bad.load(Ordering::Relaxed),
+        N - got
+    );
+    println!(
+        "resident memory: {:.1} MB before, peak {:.1} MB (+{:.1} MB for the outbox path)",
+        before as f64 / 1e6,
+        peak as f64 / 1e6,
+        (peak.saturating_sub(before)) as f64 / 1e6
+    );
+    d.shutdown();
+    stop.store(true, Ordering::Release);
+}
+
+/// CPU seconds (user + system) of this process, or of its threads whose
+/// name starts with `prefix`.
+fn cpu_seconds(prefix: Option<&str>) -> f64 {
+    let ticks = |stat: &str| -> f64 {
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+    };
+    match prefix {
+        None => ticks(&std::fs::read_to_string("/proc/self/stat").unwrap()),
+        Some(p) => std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| t.ok())
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(p))
+            })
+            .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+            .map(|s| ticks(&s))
+            .sum(),
+    }
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn steady_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen, stop) = receiver();
+    let cfg = config(dir.path(), &[url.clone(), url.clone(), url], &["0s", "1s"]);
+    let d = Delivery::start(&cfg, Arc::new(Metrics::new()))
+        .unwrap()
+        .unwrap();
+    let mut sink = d.sink();
+    let ack = Ack::new();
+    let n = 5_000;
+    let start = Instant::now();
+    for i in 0..n {
+        // One alert per millisecond, each its own batch (as a pipeline
+        // batch with one alert: append + fsync, then deliver).
+        let due = start + Duration::from_millis(i);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        sink.send(&[alert(1_000_000 + i)], &ack).unwrap();
+    }
+    d.wait_idle(Duration::from_secs(60));
+    let mut l = seen.latencies.lock().unwrap().clone();
+    println!(
+        "steady 1,000 alerts/s to 3 endpoints: {} verified deliveries, latency from acceptance p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (fsync=batch)",
+        l.len(),
+        percentile(&mut l, 0.5),
+        percentile(&mut l, 0.99),
+        percentile(&mut l, 1.0)
+    );
+    d.shutdown();
+    stop.store(true, Ordering::Release);
+}
+
+fn replay_cost() {
+    let sim = kawal::sim::SimConfig {
+        accounts: 4000,
+        days: 60,
+        seed: 7,
+        ..Default::default()
+    };
+    let mut events = Vec::new();
+    kawal::sim::simulate(&sim, &mut events, &mut |_| {}).unwrap();
+    let run = |hooks: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, seen, stop) = receiver();
+        let mut cfg = if hooks {
+            config(dir.path(), &[url.clone(), url.clone(), url], &["0s", "1s"])
+        } else {
+            Config::default()
+        };
+        if let Ok(f) = std::env::var("KAWAL_BENCH_FSYNC") {
+            cfg.delivery.fsync = f;
+        }
+        let d = Delivery::start(&cfg, Arc::new(Metrics::new())).unwrap();
+        let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(kawal::sink::ndjson::NdjsonSink::new(
+            Vec::new(),
+            false,
+        ))];
+        if let Some(d) = &d {
+            sinks.push(Box::new(d.sink()));
+        }
+        let t = Instant::now();
+        let cpu = cpu_seconds(None);
+        let s = kawal::replay::replay(&events[..], &cfg, None, &mut Fanout(sinks), &mut |_| {})
+            .unwrap();
+        let mut hooks_cpu = 0.0;
+        if let Some(d) = &d {
+            d.wait_idle(Duration::from_secs(120));
+            hooks_cpu = cpu_seconds(Some("webhook-"));
+            d.shutdown();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let cpu = cpu_seconds(None) - cpu;
+        stop.store(true, Ordering::Release);
+        let delivered = seen.ids.lock().unwrap().len();
+        (
+            s.stats.events as f64 / secs,
+            s.alerts_written,
+            delivered,
+            cpu,
+            hooks_cpu,
+        )
+    };
+    // Warm up, then alternate.
+    run(false);
+    let mut without = Vec::new();
+    let mut with = Vec::new();
+    let mut last = (0, 0, 0.0, 0.0, 0.0);
+    for _ in 0..3 {
+        let (rate, _, _, cpu, _) = run(false);
+        without.push(rate);
+        let (rate2, a, d, cpu2, hooks) = run(true);
+        with.push(rate2);
+        last = (a, d, cpu, cpu2, hooks);
+    }
+    let best = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
+    let (alerts, delivered, cpu, cpu_with, hooks) = last;
+    println!(
+        "replay of {} accounts x {} days ({} events): {:.0} events/s without webhooks, {:.0} with 3 endpoints ({} alerts, {} delivered to each, until all delivered): wall-clock cost {:.1}% (the receiver runs on the same 2 cores)",
+        sim.accounts,
+        sim.days,
+        events.iter().filter(|b| **b == b'\n').count(),
+        best(&without),
+        best(&with),
+        alerts,
+        delivered,
+        100.0 * (1.0 - best(&with) / best(&without))
+    );
+    println!(
+        "CPU: replay alone {cpu:.2} s; with webhooks {cpu_with:.2} s for the whole process (receiver included), of which kawal's deliverer threads {hooks:.2} s = {:.1}% of the replay's CPU",
+        100.0 * hooks / cpu
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let only = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
+    let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
+    if want("down") {
+        down_then_up();
+    }
+    if want("steady") {
+        steady_latency();
+    }
+    if want("replay") {
+        replay_cost();
+    }
+}
