@@ -10,9 +10,8 @@
 //! keep-alive) that checks every signature before answering 200.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,9 @@ use kawal::detect::{Alert, AlertSignal, Severity};
 use kawal::metrics::Metrics;
 use kawal::sink::webhook::{Delivery, Signer};
 use kawal::sink::{Ack, Fanout, Sink};
+
+#[path = "../tests/common/http.rs"]
+mod http;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -41,74 +43,26 @@ struct Seen {
     latencies: Mutex<Vec<f64>>,
 }
 
-fn serve(listener: TcpListener, seen: Arc<Seen>, stop: Arc<AtomicBool>) {
-    listener.set_nonblocking(true).unwrap();
+/// Verifies each request's signature, then records it.
+fn verifying(seen: Arc<Seen>) -> http::Answer {
     let signer = Signer::parse(SECRET).unwrap();
-    while !stop.load(Ordering::Acquire) {
-        match listener.accept() {
-            Ok((s, _)) => {
-                let seen = Arc::clone(&seen);
-                let signer = signer.clone();
-                std::thread::spawn(move || connection(s, &seen, &signer));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(2)),
-        }
-    }
-}
-
-fn connection(s: TcpStream, seen: &Seen, signer: &Signer) {
-    s.set_nonblocking(false).unwrap();
-    s.set_nodelay(true).unwrap();
-    let mut w = s.try_clone().unwrap();
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    loop {
-        let (mut len, mut id, mut ts, mut sig) = (0usize, String::new(), 0i64, String::new());
-        line.clear();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        loop {
-            line.clear();
-            if r.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            let (k, v) = l.split_once(':').unwrap_or((l, ""));
-            let v = v.trim();
-            match k.to_ascii_lowercase().as_str() {
-                "content-length" => len = v.parse().unwrap_or(0),
-                "webhook-id" => id = v.to_string(),
-                "webhook-timestamp" => ts = v.parse().unwrap_or(0),
-                "webhook-signature" => sig = v.to_string(),
-                _ => {}
-            }
-        }
-        let mut body = vec![0; len];
-        if r.read_exact(&mut body).is_err() {
-            return;
-        }
+    Arc::new(move |headers, body| {
         seen.requests.fetch_add(1, Ordering::Relaxed);
-        let ok = signer.header(&id, ts, &body) == sig;
-        if ok {
-            let a: Alert = serde_json::from_slice(&body).unwrap();
-            let at = kawal::time::parse_rfc3339(&a.detected_at).unwrap();
-            let ms = kawal::time::wall_clock_ms() - at;
-            seen.latencies.lock().unwrap().push(ms as f64);
-            seen.ids.lock().unwrap().insert(id);
-        } else {
+        let id = http::header(headers, "webhook-id");
+        let ts: i64 = http::header(headers, "webhook-timestamp")
+            .parse()
+            .unwrap_or(0);
+        if signer.header(id, ts, body) != http::header(headers, "webhook-signature") {
             seen.bad.fetch_add(1, Ordering::Relaxed);
+            return 401;
         }
-        let status = if ok { "200 OK" } else { "401 Unauthorized" };
-        if w.write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n").as_bytes())
-            .is_err()
-        {
-            return;
-        }
-    }
+        let a: Alert = serde_json::from_slice(body).unwrap();
+        let at = kawal::time::parse_rfc3339(&a.detected_at).unwrap();
+        let ms = kawal::time::wall_clock_ms() - at;
+        seen.latencies.lock().unwrap().push(ms as f64);
+        seen.ids.lock().unwrap().insert(id.to_string());
+        200
+    })
 }
 
 fn alert(i: u64) -> Alert {
@@ -149,14 +103,10 @@ fn config(outbox: &std::path::Path, urls: &[String], schedule: &[&str]) -> Confi
     cfg
 }
 
-fn receiver() -> (String, Arc<Seen>, Arc<AtomicBool>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", l.local_addr().unwrap());
+fn receiver() -> (http::Receiver, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let (s2, st2) = (Arc::clone(&seen), Arc::clone(&stop));
-    std::thread::spawn(move || serve(l, s2, st2));
-    (url, seen, stop)
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    (http::Receiver::start(l, verifying(Arc::clone(&seen))), seen)
 }
 
 fn down_then_up() {
@@ -204,9 +154,7 @@ fn down_then_up() {
     );
     let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let seen = Arc::new(Seen::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let (s2, st2) = (Arc::clone(&seen), Arc::clone(&stop));
-    std::thread::spawn(move || serve(l, s2, st2));
+    let _receiver = http::Receiver::start(l, verifying(Arc::clone(&seen)));
     let up = Instant::now();
     while d.endpoints[0].outbox.backlog().0 > 0 {
         std::thread::sleep(Duration::from_millis(20));
@@ -230,7 +178,6 @@ fn down_then_up() {
         (peak.saturating_sub(before)) as f64 / 1e6
     );
     d.shutdown();
-    stop.store(true, Ordering::Release);
 }
 
 /// CPU seconds (user + system) of this process, or of its threads whose
@@ -262,7 +209,8 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 
 fn steady_latency() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, seen, stop) = receiver();
+    let (r, seen) = receiver();
+    let url = r.url.clone();
     let cfg = config(dir.path(), &[url.clone(), url.clone(), url], &["0s", "1s"]);
     let d = Delivery::start(&cfg, Arc::new(Metrics::new()))
         .unwrap()
@@ -290,7 +238,6 @@ fn steady_latency() {
         percentile(&mut l, 1.0)
     );
     d.shutdown();
-    stop.store(true, Ordering::Release);
 }
 
 fn replay_cost() {
@@ -304,7 +251,8 @@ fn replay_cost() {
     kawal::sim::simulate(&sim, &mut events, &mut |_| {}).unwrap();
     let run = |hooks: bool| {
         let dir = tempfile::tempdir().unwrap();
-        let (url, seen, stop) = receiver();
+        let (r, seen) = receiver();
+        let url = r.url.clone();
         let mut cfg = if hooks {
             config(dir.path(), &[url.clone(), url.clone(), url], &["0s", "1s"])
         } else {
@@ -333,7 +281,6 @@ fn replay_cost() {
         }
         let secs = t.elapsed().as_secs_f64();
         let cpu = cpu_seconds(None) - cpu;
-        stop.store(true, Ordering::Release);
         let delivered = seen.ids.lock().unwrap().len();
         (
             s.stats.events as f64 / secs,

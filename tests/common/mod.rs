@@ -1,6 +1,8 @@
 //! Helpers shared by the tests against librdkafka's mock cluster.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

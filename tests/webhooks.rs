@@ -1,0 +1,211 @@
+//! Webhook delivery against real parts: the pipeline on librdkafka's mock
+//! cluster with an endpoint that is down and comes back, and the
+//! Alertmanager format's re-sends and resolves, each against an HTTP
+//! receiver on loopback. (Signatures are checked by the standardwebhooks
+//! package in tests/e2e/webhooks_e2e.py.)
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::http::{self, Receiver};
+use common::*;
+use kawal::config::{Config, WebhookConfig};
+use kawal::detect::{Alert, Severity};
+use kawal::metrics::Metrics;
+use kawal::sink::webhook::Delivery;
+use kawal::sink::{Ack, Sink};
+use kawal::source::kafka::start_with_metrics;
+
+fn webhook(cfg: &Config, name: &str, url: &str, format: &str) -> WebhookConfig {
+    WebhookConfig {
+        name: name.into(),
+        url: url.into(),
+        format: format.into(),
+        ..cfg.delivery.webhook.clone()
+    }
+}
+
+type Got = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// Records (webhook-id, body) and answers 200.
+fn recorder(got: &Got) -> http::Answer {
+    let got = Arc::clone(got);
+    Arc::new(move |headers, body| {
+        let v = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+        got.lock()
+            .unwrap()
+            .push((http::header(headers, "webhook-id").to_string(), v));
+        200
+    })
+}
+
+/// `kawal run`'s pipeline with a webhook whose receiver is down: the
+/// alerts are accepted into the outbox (offsets committed), nothing is
+/// delivered; the pipeline stops; a new Delivery on the same outbox, with
+/// the receiver up, delivers every alert a replay raises, each once.
+#[test]
+fn alerts_accepted_while_the_endpoint_is_down_are_delivered_after_a_restart() {
+    let (_c, brokers) = cluster(4);
+    let outbox = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let mut cfg = config(&brokers, 2);
+    cfg.state.topic = String::new();
+    cfg.delivery.outbox_dir = outbox.path().display().to_string();
+    cfg.delivery.retry_schedule = vec!["0s".into(), "1h".into()];
+    cfg.webhooks = vec![webhook(&cfg, "soc", &url, "native")];
+
+    let metrics = Arc::new(Metrics::new());
+    let delivery = Arc::new(
+        Delivery::start(&cfg, Arc::clone(&metrics))
+            .unwrap()
+            .unwrap(),
+    );
+    let d2 = Arc::clone(&delivery);
+    let sinks: kawal::source::kafka::SinkFactory =
+        Arc::new(move |_| Ok(vec![Box::new(d2.sink()) as Box<dyn Sink>]));
+    let p = start_with_metrics(&cfg, None, sinks, Arc::clone(&metrics)).unwrap();
+    feed(&p, &brokers, GOLDEN);
+    let expected = replay_ids(GOLDEN, 4);
+    wait_for("every alert accepted", Duration::from_secs(30), || {
+        metrics.webhooks.accepted.with_label_values(&["soc"]).get() >= expected.len() as u64
+    });
+    p.stop();
+    p.join().unwrap();
+    // Offsets were stored: the pipeline committed past every event.
+    let done: i64 = (0..4).filter_map(|q| committed(&brokers, q)).sum();
+    assert_eq!(done, GOLDEN.lines().count() as i64);
+    delivery.shutdown();
+    let delivered = |m: &Metrics| {
+        m.webhooks
+            .done
+            .with_label_values(&["soc", "delivered"])
+            .get()
+    };
+    assert_eq!(delivered(&metrics), 0, "nothing reached a closed port");
+    assert_eq!(
+        delivery.endpoints[0].outbox.backlog().0,
+        expected.len() as u64
+    );
+    drop(delivery);
+
+    // The receiver comes up; a new process opens the same outbox.
+    let got: Got = Arc::default();
+    let _r = Receiver::start(
+        TcpListener::bind(("127.0.0.1", port)).unwrap(),
+        recorder(&got),
+    );
+    let metrics = Arc::new(Metrics::new());
+    let again = Delivery::start(&cfg, Arc::clone(&metrics))
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.wait_idle(Duration::from_secs(30)), 0);
+    again.shutdown();
+    let got = got.lock().unwrap();
+    let ids: BTreeSet<String> = got.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(got.len(), expected.len(), "each delivered once");
+    assert!(got.iter().all(|(id, body)| body["id"] == id.as_str()));
+}
+
+fn alert(incident: &str, severity: Severity) -> Alert {
+    let line = GOLDEN_ALERT.replace("INC", incident).replace(
+        "\"severity\":\"high\"",
+        &format!("\"severity\":\"{}\"", severity.as_str()),
+    );
+    let mut a: Alert = serde_json::from_str(&line).unwrap();
+    a.id = format!("al-{incident}-{}", severity.as_str());
+    a
+}
+
+const GOLDEN_ALERT: &str = r#"{"id":"x","account":"x:kemkominfo","time":"2026-03-09T19:02:44Z","detected_at":"2026-03-09T19:02:44.031Z","severity":"high","score":9.5,"summary":"Likely takeover","signals":[{"name":"new_country","contribution":3.1,"detail":"NG never seen"}],"events":["e-1"],"incident":"INC","learning":false,"first_event_time":"2026-03-09T18:22:00Z"}"#;
+
+/// Alertmanager's client contract: an open incident is re-sent with
+/// endsAt ahead; an escalation ends the old severity's label set; an
+/// incident quiet for resolve_after is sent with endsAt now (resolved).
+#[test]
+fn alertmanager_alerts_are_re_sent_while_open_and_resolved_when_quiet() {
+    let got: Got = Arc::default();
+    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got));
+    let outbox = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.delivery.outbox_dir = outbox.path().display().to_string();
+    cfg.delivery.resend_interval = "300ms".into();
+    cfg.delivery.resolve_after = "1500ms".into();
+    cfg.delivery.ends_after = "5m".into();
+    let base = r.url.trim_end_matches("/hook").to_string();
+    cfg.webhooks = vec![webhook(&cfg, "am", &base, "alertmanager")];
+    let d = Delivery::start(&cfg, Arc::new(Metrics::new()))
+        .unwrap()
+        .unwrap();
+    let mut sink = d.sink();
+    sink.send(
+        &[
+            alert("inc-1", Severity::High),
+            alert("inc-2", Severity::Medium),
+        ],
+        &Ack::new(),
+    )
+    .unwrap();
+    d.wait_idle(Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(200));
+    sink.send(&[alert("inc-1", Severity::Critical)], &Ack::new())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3000));
+    d.shutdown();
+
+    let now = kawal::time::wall_clock_ms();
+    let posts = got.lock().unwrap().clone();
+    // (incident, severity, endsAt in ms) of every alert posted, in order.
+    let sent: Vec<(String, String, i64)> = posts
+        .iter()
+        .flat_map(|(_, body)| body.as_array().cloned().unwrap_or_default())
+        .map(|a| {
+            (
+                a["labels"]["incident"].as_str().unwrap().to_string(),
+                a["labels"]["severity"].as_str().unwrap().to_string(),
+                kawal::time::parse_rfc3339(a["endsAt"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    let ahead = |(_, _, ends): &&(String, String, i64)| *ends > now + 60_000;
+    let of = |inc: &str, sev: &str| -> Vec<&(String, String, i64)> {
+        sent.iter()
+            .filter(|(i, s, _)| i == inc && s == sev)
+            .collect()
+    };
+    // Re-sent while open: inc-2 (medium) posted at least three times
+    // with endsAt minutes ahead, then once with endsAt now.
+    let inc2 = of("inc-2", "medium");
+    assert!(
+        inc2.iter().filter(|x| ahead(x)).count() >= 3,
+        "re-sent while open: {inc2:?}"
+    );
+    assert!(
+        !ahead(inc2.last().unwrap()),
+        "resolved after resolve_after: {inc2:?}"
+    );
+    // The escalation: inc-1 high ended, inc-1 critical open then resolved.
+    let high = of("inc-1", "high");
+    assert!(ahead(&high[0]) && !ahead(high.last().unwrap()), "{high:?}");
+    let critical = of("inc-1", "critical");
+    assert!(critical.iter().filter(|x| ahead(x)).count() >= 2);
+    assert!(
+        posts.iter().all(
+            |(_, b)| b.as_array().is_some_and(|a| a.iter().all(|x| x["labels"]
+                .as_object()
+                .unwrap()
+                .len()
+                == 4))
+        ),
+        "labels: alertname, account, incident, severity"
+    );
+}
