@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-pub type Answer = Arc<dyn Fn(&[(String, String)], &[u8]) -> u16 + Send + Sync>;
+/// Headers (lower-cased name, value) and body in, status out.
+pub type AnswerFn = dyn Fn(&[(String, String)], &[u8]) -> u16 + Send + Sync;
+pub type Answer = Arc<AnswerFn>;
 
 pub struct Receiver {
     pub url: String,
@@ -43,7 +45,7 @@ impl Drop for Receiver {
     }
 }
 
-fn connection(s: TcpStream, answer: &(dyn Fn(&[(String, String)], &[u8]) -> u16 + Send + Sync)) {
+fn connection(s: TcpStream, answer: &AnswerFn) {
     s.set_nonblocking(false).unwrap();
     s.set_nodelay(true).unwrap();
     let mut w = s.try_clone().unwrap();
