@@ -36,7 +36,9 @@ enum Command {
     Replay {
         /// Events file, or - for standard input.
         input: String,
-        /// Configuration file (layered over the embedded defaults).
+        /// Configuration file (layered over the embedded defaults). Its
+        /// [[webhooks]] get the alerts too, through their outboxes; the
+        /// replay waits up to delivery.replay_wait for them (docs/DELIVERY.md).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Where alerts go (default: standard output).

@@ -339,6 +339,86 @@ mod tests {
         assert!(cut(&"🙂".repeat(300), 150).chars().count() <= 150);
     }
 
+    fn ctx() -> Context<'static> {
+        Context {
+            routing_key: "key",
+            source: "kawal",
+            now_ms: 1_773_083_000_000,
+            ends_after_ms: Some(300_000),
+        }
+    }
+
+    fn rendered(f: Format, a: &Alert) -> Value {
+        let mut out = Vec::new();
+        render(f, a, &ctx(), &mut out);
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    /// OCSF 1.3 Detection Finding: the attributes the class and its
+    /// base event require, with their enumerated values.
+    #[test]
+    fn ocsf_detection_finding_has_its_required_attributes() {
+        let a = crate::sink::webhook::tests::alert("x:kemkominfo", Severity::Critical);
+        let v = rendered(Format::Ocsf, &a);
+        assert_eq!(v["class_uid"], 2004);
+        assert_eq!(v["category_uid"], 2);
+        assert_eq!(v["activity_id"], 1);
+        assert_eq!(v["type_uid"], 2004 * 100 + 1);
+        assert_eq!(v["severity_id"], 5);
+        assert!(v["time"].as_i64().unwrap() > 0);
+        assert_eq!(v["metadata"]["product"]["name"], "kawal");
+        assert!(v["metadata"]["version"].as_str().unwrap().starts_with("1."));
+        assert_eq!(v["finding_info"]["uid"], a.id.as_str());
+        assert!(!v["finding_info"]["title"].as_str().unwrap().is_empty());
+        let related: Vec<&str> = v["finding_info"]["related_events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["uid"].as_str().unwrap())
+            .collect();
+        assert_eq!(related, ["e-1", "e-2"]);
+        for (sev, id) in [
+            (Severity::Low, 2),
+            (Severity::Medium, 3),
+            (Severity::High, 4),
+        ] {
+            let a = crate::sink::webhook::tests::alert("x:a", sev);
+            assert_eq!(rendered(Format::Ocsf, &a)["severity_id"], id);
+        }
+    }
+
+    #[test]
+    fn pagerduty_teams_and_cloudevents_carry_their_required_fields() {
+        let a = crate::sink::webhook::tests::alert("x:kemkominfo", Severity::High);
+        let pd = rendered(Format::PagerDuty, &a);
+        assert_eq!(pd["routing_key"], "key");
+        assert_eq!(pd["event_action"], "trigger");
+        assert_eq!(pd["dedup_key"], a.incident.as_str());
+        for k in ["summary", "source", "severity"] {
+            assert!(pd["payload"][k].is_string(), "payload.{k}");
+        }
+        assert_eq!(pd["payload"]["severity"], "error");
+        let r = pagerduty_resolve(&a.incident, "key");
+        assert_eq!(r["event_action"], "resolve");
+        let teams = rendered(Format::Teams, &a);
+        let card = &teams["attachments"][0];
+        assert_eq!(
+            card["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
+        assert_eq!(card["content"]["type"], "AdaptiveCard");
+        assert!(card["content"]["body"].as_array().unwrap().len() >= 4);
+        let ce = rendered(Format::CloudEvents, &a);
+        for k in ["specversion", "id", "source", "type"] {
+            assert!(ce[k].is_string(), "{k}");
+        }
+        assert_eq!(ce["data"]["id"], a.id.as_str());
+        let am = rendered(Format::Alertmanager, &a);
+        assert_eq!(am[0]["labels"].as_object().unwrap().len(), 4);
+        let ends = crate::time::parse_rfc3339(am[0]["endsAt"].as_str().unwrap()).unwrap();
+        assert_eq!(ends, ctx().now_ms + 300_000);
+    }
+
     #[test]
     fn slack_escapes_hostile_markup() {
         let mut a = crate::sink::webhook::tests::alert("x:<!channel>&co", Severity::High);
