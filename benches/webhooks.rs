@@ -113,12 +113,7 @@ fn down_then_up() {
     const N: u64 = 100_000;
     let dir = tempfile::tempdir().unwrap();
     // A port with nothing listening, then a receiver on it.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}/hook");
+    let (port, url) = http::closed_port();
     let cfg = config(
         dir.path(),
         &[url],

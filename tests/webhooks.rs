@@ -51,12 +51,7 @@ fn recorder(got: &Got) -> http::Answer {
 fn alerts_accepted_while_the_endpoint_is_down_are_delivered_after_a_restart() {
     let (_c, brokers) = cluster(4);
     let outbox = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}/hook");
+    let (port, url) = http::closed_port();
     let mut cfg = config(&brokers, 2);
     cfg.state.topic = String::new();
     cfg.delivery.outbox_dir = outbox.path().display().to_string();

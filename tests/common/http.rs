@@ -94,3 +94,13 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
         .map(|(_, v)| v.as_str())
         .unwrap_or("")
 }
+
+/// A loopback port with nothing listening (yet), and its webhook URL.
+pub fn closed_port() -> (u16, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    (port, format!("http://127.0.0.1:{port}/hook"))
+}
