@@ -13,8 +13,9 @@ Cases (docs/DELIVERY.md):
   down     nothing listening while kawal runs, then a receiver and a second
            kawal process: the outbox is delivered after the restart, nothing
            lost;
-  formats  slack, pagerduty, cloudevents bodies checked by their consumers'
-           own models (slack_sdk's Block Kit classes) and required fields.
+  formats  slack, pagerduty, cloudevents, ocsf bodies checked by their
+           consumers' own models (slack_sdk's Block Kit classes,
+           py-ocsf-models' Detection Finding) and required fields.
 
 Usage: python3 tests/e2e/webhooks_e2e.py target/release/kawal
 """
@@ -139,6 +140,7 @@ def main():
     slack = Receiver(secret=None)
     pagerduty = Receiver(secret=None)
     cloudevents = Receiver()
+    ocsf = Receiver(secret=None)
     config = os.path.join(work, "kawal.toml")
     write_config(
         config,
@@ -156,6 +158,7 @@ def main():
                 "min_severity": "high",
             },
             {"name": "cloudevents", "url": cloudevents.url, "secret": SECRET, "format": "cloudevents"},
+            {"name": "ocsf", "url": ocsf.url, "format": "ocsf"},
         ],
     )
     out = os.path.join(work, "alerts.ndjson")
@@ -220,6 +223,18 @@ def main():
     check(all(b["data"]["id"] == b["id"] for b in ce), "cloudevents: data is the alert")
     check(set(cloudevents.delivered) == ids, "cloudevents: every alert")
 
+    # OCSF: each body is a Detection Finding by py-ocsf-models' pydantic
+    # classes (OCSF's published Python models), strictly typed.
+    from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+
+    findings = [DetectionFinding.model_validate(b) for b in ocsf.delivered.values()]
+    check(len(findings) == len(ids), "ocsf: every alert validates as a Detection Finding (py-ocsf-models)")
+    check(all(f.class_uid == 2004 and f.type_uid == 200401 and f.finding_info.uid for f in findings), "ocsf: class 2004, type 200401, finding_info.uid")
+    check(
+        all(len(f.finding_info.related_events or []) == len(ocsf.delivered[f.finding_info.uid]["finding_info"]["related_events"]) for f in findings),
+        "ocsf: related_events carry the evidence ids",
+    )
+
     # down, then up after a restart: nothing lost.
     port_probe = HTTPServer(host="127.0.0.1", port=0)
     port_probe.start()
@@ -247,7 +262,7 @@ def main():
     replay(kawal, config2, one, os.path.join(work, "alerts3.ndjson"))
     check(set(later.delivered) == ids, "down: every alert delivered by the next process")
 
-    for r in (flaky, refuses, gone, slack, pagerduty, cloudevents, later):
+    for r in (flaky, refuses, gone, slack, pagerduty, cloudevents, ocsf, later):
         r.stop()
     print("webhooks end to end: all checks passed")
 
