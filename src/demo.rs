@@ -17,13 +17,16 @@ use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 
-use crate::config::Config;
+use crate::config::{Config, WebhookConfig};
+use crate::demo_receiver::DemoReceiver;
 use crate::detect::Alert;
 use crate::eval::{self, Report};
 use crate::kafka::{Role, client_config};
 use crate::produce::{Produced, produce};
 use crate::sim::{self, SimConfig, Truth};
-use crate::source::kafka::{SourceError, start};
+use crate::sink::Sink;
+use crate::sink::webhook::{Delivery, DeliveryError};
+use crate::source::kafka::{SourceError, start_with_metrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -41,6 +44,8 @@ pub enum DemoError {
     Stalled(String),
     #[error("too much for the embedded cluster: {0}")]
     TooLarge(String),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
     #[error("interrupted")]
     Interrupted,
 }
@@ -73,6 +78,26 @@ pub struct DemoOutcome {
     /// and how many of them the Kafka run delivered (same ids).
     pub replay_alerts: usize,
     pub replay_matched: usize,
+    /// Alerts of medium severity and above, and how many of them the
+    /// demo's loopback receiver accepted with a verified signature.
+    pub webhook_expected: usize,
+    pub webhook_verified: usize,
+}
+
+/// The severity the demo's webhook gets (a typical SOC integration).
+const DEMO_WEBHOOK_MIN: crate::detect::Severity = crate::detect::Severity::Medium;
+
+/// A fresh Standard Webhooks secret for one demo run.
+fn demo_secret() -> String {
+    use base64::Engine;
+    let seed = crate::time::wall_clock_ms() as u64 ^ ((std::process::id() as u64) << 32);
+    let key: Vec<u8> = (0..4u64)
+        .flat_map(|i| crate::hash::mix64(seed.wrapping_add(i)).to_le_bytes())
+        .collect();
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
 }
 
 /// Reads alerts from `topic` until `expect` (set once the pipeline has
@@ -190,8 +215,36 @@ pub fn run(
     cfg.state.snapshot_interval = "10s".into();
     cluster.create_topic(&cfg.state.topic, opts.partitions, 1)?;
 
+    // Alerts also go to a signed webhook: a receiver on loopback that
+    // checks every signature (docs/DELIVERY.md).
+    let secret = demo_secret();
+    let receiver = DemoReceiver::start(&secret)?;
+    let outbox = opts.dir.join("outbox");
+    let _ = std::fs::remove_dir_all(&outbox);
+    cfg.delivery.outbox_dir = outbox.display().to_string();
+    cfg.webhooks.push(WebhookConfig {
+        name: "demo".into(),
+        url: receiver.url.clone(),
+        secret,
+        min_severity: DEMO_WEBHOOK_MIN.as_str().into(),
+        ..cfg.delivery.webhook.clone()
+    });
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let delivery = Delivery::start(&cfg, Arc::clone(&metrics))?.map(Arc::new);
+
     progress("starting the pipeline");
-    let pipeline = start(&cfg, None, Arc::new(|_| Ok(Vec::new())))?;
+    let hooks = delivery.clone();
+    let pipeline = start_with_metrics(
+        &cfg,
+        None,
+        Arc::new(move |_| {
+            Ok(hooks
+                .iter()
+                .map(|d| Box::new(d.sink()) as Box<dyn Sink>)
+                .collect())
+        }),
+        metrics,
+    )?;
     let counters = Arc::clone(&pipeline.counters);
     let metrics = Arc::clone(&pipeline.metrics);
     if !cfg.metrics.listen.is_empty() {
@@ -286,8 +339,20 @@ pub fn run(
             invalid: metrics.invalid_total(),
             seconds: started.elapsed().as_secs_f64(),
         };
+        if let Some(d) = &delivery {
+            progress("waiting for the webhook deliveries");
+            d.wait_idle(Duration::from_secs(30));
+        }
         let outcome = match finish(opts, &cfg, &events_path, truth, run, progress) {
-            Ok(o) => o,
+            Ok(mut o) => {
+                o.webhook_expected = o
+                    .alerts
+                    .iter()
+                    .filter(|a| a.severity >= DEMO_WEBHOOK_MIN)
+                    .count();
+                o.webhook_verified = receiver.accepted();
+                o
+            }
             Err(e) => {
                 pipeline.stop();
                 let _ = pipeline.join();
@@ -307,6 +372,9 @@ pub fn run(
         }
         pipeline.stop();
         pipeline.join()?;
+        if let Some(d) = &delivery {
+            d.shutdown();
+        }
         said?;
         Ok(outcome)
     });
@@ -378,5 +446,7 @@ fn finish(
         report,
         replay_alerts,
         replay_matched,
+        webhook_expected: 0,
+        webhook_verified: 0,
     })
 }

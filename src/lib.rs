@@ -44,6 +44,7 @@
 pub mod config;
 pub mod decode;
 pub mod demo;
+pub mod demo_receiver;
 pub mod detect;
 pub mod enrich;
 pub mod eval;

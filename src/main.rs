@@ -633,6 +633,10 @@ fn print_demo(outcome: &kawal::demo::DemoOutcome, partitions: i32, dir: &Path) -
         }
     );
     println!(
+        "webhook (signed, Standard Webhooks; a loopback receiver checked every signature): {} of {} alerts of medium severity and above delivered",
+        outcome.webhook_verified, outcome.webhook_expected
+    );
+    println!(
         "\n== evaluation against {} injected takeovers ==\n{}",
         outcome.truth.takeovers.len(),
         outcome.report.render()

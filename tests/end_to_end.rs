@@ -200,6 +200,17 @@ fn demo_runs_through_the_embedded_kafka_and_matches_replay() {
     // The Kafka run and a replay with the topic's partitioning agree.
     assert!(stdout.contains("(identical)"), "{stdout}");
     assert!(stdout.contains("recall by attack style"), "{stdout}");
+    // Every alert of medium severity and above reached the demo's signed
+    // webhook, and the receiver verified each signature.
+    let alerts = std::fs::read_to_string(dir.path().join("alerts.ndjson")).unwrap();
+    let medium = alerts
+        .lines()
+        .filter(|l| !l.contains(r#""severity":"low""#))
+        .count();
+    assert!(
+        stdout.contains(&format!("{medium} of {medium} alerts of medium severity")),
+        "{stdout}"
+    );
     let events = std::fs::read_to_string(dir.path().join("events.ndjson")).unwrap();
     let n = events.lines().filter(|l| !l.trim().is_empty()).count();
     assert!(
