@@ -285,6 +285,7 @@ pub struct KafkaConfig {
     pub instance: String,
     pub topics: Vec<String>,
     pub alerts_topic: String,
+    pub alerts_format: String,
     pub dead_letter_topic: String,
     pub workers: usize,
     pub batch_max: usize,
@@ -583,6 +584,12 @@ impl Config {
             dur(key, v);
         }
         self.validate_delivery(problems);
+        if !["native", "cloudevents"].contains(&self.kafka.alerts_format.as_str()) {
+            problems.push(format!(
+                "kafka.alerts_format: {:?} is not \"native\" or \"cloudevents\"",
+                self.kafka.alerts_format
+            ));
+        }
         if !["committed", "earliest"].contains(&self.state.cold_start.as_str()) {
             problems.push(format!(
                 "state.cold_start: {:?} is not \"committed\" or \"earliest\"",

@@ -313,3 +313,35 @@ fn a_panic_a_future_event_and_an_oversized_message_do_not_stop_the_partition() {
     assert_eq!(kinds, ["future", "internal", "too_large"]);
     assert_eq!(committed(&brokers, 0), Some(sent as i64));
 }
+
+/// `[kafka] alerts_format = "cloudevents"`: each alert message is a
+/// CloudEvent in binary mode (the Kafka protocol binding): the required
+/// attributes as `ce_` headers, `content-type`, and the alert contract as
+/// the value, so the topic's consumers can use a CloudEvents SDK.
+#[test]
+fn alerts_as_cloudevents_in_binary_mode_carry_the_required_ce_headers() {
+    let (_c, brokers) = cluster(2);
+    let mut cfg = config(&brokers, 1);
+    cfg.state.topic = String::new();
+    cfg.kafka.alerts_format = "cloudevents".into();
+    let p = start(&cfg, None, no_sinks()).unwrap();
+    let sent = produce(&brokers, GOLDEN);
+    run_until_handled(&p, sent);
+    p.stop();
+    p.join().unwrap();
+    let expected = replay_ids(GOLDEN, 2);
+    let msgs = read_topic(&brokers, ALERTS, expected.len());
+    assert_eq!(msgs.len(), expected.len());
+    for (m, a) in msgs.iter().zip(alerts_of(&msgs)) {
+        assert_eq!(header(m, "ce_specversion").as_deref(), Some("1.0"));
+        assert_eq!(header(m, "ce_id"), Some(a.id.clone()));
+        assert_eq!(header(m, "ce_source").as_deref(), Some("kawal"));
+        assert_eq!(header(m, "ce_type").as_deref(), Some("kawal.alert"));
+        assert_eq!(header(m, "ce_subject"), Some(a.account.clone()));
+        assert_eq!(header(m, "ce_time"), Some(a.detected_at.clone()));
+        assert_eq!(
+            header(m, "content-type").as_deref(),
+            Some("application/json")
+        );
+    }
+}

@@ -85,6 +85,9 @@ pub struct KafkaSink {
     alerts_topic: Option<String>,
     dead_letter_topic: Option<String>,
     buf: Vec<u8>,
+    /// Alerts as CloudEvents in binary mode (the Kafka protocol binding:
+    /// `ce_*` headers, the alert as the value).
+    cloudevents: bool,
     drain_timeout: Duration,
     /// The producer's `message.max.bytes`: a larger message is a fatal
     /// producer error, so dead letters are cut to fit under it.
@@ -161,9 +164,17 @@ impl KafkaSink {
             alerts_topic: topic(alerts_topic),
             dead_letter_topic: topic(dead_letter_topic),
             buf: Vec::with_capacity(4096),
+            cloudevents: false,
             drain_timeout,
             max_message_bytes,
         })
+    }
+
+    /// Alerts as CloudEvents 1.0 in binary mode (`[kafka] alerts_format =
+    /// "cloudevents"`).
+    pub fn with_cloudevents(mut self, on: bool) -> KafkaSink {
+        self.cloudevents = on;
+        self
     }
 
     pub fn context(&self) -> &DeliveryContext {
@@ -296,6 +307,27 @@ impl KafkaSink {
     }
 }
 
+/// CloudEvents' Kafka protocol binding, binary mode: the attributes as
+/// `ce_` headers, `content-type` for `datacontenttype`, the alert (the
+/// event's data) as the value. The same attributes as the webhook format
+/// `cloudevents` (docs/DELIVERY.md).
+fn cloudevent_headers(a: &Alert) -> OwnedHeaders {
+    let h = |hs: OwnedHeaders, key: &str, value: &str| {
+        hs.insert(Header {
+            key,
+            value: Some(value),
+        })
+    };
+    let hs = OwnedHeaders::new_with_capacity(7);
+    let hs = h(hs, "ce_specversion", "1.0");
+    let hs = h(hs, "ce_id", &a.id);
+    let hs = h(hs, "ce_source", "kawal");
+    let hs = h(hs, "ce_type", "kawal.alert");
+    let hs = h(hs, "ce_subject", &a.account);
+    let hs = h(hs, "ce_time", &a.detected_at);
+    h(hs, "content-type", "application/json")
+}
+
 impl Sink for KafkaSink {
     fn name(&self) -> &'static str {
         "kafka"
@@ -312,9 +344,12 @@ impl Sink for KafkaSink {
                 source,
             })?;
             ack.hold();
-            let record = BaseRecord::with_opaque_to(topic, Box::new(ack.clone()))
+            let mut record = BaseRecord::with_opaque_to(topic, Box::new(ack.clone()))
                 .key(a.account.as_bytes())
                 .payload(&self.buf[..]);
+            if self.cloudevents {
+                record = record.headers(cloudevent_headers(a));
+            }
             self.enqueue(record)?;
         }
         Ok(())

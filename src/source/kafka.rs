@@ -252,13 +252,16 @@ pub fn start_with_metrics(
         let kafka = if cfg.kafka.alerts_topic.is_empty() && cfg.kafka.dead_letter_topic.is_empty() {
             None
         } else {
-            Some(KafkaSink::new(
-                &producer_cfg,
-                &cfg.kafka.alerts_topic,
-                &cfg.kafka.dead_letter_topic,
-                drain,
-                Arc::clone(&health),
-            )?)
+            Some(
+                KafkaSink::new(
+                    &producer_cfg,
+                    &cfg.kafka.alerts_topic,
+                    &cfg.kafka.dead_letter_topic,
+                    drain,
+                    Arc::clone(&health),
+                )?
+                .with_cloudevents(cfg.kafka.alerts_format == "cloudevents"),
+            )
         };
         let context = WorkerContext {
             id,

@@ -115,6 +115,7 @@ brokers = "{brokers}"
 group_id = "{GROUP}"
 topics = ["{EVENTS}"]
 alerts_topic = "{ALERTS}"
+alerts_format = "cloudevents"
 dead_letter_topic = "{DEAD}"
 commit_interval = "500ms"
 [state]
@@ -183,13 +184,27 @@ topic = "{STATE}"
             c.close()
             return got
 
-        alerts = [json.loads(m.value()) for m in read(ALERTS, len(expected))]
+        msgs = read(ALERTS, len(expected))
+        alerts = [json.loads(m.value()) for m in msgs]
         ids = [a["id"] for a in alerts]
+        # alerts_format = "cloudevents": the CloudEvents SDK's Kafka binding
+        # reads each message as an event (binary mode, ce_ headers).
+        from cloudevents.v1.kafka import KafkaMessage, from_binary
+
+        for m, a in zip(msgs, alerts):
+            ev = from_binary(KafkaMessage(dict(m.headers() or []), m.key(), m.value()))
+            if ev["id"] != a["id"] or ev["type"] != "kawal.alert" or ev["subject"] != a["account"]:
+                print(f"e2e: alert {a['id']} is not the CloudEvent its headers say: {ev}")
+                ok_ce = False
+                break
+        else:
+            ok_ce = True
+            print(f"e2e: {len(msgs)} alert messages parse as CloudEvents (binary mode)")
         dead = read(DEAD, 1)
         print(f"e2e: replay {len(expected)} alerts; topic {len(ids)} alerts "
               f"({len(set(ids))} distinct); {len(dead)} dead letters")
         missing, extra = expected - set(ids), set(ids) - expected
-        ok = not missing and not extra and len(expected) > 0
+        ok = not missing and not extra and len(expected) > 0 and ok_ce
         if len(dead) != 1 or dead[0].value() != b"{not json":
             print("e2e: the bad line did not reach the dead-letter topic as sent")
             ok = False

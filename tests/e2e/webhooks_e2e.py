@@ -49,6 +49,7 @@ class Receiver:
         self.lock = threading.Lock()
         self.attempts = []  # (webhook-id, status answered)
         self.delivered = {}  # webhook-id -> parsed body
+        self.raw = {}  # webhook-id -> (headers, body bytes)
         self.bad_signatures = 0
         self.server.expect_request("/hook", method="POST").respond_with_handler(self.handle)
         self.server.start()
@@ -78,6 +79,7 @@ class Receiver:
         if step == 200:
             with self.lock:
                 self.delivered[wid] = json.loads(body)
+                self.raw[wid] = (headers, body)
             return Response("ok", status=200)
         headers = {"Retry-After": "1"} if step == 429 else {}
         return Response(f"answer {step}", status=step, headers=headers)
@@ -221,6 +223,15 @@ def main():
         "cloudevents: required attributes",
     )
     check(all(b["data"]["id"] == b["id"] for b in ce), "cloudevents: data is the alert")
+    # The CloudEvents Python SDK reads each request as an event (it raises
+    # on a missing required attribute or a wrong content type).
+    from cloudevents.v1.http import from_http
+
+    events = [from_http(h, b) for h, b in cloudevents.raw.values()]
+    check(
+        all(e["specversion"] == "1.0" and e["type"] == "kawal.alert" and e.data["id"] == e["id"] for e in events),
+        "cloudevents: the CloudEvents SDK parses every request (structured mode)",
+    )
     check(set(cloudevents.delivered) == ids, "cloudevents: every alert")
 
     # OCSF: each body is a Detection Finding by py-ocsf-models' pydantic
