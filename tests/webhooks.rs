@@ -204,3 +204,71 @@ fn alertmanager_alerts_are_re_sent_while_open_and_resolved_when_quiet() {
         "labels: alertname, account, incident, severity"
     );
 }
+
+/// PagerDuty: an incident's alerts trigger with its id as `dedup_key`
+/// (an escalation updates the same PagerDuty incident); once quiet for
+/// resolve_after it is resolved with the same `dedup_key`, even by a new
+/// process (open incidents are kept beside the outbox).
+#[test]
+fn pagerduty_incidents_trigger_then_resolve_with_the_same_dedup_key_across_a_restart() {
+    let got: Got = Arc::default();
+    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got));
+    let outbox = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.delivery.outbox_dir = outbox.path().display().to_string();
+    cfg.delivery.resend_interval = "200ms".into();
+    cfg.delivery.resolve_after = "1500ms".into();
+    let mut pd = webhook(&cfg, "pd", &r.url, "pagerduty");
+    pd.routing_key = "R0UT1NG".into();
+    cfg.webhooks = vec![pd];
+
+    let first = Delivery::start(&cfg, Arc::new(Metrics::new()))
+        .unwrap()
+        .unwrap();
+    first
+        .sink()
+        .send(
+            &[
+                alert("inc-9", Severity::High),
+                alert("inc-9", Severity::Critical),
+            ],
+            &Ack::new(),
+        )
+        .unwrap();
+    assert_eq!(first.wait_idle(Duration::from_secs(10)), 0);
+    first.shutdown();
+    let actions = |got: &Got| -> Vec<(String, String)> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .map(|(_, b)| {
+                (
+                    b["event_action"].as_str().unwrap().to_string(),
+                    b["dedup_key"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        actions(&got),
+        [
+            ("trigger".into(), "inc-9".into()),
+            ("trigger".into(), "inc-9".into())
+        ]
+    );
+    // A new process: it knows the open incident and resolves it when quiet.
+    let second = Delivery::start(&cfg, Arc::new(Metrics::new()))
+        .unwrap()
+        .unwrap();
+    wait_for("the resolve", Duration::from_secs(10), || {
+        actions(&got).len() == 3
+    });
+    second.shutdown();
+    let all = actions(&got);
+    assert_eq!(all[2], ("resolve".to_string(), "inc-9".to_string()));
+    let resolve = got.lock().unwrap()[2].1.clone();
+    assert_eq!(resolve["routing_key"], "R0UT1NG");
+    // Resolved once: nothing more after it.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(actions(&got).len(), 3);
+}

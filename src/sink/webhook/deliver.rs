@@ -189,7 +189,13 @@ impl Deliverer {
         let mut reader = ep.outbox.reader();
         let mut tasks: JoinSet<(u64, Settled)> = JoinSet::new();
         let mut tick = tokio::time::interval(Duration::from_millis(200));
-        let mut open = Incidents::default();
+        let tracks = matches!(ep.format, Format::Alertmanager | Format::PagerDuty);
+        let incidents_file = ep.outbox.dir().join("incidents.json");
+        let mut open = if tracks {
+            Incidents::load(&incidents_file)
+        } else {
+            Incidents::default()
+        };
         let mut last_resend = Instant::now();
         let mut stopping: Option<Instant> = None;
         loop {
@@ -233,14 +239,24 @@ impl Deliverer {
                     let (records, bytes) = ep.outbox.backlog();
                     m.backlog.with_label_values(&[&ep.name]).set(records as i64);
                     m.outbox_bytes.with_label_values(&[&ep.name]).set(bytes as i64);
-                    if ep.format == Format::Alertmanager && last_resend.elapsed() >= self.resend {
+                    if tracks && last_resend.elapsed() >= self.resend {
                         last_resend = Instant::now();
-                        self.resend_open(&mut open).await;
+                        if ep.format == Format::Alertmanager {
+                            self.resend_open(&mut open).await;
+                        } else {
+                            self.resolve_pagerduty(&mut open).await;
+                        }
+                    }
+                    if tracks {
+                        open.save(&incidents_file);
                     }
                 }
             }
         }
         tasks.abort_all();
+        if tracks {
+            open.save(&incidents_file);
+        }
         if let Err(e) = ep.outbox.persist_cursor() {
             tracing::warn!(endpoint = %ep.name, error = %e, "cannot write the outbox cursor");
         }
@@ -254,9 +270,16 @@ impl Deliverer {
             Settled::Delivered { alert } => {
                 m.done.with_label_values(&[&ep.name, "delivered"]).inc();
                 ep.outbox.done(seq);
+                let ended = match alert {
+                    Some(a) if matches!(ep.format, Format::Alertmanager | Format::PagerDuty) => {
+                        open.opened(*a, wall_clock_ms())
+                    }
+                    _ => None,
+                };
+                // PagerDuty keeps one incident per dedup_key whatever the
+                // severity: nothing to end there.
                 if ep.format == Format::Alertmanager
-                    && let Some(a) = alert
-                    && let Some(old) = open.opened(*a)
+                    && let Some(old) = ended
                 {
                     // An escalation changes the severity label: the old
                     // label set is a different Alertmanager alert, ended.
@@ -504,13 +527,38 @@ impl Deliverer {
     /// Alertmanager: re-sends open incidents with `endsAt` ahead, and
     /// sends resolved those quiet for `resolve_after`.
     async fn resend_open(&self, open: &mut Incidents) {
-        let quiet = open.take_quiet(self.resolve_after);
+        let quiet = open.take_quiet(self.resolve_after, wall_clock_ms());
         if !quiet.is_empty() {
             self.post_alertmanager(&quiet, false).await;
         }
         let still: Vec<Alert> = open.alerts();
         if !still.is_empty() {
             self.post_alertmanager(&still, true).await;
+        }
+    }
+
+    /// PagerDuty: an incident quiet for `resolve_after` is resolved (Events
+    /// API v2 `resolve` with its `dedup_key`). A resolve that fails for a
+    /// reason worth retrying is tried again at the next check.
+    async fn resolve_pagerduty(&self, open: &mut Incidents) {
+        let now = wall_clock_ms();
+        for a in open.take_quiet(self.resolve_after, now) {
+            let body =
+                serde_json::to_vec(&format::pagerduty_resolve(&a.incident, &self.routing_key))
+                    .expect("values serialise");
+            let id = format!("{}-resolve", a.incident);
+            match self.attempt(&id, &body).await {
+                Attempt::Ok => {
+                    tracing::info!(endpoint = %self.ep.name, incident = %a.incident, "incident quiet: resolved in PagerDuty");
+                }
+                Attempt::Retry { result, .. } => {
+                    tracing::warn!(endpoint = %self.ep.name, incident = %a.incident, result, "PagerDuty resolve failed; trying again later");
+                    open.reopen(a, now - self.resolve_after.as_millis() as i64);
+                }
+                r => {
+                    tracing::warn!(endpoint = %self.ep.name, incident = %a.incident, result = ?r, "PagerDuty refused the resolve");
+                }
+            }
         }
     }
 
@@ -542,17 +590,52 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     format::cut(&s, MAX_RESPONSE)
 }
 
-/// Alertmanager's open incidents: the latest alert of each, and when it
-/// came (wall clock).
-#[derive(Default)]
+/// Open incidents of an Alertmanager or PagerDuty endpoint: the latest
+/// (highest) alert of each, and when its last alert was delivered (wall
+/// clock, ms). Kept in `incidents.json` beside the outbox, so that a
+/// restart still re-sends and resolves them.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Incidents {
-    open: HashMap<String, (Alert, Instant)>,
+    open: HashMap<String, (Alert, i64)>,
+    #[serde(skip)]
+    dirty: bool,
 }
 
 impl Incidents {
-    /// Records a delivered alert; returns the incident's previous alert if
-    /// its severity (a label) changed.
-    fn opened(&mut self, a: Alert) -> Option<Alert> {
+    /// Loads the saved incidents (none if the file is missing or bad).
+    fn load(path: &std::path::Path) -> Incidents {
+        let Ok(bytes) = std::fs::read(path) else {
+            return Incidents::default();
+        };
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(file = %path.display(), error = %e, "open incidents not read; starting with none");
+            Incidents::default()
+        })
+    }
+
+    /// Writes the incidents if they changed (temporary file, rename).
+    fn save(&mut self, path: &std::path::Path) {
+        if !self.dirty {
+            return;
+        }
+        let tmp = path.with_extension("tmp");
+        let written = serde_json::to_vec(self)
+            .map_err(std::io::Error::other)
+            .and_then(|b| std::fs::write(&tmp, b))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        match written {
+            Ok(()) => self.dirty = false,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot save open incidents")
+            }
+        }
+    }
+
+    /// Records a delivered alert at `now`; returns an alert whose label
+    /// set must be ended (Alertmanager: an escalation changes the severity
+    /// label).
+    fn opened(&mut self, a: Alert, now: i64) -> Option<Alert> {
+        self.dirty = true;
         let key = if a.incident.is_empty() {
             a.id.clone()
         } else {
@@ -574,11 +657,11 @@ impl Incidents {
         // is ended, whichever came first.
         match self.open.get_mut(&key) {
             None => {
-                self.open.insert(key, (a, Instant::now()));
+                self.open.insert(key, (a, now));
                 None
             }
             Some((cur, t)) => {
-                *t = Instant::now();
+                *t = now;
                 if a.severity >= cur.severity {
                     let old = std::mem::replace(cur, a);
                     (old.severity != cur.severity).then_some(old)
@@ -589,17 +672,28 @@ impl Incidents {
         }
     }
 
-    fn take_quiet(&mut self, after: Duration) -> Vec<Alert> {
+    /// Removes and returns the incidents quiet for `after` at `now`.
+    fn take_quiet(&mut self, after: Duration, now: i64) -> Vec<Alert> {
+        let after = after.as_millis() as i64;
         let quiet: Vec<String> = self
             .open
             .iter()
-            .filter(|(_, (_, t))| t.elapsed() >= after)
+            .filter(|(_, (_, t))| now - *t >= after)
             .map(|(k, _)| k.clone())
             .collect();
+        if !quiet.is_empty() {
+            self.dirty = true;
+        }
         quiet
             .into_iter()
             .filter_map(|k| self.open.remove(&k).map(|(a, _)| a))
             .collect()
+    }
+
+    /// Puts back an incident whose resolve did not go through.
+    fn reopen(&mut self, a: Alert, at: i64) {
+        self.dirty = true;
+        self.open.insert(a.incident.clone(), (a, at));
     }
 
     fn alerts(&self) -> Vec<Alert> {
@@ -625,17 +719,35 @@ mod tests {
     #[test]
     fn an_escalation_ends_the_old_severity_label_set() {
         let mut open = Incidents::default();
-        assert!(open.opened(alert("x:a", Severity::Medium)).is_none());
-        assert!(open.opened(alert("x:a", Severity::Medium)).is_none());
-        let old = open.opened(alert("x:a", Severity::Critical)).unwrap();
+        assert!(open.opened(alert("x:a", Severity::Medium), 0).is_none());
+        assert!(open.opened(alert("x:a", Severity::Medium), 10).is_none());
+        let old = open.opened(alert("x:a", Severity::Critical), 20).unwrap();
         assert_eq!(old.severity, Severity::Medium);
         // A lower alert delivered late is the one ended.
-        let late = open.opened(alert("x:a", Severity::High)).unwrap();
+        let late = open.opened(alert("x:a", Severity::High), 30).unwrap();
         assert_eq!(late.severity, Severity::High);
         assert_eq!(open.alerts().len(), 1);
         assert_eq!(open.alerts()[0].severity, Severity::Critical);
-        assert!(open.take_quiet(Duration::from_secs(60)).is_empty());
-        assert_eq!(open.take_quiet(Duration::ZERO).len(), 1);
+        // Quiet is measured from the last alert (30).
+        assert!(open.take_quiet(Duration::from_millis(60), 60).is_empty());
+        assert_eq!(open.take_quiet(Duration::from_millis(60), 90).len(), 1);
         assert!(open.alerts().is_empty());
+    }
+
+    #[test]
+    fn open_incidents_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("incidents.json");
+        let mut open = Incidents::default();
+        open.opened(alert("x:a", Severity::High), 5);
+        open.save(&path);
+        let mut again = Incidents::load(&path);
+        assert_eq!(again.alerts().len(), 1);
+        assert_eq!(again.take_quiet(Duration::from_millis(10), 15).len(), 1);
+        assert!(
+            Incidents::load(&dir.path().join("missing"))
+                .alerts()
+                .is_empty()
+        );
     }
 }
