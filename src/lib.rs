@@ -60,3 +60,4 @@ pub mod source;
 pub mod state;
 pub mod telemetry;
 pub mod time;
+pub mod view;

@@ -84,6 +84,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Read alerts as an analyst does: one block per incident, in time
+    /// order, escalations folded in (from a file, standard input or the
+    /// alerts topic).
+    Alerts {
+        /// Alerts as NDJSON (`kawal replay --out`, `[output] ndjson`), or -
+        /// for standard input. Without it, the alerts topic is read.
+        input: Option<String>,
+        /// Read this topic instead (default: `kafka.alerts_topic`), from
+        /// its start to its current end.
+        #[arg(long, conflicts_with = "input")]
+        topic: Option<String>,
+        /// Brokers (default: `kafka.brokers` from the configuration).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Configuration file (for the brokers, topic and client settings).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Incidents whose highest severity is at least this (low, medium,
+        /// high, critical).
+        #[arg(long, value_name = "SEVERITY")]
+        min_severity: Option<String>,
+        /// Only this account (repeatable).
+        #[arg(long)]
+        account: Vec<String>,
+    },
     /// Join the consumer group and detect takeovers in the configured
     /// topics, delivering alerts at least once (stop with Ctrl-C/SIGTERM).
     Run {
@@ -499,6 +524,57 @@ fn run() -> Result<()> {
             } else {
                 print!("{}", report.render());
             }
+        }
+        Command::Alerts {
+            input,
+            topic,
+            brokers,
+            config,
+            min_severity,
+            account,
+        } => {
+            let min_severity = match min_severity.as_deref() {
+                None => None,
+                Some(s) => Some(kawal::detect::Severity::parse(s).with_context(|| {
+                    format!("--min-severity: {s:?} is not low, medium, high or critical")
+                })?),
+            };
+            let filter = kawal::view::Filter {
+                min_severity,
+                accounts: account,
+            };
+            let alerts = match input.as_deref() {
+                Some("-") => kawal::view::read_ndjson(io::stdin().lock(), "standard input")?,
+                Some(path) => kawal::view::read_ndjson(
+                    BufReader::new(
+                        File::open(path).with_context(|| format!("cannot open {path}"))?,
+                    ),
+                    path,
+                )?,
+                None => {
+                    let mut cfg = load_config(config.as_deref())?;
+                    if let Some(b) = brokers {
+                        cfg.kafka.brokers = b;
+                    }
+                    let topic = topic.unwrap_or_else(|| cfg.kafka.alerts_topic.clone());
+                    if topic.is_empty() {
+                        bail!("no alerts topic: give a file, - for standard input, or --topic");
+                    }
+                    let client =
+                        kawal::kafka::client_config(&cfg.kafka, kawal::kafka::Role::Consumer);
+                    let (alerts, skipped) = kawal::view::read_topic(
+                        &client,
+                        &topic,
+                        std::time::Duration::from_secs(10),
+                    )?;
+                    if skipped > 0 {
+                        eprintln!("{skipped} messages on {topic} were not alerts (skipped)");
+                    }
+                    alerts
+                }
+            };
+            let list = kawal::view::incidents(alerts, &filter);
+            print!("{}", kawal::view::render_all(&list));
         }
         Command::Run { config } => {
             let cfg = load_config(config.as_deref())?;

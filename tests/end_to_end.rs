@@ -218,3 +218,74 @@ fn demo_runs_through_the_embedded_kafka_and_matches_replay() {
         "{stdout}"
     );
 }
+
+/// `kawal alerts`: the golden alerts as incidents (escalations folded,
+/// first evidence first), the same from standard input, filtered by
+/// severity and account; a line that is not an alert exits 2 naming it.
+#[test]
+fn alerts_command_shows_one_block_per_incident() {
+    let golden =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/expected.ndjson");
+    let text = std::fs::read_to_string(&golden).unwrap();
+    let alerts: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let incidents: std::collections::BTreeSet<&str> = alerts
+        .iter()
+        .map(|a| a["incident"].as_str().unwrap())
+        .collect();
+    let out = kawal().arg("alerts").arg(&golden).output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let heads: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("  incident inc-"))
+        .collect();
+    assert_eq!(heads.len(), incidents.len(), "{stdout}");
+    assert!(stdout.contains(&format!("{} incidents (", incidents.len())));
+    assert!(stdout.contains(&format!("), {} alerts", alerts.len())));
+    // Escalations fold into their incident: one line lists them in order.
+    assert!(stdout.contains("escalations: low at"), "{stdout}");
+
+    // Standard input, a severity floor and an account.
+    let critical_account = alerts.iter().find(|a| a["severity"] == "critical").unwrap()["account"]
+        .as_str()
+        .unwrap();
+    let mut child = kawal()
+        .args([
+            "alerts",
+            "-",
+            "--min-severity",
+            "critical",
+            "--account",
+            critical_account,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("CRITICAL"), "{stdout}");
+    assert!(stdout.contains("1 incidents (1 critical"), "{stdout}");
+
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad.path(), "\n{\"id\": 5}\n").unwrap();
+    let out = kawal().arg("alerts").arg(bad.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(":2: not an alert"), "{stderr}");
+    let out = kawal()
+        .args(["alerts", "-", "--min-severity", "urgent"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

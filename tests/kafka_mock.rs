@@ -345,3 +345,36 @@ fn alerts_as_cloudevents_in_binary_mode_carry_the_required_ce_headers() {
         );
     }
 }
+
+/// `kawal alerts` reading the alerts topic: every alert the pipeline
+/// delivered, as incidents (the topic read from start to its end, no
+/// consumer group needed).
+#[test]
+fn the_alerts_command_reads_the_alerts_topic() {
+    let (_c, brokers) = cluster(2);
+    let mut cfg = config(&brokers, 1);
+    cfg.state.topic = String::new();
+    let p = start(&cfg, None, no_sinks()).unwrap();
+    let sent = produce(&brokers, GOLDEN);
+    run_until_handled(&p, sent);
+    p.stop();
+    p.join().unwrap();
+    let expected = replay_ids(GOLDEN, 2);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kawal"))
+        .args(["alerts", "--brokers", &brokers, "--topic", ALERTS])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("), {} alerts", expected.len())),
+        "{stdout}"
+    );
+    for id in &expected {
+        assert!(stdout.contains(id.as_str()), "{id} missing:\n{stdout}");
+    }
+}

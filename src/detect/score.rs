@@ -207,14 +207,20 @@ pub struct Alert {
     pub id: String,
     pub account: String,
     pub time: String,
+    /// Wall clock: absent from golden files (and read as empty).
+    #[serde(default)]
     pub detected_at: String,
     pub severity: Severity,
     pub score: f64,
     pub summary: String,
     pub signals: Vec<AlertSignal>,
     pub events: Vec<String>,
+    // kawal's extensions: alerts from elsewhere may lack them.
+    #[serde(default)]
     pub incident: String,
+    #[serde(default)]
     pub learning: bool,
+    #[serde(default)]
     pub first_event_time: String,
     /// Event time of the trigger, for ordering and latency (not serialised).
     #[serde(skip)]
