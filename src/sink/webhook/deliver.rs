@@ -62,16 +62,40 @@ enum Attempt {
     },
 }
 
+/// An alert given up on, with what the dead-letter file keeps.
+struct DeadLetter {
+    id: String,
+    body: Vec<u8>,
+    reason: String,
+    status: Option<u16>,
+    response: String,
+    attempts: usize,
+}
+
+fn dead(
+    rec: Record,
+    reason: String,
+    status: Option<u16>,
+    response: String,
+    attempts: usize,
+) -> Settled {
+    Settled::DeadLetter(Box::new(DeadLetter {
+        id: rec.id,
+        body: rec.body,
+        reason,
+        status,
+        response,
+        attempts,
+    }))
+}
+
 /// How an alert ended.
 enum Settled {
     /// With the alert when it was parsed (formats other than native).
-    Delivered { alert: Option<Box<Alert>> },
-    DeadLetter {
-        reason: String,
-        status: Option<u16>,
-        response: String,
-        attempts: usize,
+    Delivered {
+        alert: Option<Box<Alert>>,
     },
+    DeadLetter(Box<DeadLetter>),
     /// Not done: stays in the outbox (endpoint disabled, kawal stopping).
     Kept,
 }
@@ -286,56 +310,37 @@ impl Deliverer {
                     self.post_alertmanager(&[old], false).await;
                 }
             }
-            Settled::DeadLetter {
-                reason,
-                status,
-                response,
-                attempts,
-            } => {
-                m.done.with_label_values(&[&ep.name, "dead_lettered"]).inc();
-                if let Err(e) = self.dead_letter(seq, &reason, status, &response, attempts) {
+            Settled::DeadLetter(d) => {
+                let counter = m.done.with_label_values(&[&ep.name, "dead_lettered"]);
+                let n = counter.get();
+                counter.inc();
+                if let Err(e) = self.dead_letter(&d) {
                     // Not done then: it stays in the outbox.
                     tracing::error!(endpoint = %ep.name, error = %e, "cannot write a dead letter; the alert stays in the outbox");
                     return;
                 }
-                tracing::warn!(endpoint = %ep.name, reason, status, "alert dead-lettered");
+                // A refusing receiver refuses everything: say the first
+                // few, then every thousandth (the metric counts them all).
+                if n < 5 || n % 1000 == 0 {
+                    tracing::warn!(endpoint = %ep.name, reason = d.reason, status = d.status, total = n + 1, file = %self.dead_letters.display(), "alert dead-lettered");
+                }
                 ep.outbox.done(seq);
             }
             Settled::Kept => {}
         }
     }
 
-    fn dead_letter(
-        &self,
-        seq: u64,
-        reason: &str,
-        status: Option<u16>,
-        response: &str,
-        attempts: usize,
-    ) -> std::io::Result<()> {
-        // The record again, for its body: the settled alert may not parse.
-        let mut reader = self.ep.outbox.reader();
-        let mut body = serde_json::Value::Null;
-        let mut id = String::new();
-        while let Ok(Some(r)) = reader.next(&self.ep.outbox) {
-            if r.seq == seq {
-                body = serde_json::from_slice(&r.body)
-                    .unwrap_or_else(|_| json!(String::from_utf8_lossy(&r.body)));
-                id = r.id;
-                break;
-            }
-            if r.seq > seq {
-                break;
-            }
-        }
+    fn dead_letter(&self, d: &DeadLetter) -> std::io::Result<()> {
+        let body: serde_json::Value = serde_json::from_slice(&d.body)
+            .unwrap_or_else(|_| json!(String::from_utf8_lossy(&d.body)));
         let line = json!({
             "endpoint": self.ep.name,
-            "id": id,
+            "id": d.id,
             "at": rfc3339(wall_clock_ms()),
-            "reason": reason,
-            "status": status,
-            "response": response,
-            "attempts": attempts,
+            "reason": d.reason,
+            "status": d.status,
+            "response": d.response,
+            "attempts": d.attempts,
             "alert": body,
         });
         let mut f = std::fs::OpenOptions::new()
@@ -359,12 +364,7 @@ impl Deliverer {
             match serde_json::from_slice(&rec.body) {
                 Ok(a) => Some(a),
                 Err(e) => {
-                    return Settled::DeadLetter {
-                        reason: format!("not an alert: {e}"),
-                        status: None,
-                        response: String::new(),
-                        attempts: 0,
-                    };
+                    return dead(rec, format!("not an alert: {e}"), None, String::new(), 0);
                 }
             }
         };
@@ -404,12 +404,13 @@ impl Deliverer {
                     return Settled::Kept;
                 }
                 Attempt::Refused { status, detail } => {
-                    return Settled::DeadLetter {
-                        reason: format!("refused with {status}"),
-                        status: Some(status),
-                        response: detail,
-                        attempts: attempt,
-                    };
+                    return dead(
+                        rec,
+                        format!("refused with {status}"),
+                        Some(status),
+                        detail,
+                        attempt,
+                    );
                 }
                 Attempt::Retry {
                     result,
@@ -418,12 +419,13 @@ impl Deliverer {
                     after,
                 } => {
                     let Some(step) = self.schedule.get(attempt) else {
-                        return Settled::DeadLetter {
-                            reason: format!("{attempt} attempts failed (last: {result})"),
+                        return dead(
+                            rec,
+                            format!("{attempt} attempts failed (last: {result})"),
                             status,
-                            response: detail,
-                            attempts: attempt,
-                        };
+                            detail,
+                            attempt,
+                        );
                     };
                     let wait = after.unwrap_or_else(|| jitter(*step, rec.seq));
                     if attempt == 1 {
