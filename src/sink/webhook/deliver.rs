@@ -321,7 +321,7 @@ impl Deliverer {
                 }
                 // A refusing receiver refuses everything: say the first
                 // few, then every thousandth (the metric counts them all).
-                if n < 5 || n % 1000 == 0 {
+                if n < 5 || n.is_multiple_of(1000) {
                     tracing::warn!(endpoint = %ep.name, reason = d.reason, status = d.status, total = n + 1, file = %self.dead_letters.display(), "alert dead-lettered");
                 }
                 ep.outbox.done(seq);
