@@ -324,12 +324,7 @@ fn alerts_as_cloudevents_in_binary_mode_carry_the_required_ce_headers() {
     let mut cfg = config(&brokers, 1);
     cfg.state.topic = String::new();
     cfg.kafka.alerts_format = "cloudevents".into();
-    let p = start(&cfg, None, no_sinks()).unwrap();
-    let sent = produce(&brokers, GOLDEN);
-    run_until_handled(&p, sent);
-    p.stop();
-    p.join().unwrap();
-    let expected = replay_ids(GOLDEN, 2);
+    let expected = golden_through(&cfg);
     let msgs = read_topic(&brokers, ALERTS, expected.len());
     assert_eq!(msgs.len(), expected.len());
     for (m, a) in msgs.iter().zip(alerts_of(&msgs)) {
@@ -354,12 +349,7 @@ fn the_alerts_command_reads_the_alerts_topic() {
     let (_c, brokers) = cluster(2);
     let mut cfg = config(&brokers, 1);
     cfg.state.topic = String::new();
-    let p = start(&cfg, None, no_sinks()).unwrap();
-    let sent = produce(&brokers, GOLDEN);
-    run_until_handled(&p, sent);
-    p.stop();
-    p.join().unwrap();
-    let expected = replay_ids(GOLDEN, 2);
+    let expected = golden_through(&cfg);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kawal"))
         .args(["alerts", "--brokers", &brokers, "--topic", ALERTS])
         .output()
@@ -377,4 +367,16 @@ fn the_alerts_command_reads_the_alerts_topic() {
     for id in &expected {
         assert!(stdout.contains(id.as_str()), "{id} missing:\n{stdout}");
     }
+}
+
+/// Runs the golden events through a pipeline with `cfg` (its brokers'
+/// events topic of two partitions) to the end; returns the alert ids a
+/// replay split the same way raises.
+fn golden_through(cfg: &kawal::config::Config) -> BTreeSet<String> {
+    let p = start(cfg, None, no_sinks()).unwrap();
+    let sent = produce(&cfg.kafka.brokers, GOLDEN);
+    run_until_handled(&p, sent);
+    p.stop();
+    p.join().unwrap();
+    replay_ids(GOLDEN, 2)
 }
