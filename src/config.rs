@@ -85,8 +85,9 @@ pub struct DeliveryConfig {
 }
 
 impl DeliveryConfig {
-    pub fn ms(v: &str) -> Millis {
-        parse_duration(v).unwrap_or(0)
+    /// One of this section's durations (validated at load).
+    pub fn duration(v: &str) -> std::time::Duration {
+        std::time::Duration::from_millis(parse_duration(v).unwrap_or(0).max(0) as u64)
     }
 }
 

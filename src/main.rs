@@ -2,7 +2,7 @@
 //! stages below have their own typed errors.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -242,18 +242,10 @@ fn open_out(out: Option<&Path>) -> Result<Box<dyn Write + Send>> {
 fn read_alerts(path: &Path) -> Result<Vec<Alert>> {
     let f =
         File::open(path).with_context(|| format!("cannot open alerts file {}", path.display()))?;
-    let mut alerts = Vec::new();
-    for (i, line) in BufReader::new(f).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        alerts.push(
-            serde_json::from_str(&line)
-                .with_context(|| format!("{}:{}: not an alert", path.display(), i + 1))?,
-        );
-    }
-    Ok(alerts)
+    Ok(kawal::view::read_ndjson(
+        BufReader::new(f),
+        &path.display().to_string(),
+    )?)
 }
 
 fn read_truth(path: &Path) -> Result<Truth> {
@@ -279,17 +271,10 @@ fn run_simulate(cfg: &SimConfig, dir: &Path) -> Result<Truth> {
 /// Replay: waits (up to `delivery.replay_wait`) for the webhooks, then
 /// says what each endpoint did and what stays in its outbox.
 fn finish_delivery(d: &Delivery, cfg: &Config, metrics: &kawal::metrics::Metrics) {
-    let wait = std::time::Duration::from_millis(
-        kawal::config::DeliveryConfig::ms(&cfg.delivery.replay_wait).max(0) as u64,
-    );
+    let wait = kawal::config::DeliveryConfig::duration(&cfg.delivery.replay_wait);
     d.wait_idle(wait);
     d.shutdown();
-    let left: u64 = d
-        .endpoints
-        .iter()
-        .filter(|e| e.disabled_reason().is_none())
-        .map(|e| e.outbox.backlog().0)
-        .sum();
+    let left = d.pending();
     let w = &metrics.webhooks;
     for e in &d.endpoints {
         let n = &[e.name.as_str()][..];
@@ -545,12 +530,7 @@ fn run() -> Result<()> {
             };
             let alerts = match input.as_deref() {
                 Some("-") => kawal::view::read_ndjson(io::stdin().lock(), "standard input")?,
-                Some(path) => kawal::view::read_ndjson(
-                    BufReader::new(
-                        File::open(path).with_context(|| format!("cannot open {path}"))?,
-                    ),
-                    path,
-                )?,
+                Some(path) => read_alerts(Path::new(path))?,
                 None => {
                     let mut cfg = load_config(config.as_deref())?;
                     if let Some(b) = brokers {

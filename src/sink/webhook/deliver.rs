@@ -119,10 +119,6 @@ pub struct Deliverer {
     dead_letters: std::path::PathBuf,
 }
 
-fn ms(v: &str) -> Duration {
-    Duration::from_millis(DeliveryConfig::ms(v).max(0) as u64)
-}
-
 /// `Retry-After` in seconds (the HTTP-date form is not used by the
 /// receivers we know; it falls back to the schedule).
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -155,8 +151,8 @@ impl Deliverer {
             }
         }
         let client = reqwest::Client::builder()
-            .timeout(ms(&d.attempt_timeout))
-            .connect_timeout(ms(&d.attempt_timeout))
+            .timeout(DeliveryConfig::duration(&d.attempt_timeout))
+            .connect_timeout(DeliveryConfig::duration(&d.attempt_timeout))
             .user_agent(concat!("kawal/", env!("CARGO_PKG_VERSION")))
             // A redirect is the receiver's answer (3xx is not followed, by
             // the specification: it goes to the dead letters).
@@ -177,7 +173,11 @@ impl Deliverer {
             signer,
             routing_key,
             source: w.source.clone(),
-            schedule: d.retry_schedule.iter().map(|s| ms(s)).collect(),
+            schedule: d
+                .retry_schedule
+                .iter()
+                .map(|s| DeliveryConfig::duration(s))
+                .collect(),
             concurrency: d.concurrency,
             interval: if rate > 0.0 {
                 Duration::from_secs_f64(1.0 / rate)
@@ -186,9 +186,9 @@ impl Deliverer {
             },
             next_slot: std::sync::Mutex::new(Instant::now()),
             recovered: Notify::new(),
-            resend: ms(&d.resend_interval),
-            ends_after: DeliveryConfig::ms(&d.ends_after),
-            resolve_after: ms(&d.resolve_after),
+            resend: DeliveryConfig::duration(&d.resend_interval),
+            ends_after: DeliveryConfig::duration(&d.ends_after).as_millis() as i64,
+            resolve_after: DeliveryConfig::duration(&d.resolve_after),
         })
     }
 
@@ -213,7 +213,7 @@ impl Deliverer {
         let mut reader = ep.outbox.reader();
         let mut tasks: JoinSet<(u64, Settled)> = JoinSet::new();
         let mut tick = tokio::time::interval(Duration::from_millis(200));
-        let tracks = matches!(ep.format, Format::Alertmanager | Format::PagerDuty);
+        let tracks = ep.format.tracks_incidents();
         let incidents_file = ep.outbox.dir().join("incidents.json");
         let mut open = if tracks {
             Incidents::load(&incidents_file)
@@ -257,9 +257,7 @@ impl Deliverer {
                 }
                 _ = ep.outbox.appended.notified() => {}
                 _ = tick.tick() => {
-                    if let Err(e) = ep.outbox.persist_cursor() {
-                        tracing::warn!(endpoint = %ep.name, error = %e, "cannot write the outbox cursor");
-                    }
+                    self.persist_cursor();
                     let (records, bytes) = ep.outbox.backlog();
                     m.backlog.with_label_values(&[&ep.name]).set(records as i64);
                     m.outbox_bytes.with_label_values(&[&ep.name]).set(bytes as i64);
@@ -281,8 +279,12 @@ impl Deliverer {
         if tracks {
             open.save(&incidents_file);
         }
-        if let Err(e) = ep.outbox.persist_cursor() {
-            tracing::warn!(endpoint = %ep.name, error = %e, "cannot write the outbox cursor");
+        self.persist_cursor();
+    }
+
+    fn persist_cursor(&self) {
+        if let Err(e) = self.ep.outbox.persist_cursor() {
+            tracing::warn!(endpoint = %self.ep.name, error = %e, "cannot write the outbox cursor");
         }
     }
 
@@ -295,9 +297,7 @@ impl Deliverer {
                 m.done.with_label_values(&[&ep.name, "delivered"]).inc();
                 ep.outbox.done(seq);
                 let ended = match alert {
-                    Some(a) if matches!(ep.format, Format::Alertmanager | Format::PagerDuty) => {
-                        open.opened(*a, wall_clock_ms())
-                    }
+                    Some(a) if ep.format.tracks_incidents() => open.opened(*a, wall_clock_ms()),
                     _ => None,
                 };
                 // PagerDuty keeps one incident per dedup_key whatever the
@@ -507,7 +507,7 @@ impl Deliverer {
 
     fn disable(&self, detail: &str) {
         let ep = &self.ep;
-        if ep.disabled.swap(true, Ordering::AcqRel) {
+        if !ep.mark_disabled() {
             return;
         }
         let why = format!(
@@ -518,11 +518,6 @@ impl Deliverer {
         if let Err(e) = std::fs::write(ep.marker(), &why) {
             tracing::warn!(endpoint = %ep.name, error = %e, "cannot write the disabled marker");
         }
-        ep.metrics
-            .webhooks
-            .disabled
-            .with_label_values(&[&ep.name])
-            .set(1);
         tracing::error!(endpoint = %ep.name, reason = %why, "webhook endpoint disabled; its undelivered alerts stay in the outbox");
     }
 
@@ -636,13 +631,18 @@ impl Incidents {
     /// Records a delivered alert at `now`; returns an alert whose label
     /// set must be ended (Alertmanager: an escalation changes the severity
     /// label).
-    fn opened(&mut self, a: Alert, now: i64) -> Option<Alert> {
-        self.dirty = true;
-        let key = if a.incident.is_empty() {
+    /// An incident's key: its id (an alert without one is its own).
+    fn key(a: &Alert) -> String {
+        if a.incident.is_empty() {
             a.id.clone()
         } else {
             a.incident.clone()
-        };
+        }
+    }
+
+    fn opened(&mut self, a: Alert, now: i64) -> Option<Alert> {
+        self.dirty = true;
+        let key = Incidents::key(&a);
         if !self.open.contains_key(&key) && self.open.len() >= MAX_OPEN_INCIDENTS {
             // Oldest first out; Alertmanager ends it at its endsAt.
             if let Some(k) = self
@@ -695,7 +695,7 @@ impl Incidents {
     /// Puts back an incident whose resolve did not go through.
     fn reopen(&mut self, a: Alert, at: i64) {
         self.dirty = true;
-        self.open.insert(a.incident.clone(), (a, at));
+        self.open.insert(Incidents::key(&a), (a, at));
     }
 
     fn alerts(&self) -> Vec<Alert> {

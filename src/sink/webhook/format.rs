@@ -45,6 +45,12 @@ impl Format {
         Format::ALL.iter().find(|(n, _)| *n == s).map(|(_, f)| *f)
     }
 
+    /// Formats whose receivers keep incidents open until told they are
+    /// resolved: the deliverer tracks open incidents for them.
+    pub fn tracks_incidents(self) -> bool {
+        matches!(self, Format::Alertmanager | Format::PagerDuty)
+    }
+
     pub fn content_type(self) -> &'static str {
         match self {
             Format::CloudEvents => "application/cloudevents+json",

@@ -61,6 +61,18 @@ impl Endpoint {
         self.outbox.dir().join("disabled")
     }
 
+    /// Stops queueing and sending to the endpoint (its marker file is
+    /// there, or it answered 410). False if it already was.
+    fn mark_disabled(&self) -> bool {
+        let first = !self.disabled.swap(true, Ordering::AcqRel);
+        self.metrics
+            .webhooks
+            .disabled
+            .with_label_values(&[&self.name])
+            .set(1);
+        first
+    }
+
     /// Why the endpoint is disabled, if it is.
     pub fn disabled_reason(&self) -> Option<String> {
         if !self.disabled.load(Ordering::Acquire) {
@@ -161,12 +173,7 @@ impl Delivery {
             metrics,
         });
         if ep.marker().exists() {
-            ep.disabled.store(true, Ordering::Release);
-            ep.metrics
-                .webhooks
-                .disabled
-                .with_label_values(&[&ep.name])
-                .set(1);
+            ep.mark_disabled();
             tracing::error!(endpoint = %ep.name, reason = ?ep.disabled_reason(), "webhook endpoint disabled");
         }
         let deliverer =
@@ -182,17 +189,21 @@ impl Delivery {
         }
     }
 
+    /// Alerts waiting in the outboxes of the enabled endpoints.
+    pub fn pending(&self) -> u64 {
+        self.endpoints
+            .iter()
+            .filter(|e| !e.disabled.load(Ordering::Acquire))
+            .map(|e| e.outbox.backlog().0)
+            .sum()
+    }
+
     /// Waits until every enabled endpoint's outbox is empty, or `limit`.
     /// Returns the alerts still waiting.
     pub fn wait_idle(&self, limit: Duration) -> u64 {
         let start = Instant::now();
         loop {
-            let left: u64 = self
-                .endpoints
-                .iter()
-                .filter(|e| !e.disabled.load(Ordering::Acquire))
-                .map(|e| e.outbox.backlog().0)
-                .sum();
+            let left = self.pending();
             if left == 0 || start.elapsed() >= limit {
                 return left;
             }
@@ -213,13 +224,9 @@ impl Delivery {
             e.outbox.appended.notify_one();
         }
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        // Each deliverer writes its cursor as it ends.
         for t in threads {
             let _ = t.join();
-        }
-        for e in &self.endpoints {
-            if let Err(err) = e.outbox.persist_cursor() {
-                tracing::warn!(endpoint = %e.name, error = %err, "cannot write the outbox cursor");
-            }
         }
     }
 }
@@ -236,6 +243,9 @@ impl Sink for WebhookSink {
     }
 
     fn send(&mut self, alerts: &[Alert], _ack: &Ack) -> Result<(), SinkError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
         let queue = |e: OutboxError| SinkError::Queue {
             sink: "webhooks",
             reason: e.to_string(),
