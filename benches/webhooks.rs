@@ -106,7 +106,10 @@ fn config(outbox: &std::path::Path, urls: &[String], schedule: &[&str]) -> Confi
 fn receiver() -> (http::Receiver, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    (http::Receiver::start(l, verifying(Arc::clone(&seen))), seen)
+    (
+        http::Receiver::start(l, verifying(Arc::clone(&seen))).unwrap(),
+        seen,
+    )
 }
 
 fn down_then_up() {
@@ -149,7 +152,7 @@ fn down_then_up() {
     );
     let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let seen = Arc::new(Seen::default());
-    let _receiver = http::Receiver::start(l, verifying(Arc::clone(&seen)));
+    let _receiver = http::Receiver::start(l, verifying(Arc::clone(&seen))).unwrap();
     let up = Instant::now();
     while d.endpoints[0].outbox.backlog().0 > 0 {
         std::thread::sleep(Duration::from_millis(20));

@@ -18,10 +18,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 
 use crate::config::{Config, WebhookConfig};
-use crate::demo_receiver::DemoReceiver;
 use crate::detect::Alert;
 use crate::eval::{self, Report};
 use crate::kafka::{Role, client_config};
+use crate::loopback;
 use crate::produce::{Produced, produce};
 use crate::sim::{self, SimConfig, Truth};
 use crate::sink::Sink;
@@ -86,6 +86,34 @@ pub struct DemoOutcome {
 
 /// The severity the demo's webhook gets (a typical SOC integration).
 const DEMO_WEBHOOK_MIN: crate::detect::Severity = crate::detect::Severity::Medium;
+
+/// The demo endpoint's answer: 204 for a request whose Standard Webhooks
+/// signature holds (any of the space-separated ones, as in a rotation),
+/// its webhook-id recorded in `verified`; 401 otherwise.
+fn verifying(
+    secret: &str,
+    verified: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+) -> loopback::Answer {
+    let signer = crate::sink::webhook::Signer::parse(secret).expect("a secret made here");
+    Arc::new(move |headers, body| {
+        let id = loopback::header(headers, "webhook-id");
+        let ts: i64 = loopback::header(headers, "webhook-timestamp")
+            .parse()
+            .unwrap_or(0);
+        let expected = signer.header(id, ts, body);
+        let ok = !id.is_empty()
+            && loopback::header(headers, "webhook-signature")
+                .split(' ')
+                .any(|s| expected.split(' ').any(|e| e == s));
+        if !ok {
+            return 401;
+        }
+        if let Ok(mut v) = verified.lock() {
+            v.insert(id.to_string());
+        }
+        204
+    })
+}
 
 /// A fresh Standard Webhooks secret for one demo run.
 fn demo_secret() -> String {
@@ -218,7 +246,11 @@ pub fn run(
     // Alerts also go to a signed webhook: a receiver on loopback that
     // checks every signature (docs/DELIVERY.md).
     let secret = demo_secret();
-    let receiver = DemoReceiver::start(&secret)?;
+    let verified = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let receiver = loopback::Receiver::start(
+        std::net::TcpListener::bind("127.0.0.1:0")?,
+        verifying(&secret, Arc::clone(&verified)),
+    )?;
     let outbox = opts.dir.join("outbox");
     let _ = std::fs::remove_dir_all(&outbox);
     cfg.delivery.outbox_dir = outbox.display().to_string();
@@ -350,7 +382,7 @@ pub fn run(
                     .iter()
                     .filter(|a| a.severity >= DEMO_WEBHOOK_MIN)
                     .count();
-                o.webhook_verified = receiver.accepted();
+                o.webhook_verified = verified.lock().map(|v| v.len()).unwrap_or(0);
                 o
             }
             Err(e) => {

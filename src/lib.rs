@@ -44,13 +44,13 @@
 pub mod config;
 pub mod decode;
 pub mod demo;
-pub mod demo_receiver;
 pub mod detect;
 pub mod enrich;
 pub mod eval;
 pub mod fuzz;
 pub mod hash;
 pub mod kafka;
+pub mod loopback;
 pub mod metrics;
 pub mod produce;
 pub mod replay;

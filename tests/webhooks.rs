@@ -97,7 +97,8 @@ fn alerts_accepted_while_the_endpoint_is_down_are_delivered_after_a_restart() {
     let _r = Receiver::start(
         TcpListener::bind(("127.0.0.1", port)).unwrap(),
         recorder(&got),
-    );
+    )
+    .unwrap();
     let metrics = Arc::new(Metrics::new());
     let again = Delivery::start(&cfg, Arc::clone(&metrics))
         .unwrap()
@@ -129,7 +130,7 @@ const GOLDEN_ALERT: &str = r#"{"id":"x","account":"x:kemkominfo","time":"2026-03
 #[test]
 fn alertmanager_alerts_are_re_sent_while_open_and_resolved_when_quiet() {
     let got: Got = Arc::default();
-    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got));
+    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got)).unwrap();
     let outbox = tempfile::tempdir().unwrap();
     let mut cfg = Config::default();
     cfg.delivery.outbox_dir = outbox.path().display().to_string();
@@ -212,7 +213,7 @@ fn alertmanager_alerts_are_re_sent_while_open_and_resolved_when_quiet() {
 #[test]
 fn pagerduty_incidents_trigger_then_resolve_with_the_same_dedup_key_across_a_restart() {
     let got: Got = Arc::default();
-    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got));
+    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got)).unwrap();
     let outbox = tempfile::tempdir().unwrap();
     let mut cfg = Config::default();
     cfg.delivery.outbox_dir = outbox.path().display().to_string();
