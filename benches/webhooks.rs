@@ -82,6 +82,7 @@ fn alert(i: u64) -> Alert {
         incident: format!("inc-{i:016x}"),
         learning: false,
         first_event_time: "2026-03-09T18:22:00Z".into(),
+        recovery: vec![],
         trigger_ms: 0,
     }
 }

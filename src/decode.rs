@@ -52,11 +52,14 @@ pub enum EventKind {
     RecoveryChange,
     RoleChange,
     AppAuthorization,
+    /// An analyst's verdict on an incident (`change.action`: the verdict,
+    /// `change.target`: the incident id); see `detect::feedback`.
+    Feedback,
     Other,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::Login,
         EventKind::Logout,
         EventKind::Post,
@@ -67,6 +70,7 @@ impl EventKind {
         EventKind::RecoveryChange,
         EventKind::RoleChange,
         EventKind::AppAuthorization,
+        EventKind::Feedback,
         EventKind::Other,
     ];
 
@@ -82,6 +86,7 @@ impl EventKind {
             "recovery_change" => EventKind::RecoveryChange,
             "role_change" => EventKind::RoleChange,
             "app_authorization" => EventKind::AppAuthorization,
+            "feedback" => EventKind::Feedback,
             _ => EventKind::Other,
         }
     }
@@ -99,6 +104,7 @@ impl EventKind {
             EventKind::RecoveryChange => "recovery_change",
             EventKind::RoleChange => "role_change",
             EventKind::AppAuthorization => "app_authorization",
+            EventKind::Feedback => "feedback",
             EventKind::Other => "other",
         }
     }

@@ -16,7 +16,7 @@ use std::fmt::Write;
 
 use crate::detect::{Alert, Severity};
 use crate::sim::Truth;
-use crate::time::{HOUR, MINUTE, Millis, parse_rfc3339};
+use crate::time::{DAY, HOUR, MINUTE, Millis, parse_rfc3339, rfc3339};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Level {
@@ -55,9 +55,21 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
 }
 
+fn t(s: &str) -> Result<Millis, EvalError> {
+    parse_rfc3339(s).ok_or_else(|| EvalError::BadTime(s.to_string()))
+}
+
 /// Scores alerts against the truth. `grace` extends each attack's window.
 pub fn evaluate(truth: &Truth, alerts: &[Alert], grace: Millis) -> Result<Report, EvalError> {
-    let t = |s: &str| parse_rfc3339(s).ok_or_else(|| EvalError::BadTime(s.to_string()));
+    evaluate_from(truth, alerts, grace, None)
+}
+
+/// For each alert: the takeover it belongs to, if any, and its time.
+fn match_alerts(
+    truth: &Truth,
+    alerts: &[Alert],
+    grace: Millis,
+) -> Result<Vec<(Option<usize>, Millis)>, EvalError> {
     struct Attack<'a> {
         start: Millis,
         end: Millis,
@@ -88,17 +100,35 @@ pub fn evaluate(truth: &Truth, alerts: &[Alert], grace: Millis) -> Result<Report
         });
         matched.push((hit, at));
     }
-    let account_days = truth.accounts as f64 * truth.days as f64;
+    Ok(matched)
+}
+
+/// [`evaluate`] over the part of the data set from `from` on: alerts at or
+/// after it, takeovers that start at or after it, and the account-days
+/// after it (the before/after comparison of analyst feedback).
+pub fn evaluate_from(
+    truth: &Truth,
+    alerts: &[Alert],
+    grace: Millis,
+    from: Option<Millis>,
+) -> Result<Report, EvalError> {
+    let matched = match_alerts(truth, alerts, grace)?;
+    let start = t(&truth.start)?;
+    let from = from.unwrap_or(start).max(start);
+    let days = truth.days as f64 - (from - start) as f64 / DAY as f64;
+    let account_days = truth.accounts as f64 * days.max(0.0);
+    let counted = |i: usize| t(&truth.takeovers[i].start).map(|s| s >= from);
     let mut levels = Vec::new();
     for sev in Severity::ALL {
         let mut first: HashMap<usize, Millis> = HashMap::new();
         let mut false_alerts = 0;
         let mut false_incidents = HashSet::new();
         for (a, (hit, at)) in alerts.iter().zip(&matched) {
-            if a.severity < sev {
+            if a.severity < sev || *at < from {
                 continue;
             }
             match hit {
+                Some(i) if !counted(*i)? => {}
                 Some(i) => {
                     let e = first.entry(*i).or_insert(*at);
                     *e = (*e).min(*at);
@@ -112,6 +142,9 @@ pub fn evaluate(truth: &Truth, alerts: &[Alert], grace: Millis) -> Result<Report
         let mut by_style: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         let mut minutes = Vec::new();
         for (i, to) in truth.takeovers.iter().enumerate() {
+            if !counted(i)? {
+                continue;
+            }
             let e = by_style.entry(to.style.clone()).or_default();
             e.1 += 1;
             if let Some(at) = first.get(&i) {
@@ -121,7 +154,7 @@ pub fn evaluate(truth: &Truth, alerts: &[Alert], grace: Millis) -> Result<Report
             }
         }
         minutes.sort_by(f64::total_cmp);
-        let n = truth.takeovers.len();
+        let n = by_style.values().map(|(_, n)| n).sum::<usize>();
         levels.push(Level {
             severity: sev,
             detected: first.len(),
@@ -141,9 +174,80 @@ pub fn evaluate(truth: &Truth, alerts: &[Alert], grace: Millis) -> Result<Report
     }
     Ok(Report {
         account_days,
-        alerts: alerts.len(),
+        alerts: matched.iter().filter(|(_, at)| *at >= from).count(),
         levels,
     })
+}
+
+/// An analyst's `false_positive` verdict on every false incident whose
+/// last alert before `before` is at `t`, given at `t + delay` (the time an
+/// analyst takes to look), as contract events (`docs/EVENTS.md`), in time
+/// order. Alerts at or after `before` get none: they are what the
+/// feedback is judged on.
+pub fn false_positive_verdicts(
+    truth: &Truth,
+    alerts: &[Alert],
+    grace: Millis,
+    before: Millis,
+    delay: Millis,
+) -> Result<Vec<(Millis, String)>, EvalError> {
+    let matched = match_alerts(truth, alerts, grace)?;
+    let mut last: BTreeMap<(&str, &str), Millis> = BTreeMap::new();
+    for (a, (hit, at)) in alerts.iter().zip(&matched) {
+        if hit.is_none() && *at < before && !a.incident.is_empty() {
+            let e = last.entry((&a.account, &a.incident)).or_insert(*at);
+            *e = (*e).max(*at);
+        }
+    }
+    let mut out: Vec<(Millis, String)> = last
+        .into_iter()
+        .map(|((account, incident), at)| {
+            let when = at + delay;
+            let line = serde_json::json!({
+                "id": format!("fb-{incident}"),
+                "time": rfc3339(when),
+                "account": account,
+                "type": "feedback",
+                "actor": "kawal-evaluate",
+                "change": {"action": "false_positive", "target": incident},
+            });
+            (when, line.to_string())
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Copies NDJSON events from `events` to `out`, inserting each of
+/// `extra` (time, line; in time order) before the first event later than
+/// it. Lines whose time cannot be read are copied as they are.
+pub fn merge_events(
+    events: impl std::io::BufRead,
+    extra: &[(Millis, String)],
+    mut out: impl std::io::Write,
+) -> std::io::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Timed<'a> {
+        #[serde(borrow)]
+        time: std::borrow::Cow<'a, str>,
+    }
+    let mut next = extra.iter().peekable();
+    for line in events.lines() {
+        let line = line?;
+        let at = serde_json::from_str::<Timed<'_>>(&line)
+            .ok()
+            .and_then(|e| parse_rfc3339(&e.time));
+        if let Some(at) = at {
+            while let Some((_, l)) = next.next_if(|(t, _)| *t < at) {
+                writeln!(out, "{l}")?;
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    for (_, l) in next {
+        writeln!(out, "{l}")?;
+    }
+    out.flush()
 }
 
 /// The default grace: the detector's default long window.
@@ -225,6 +329,7 @@ mod tests {
             incident: incident.into(),
             learning: false,
             first_event_time: time.into(),
+            recovery: vec![],
             trigger_ms: 0,
         }
     }
@@ -278,5 +383,91 @@ mod tests {
         assert_eq!(high.recall_by_style["s2"], (0, 1));
         assert!((high.recall - 0.5).abs() < 1e-9);
         assert!(r.render().contains("s1"));
+    }
+
+    fn truth_of(takeovers: Vec<Takeover>) -> Truth {
+        Truth {
+            generator: "test".into(),
+            seed: 0,
+            accounts: 10,
+            days: 100,
+            start: "2026-01-01T00:00:00Z".into(),
+            end: "2026-04-11T00:00:00Z".into(),
+            takeovers,
+        }
+    }
+
+    fn takeover(account: &str, start: &str, event: &str) -> Takeover {
+        Takeover {
+            account: account.into(),
+            style: "s".into(),
+            start: start.into(),
+            end: start.into(),
+            events: vec![event.into()],
+        }
+    }
+
+    #[test]
+    fn from_counts_only_the_later_part() {
+        let truth = truth_of(vec![
+            takeover("a", "2026-01-10T00:00:00Z", "a1"),
+            takeover("b", "2026-03-10T00:00:00Z", "b1"),
+        ]);
+        let alerts = vec![
+            alert("a", "2026-01-10T00:00:00Z", Severity::High, &["a1"], "i1"),
+            alert("c", "2026-01-20T00:00:00Z", Severity::High, &["c1"], "i2"),
+            alert("c", "2026-03-01T00:00:00Z", Severity::High, &["c2"], "i3"),
+        ];
+        let from = parse_rfc3339("2026-02-20T00:00:00Z");
+        let r = evaluate_from(&truth, &alerts, DEFAULT_GRACE, from).unwrap();
+        let high = r.level(Severity::High);
+        // Only b's takeover (missed) and c's later false alert count.
+        assert_eq!(
+            (high.detected, high.takeovers, high.false_alerts),
+            (0, 1, 1)
+        );
+        assert_eq!(r.alerts, 1);
+        assert!((r.account_days - 10.0 * 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn verdicts_go_to_false_incidents_before_the_cut_in_time_order() {
+        let truth = truth_of(vec![takeover("a", "2026-01-10T00:00:00Z", "a1")]);
+        let alerts = vec![
+            alert("a", "2026-01-10T00:00:00Z", Severity::High, &["a1"], "i1"),
+            alert("c", "2026-01-20T00:00:00Z", Severity::Low, &["c1"], "i2"),
+            alert("c", "2026-01-20T02:00:00Z", Severity::High, &["c1"], "i2"),
+            alert("d", "2026-01-05T00:00:00Z", Severity::Medium, &["d1"], "i4"),
+            alert("c", "2026-03-01T00:00:00Z", Severity::High, &["c2"], "i3"),
+        ];
+        let cut = parse_rfc3339("2026-02-01T00:00:00Z").unwrap();
+        let v = false_positive_verdicts(&truth, &alerts, DEFAULT_GRACE, cut, HOUR).unwrap();
+        let got: Vec<(String, serde_json::Value)> = v
+            .iter()
+            .map(|(t, l)| (rfc3339(*t), serde_json::from_str(l).unwrap()))
+            .collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, "2026-01-05T01:00:00Z");
+        assert_eq!(got[0].1["change"]["target"], "i4");
+        // One verdict per incident, an hour after its last alert.
+        assert_eq!(got[1].0, "2026-01-20T03:00:00Z");
+        assert_eq!(got[1].1["account"], "c");
+        assert_eq!(got[1].1["type"], "feedback");
+        assert_eq!(got[1].1["change"]["action"], "false_positive");
+        // Merged into events by time; events without a time stay put.
+        let events =
+            "{\"time\":\"2026-01-04T00:00:00Z\"}\nnot json\n{\"time\":\"2026-01-20T05:00:00Z\"}\n";
+        let mut out = Vec::new();
+        merge_events(events.as_bytes(), &v, &mut out).unwrap();
+        let lines: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        assert_eq!(lines.len(), 5);
+        assert!(lines[0].contains("2026-01-04"));
+        assert_eq!(lines[1], "not json");
+        assert!(lines[2].contains("i4") && lines[3].contains("i2"));
+        assert!(lines[4].contains("2026-01-20T05"));
     }
 }

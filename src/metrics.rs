@@ -37,6 +37,8 @@ pub struct Metrics {
     pub rejected: Vec<IntCounter>,
     pub late: IntCounter,
     pub duplicates: IntCounter,
+    /// Analyst feedback by verdict (`Verdict` order), then `unmatched`.
+    pub feedback: Vec<IntCounter>,
     pub evicted: IntCounter,
     pub alerts_trimmed: IntCounter,
     pub alerts: Vec<IntCounter>,
@@ -378,8 +380,20 @@ impl Metrics {
             .iter()
             .map(|k| rejected_vec.with_label_values(&[k]))
             .collect();
+        let feedback_vec = counter_vec(
+            &r,
+            "kawal_feedback_total",
+            "Analyst verdicts on incidents, by verdict (true_positive, benign, false_positive) and outcome (applied to the account's open incident, or unmatched: no such open incident, or an unknown verdict).",
+            &["verdict", "outcome"],
+        );
+        let mut feedback: Vec<IntCounter> = crate::detect::feedback::Verdict::ALL
+            .iter()
+            .map(|v| feedback_vec.with_label_values(&[v.as_str(), "applied"]))
+            .collect();
+        feedback.push(feedback_vec.with_label_values(&["any", "unmatched"]));
         Metrics {
             rejected,
+            feedback,
             late: counter(
                 &r,
                 "kawal_late_events_total",
@@ -527,6 +541,13 @@ impl Metrics {
         }
         if now.duplicates > last.duplicates {
             self.duplicates.inc_by(now.duplicates - last.duplicates);
+        }
+        let feedback = now.feedback.iter().chain([&now.feedback_unmatched]);
+        let before = last.feedback.iter().chain([&last.feedback_unmatched]);
+        for ((c, n), l) in self.feedback.iter().zip(feedback).zip(before) {
+            if n > l {
+                c.inc_by(n - l);
+            }
         }
         if now.alerts_trimmed > last.alerts_trimmed {
             self.alerts_trimmed

@@ -116,6 +116,14 @@ impl Summary {
                 self.stats.internal_errors
             );
         }
+        let f = &self.stats.feedback;
+        if f.iter().sum::<u64>() + self.stats.feedback_unmatched > 0 {
+            let _ = writeln!(
+                s,
+                "feedback: {} false positive, {} benign, {} true positive applied; {} unmatched (no such open incident)",
+                f[2], f[1], f[0], self.stats.feedback_unmatched
+            );
+        }
         let _ = writeln!(
             s,
             "alerts: {} (critical {}, high {}, medium {}, low {})",

@@ -298,6 +298,12 @@ pub fn render(i: &Incident, out: &mut String) {
             clean(&s.detail)
         );
     }
+    if !head.recovery.is_empty() {
+        let _ = writeln!(out, "  what to do:");
+        for (n, s) in head.recovery.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {}", n + 1, clean(&s.text));
+        }
+    }
     let ids: Vec<String> = i.alerts.iter().map(|a| clean(&a.id)).collect();
     let _ = writeln!(
         out,

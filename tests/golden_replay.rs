@@ -34,6 +34,7 @@ fn project(a: &Alert) -> Value {
         "id": a.id, "account": a.account, "time": a.time, "severity": a.severity,
         "score": a.score, "summary": a.summary, "signals": a.signals, "events": a.events,
         "incident": a.incident, "learning": a.learning, "first_event_time": a.first_event_time,
+        "recovery": a.recovery,
     })
 }
 

@@ -57,7 +57,7 @@ pub fn quoted<'a>(s: Option<&'a str>) -> Cow<'a, str> {
 
 /// Holds an alert to `max` bytes of JSON: drops the weakest signals, then
 /// evidence ids from the middle (the first, how it started, and the
-/// latest are kept), then shortens the summary. Returns whether it had to.
+/// latest are kept), then the last recovery steps, then shortens the summary. Returns whether it had to.
 pub fn fit_alert(alert: &mut Alert, max: usize) -> bool {
     let size = |a: &Alert| serde_json::to_vec(a).map_or(usize::MAX, |v| v.len());
     if size(alert) <= max {
@@ -69,6 +69,10 @@ pub fn fit_alert(alert: &mut Alert, max: usize) -> bool {
     }
     while alert.events.len() > 2 && size(alert) > max {
         alert.events.remove(1);
+    }
+    // The first recovery steps (confirm, contain) matter most.
+    while alert.recovery.len() > 2 && size(alert) > max {
+        alert.recovery.pop();
     }
     if size(alert) > max {
         let keep = alert.summary.len().min(max / 4);

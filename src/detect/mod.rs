@@ -18,9 +18,11 @@
 //! the slab's unused capacity is never touched, so it is never resident.
 
 pub mod budget;
+pub mod feedback;
 #[cfg(test)]
 mod hostile_tests;
 mod index;
+pub mod recovery;
 pub mod score;
 pub mod signals;
 pub mod snapshot;
@@ -45,7 +47,11 @@ use state::{Grant, day16, push_grant, secs32};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     pub events: u64,
-    pub by_kind: [u64; 11],
+    pub by_kind: [u64; 12],
+    /// Analyst feedback applied to an open incident, by verdict (see
+    /// `feedback::Verdict`), and feedback that found no such incident.
+    pub feedback: [u64; 3],
+    pub feedback_unmatched: u64,
     pub alerts: [u64; 4],
     /// Signal firings (every positive hit, evidence or not).
     pub fired: [u64; Sig::COUNT],
@@ -90,6 +96,10 @@ impl Stats {
         self.cases_opened += o.cases_opened;
         self.evicted += o.evicted;
         self.alerts_trimmed += o.alerts_trimmed;
+        for (a, b) in self.feedback.iter_mut().zip(o.feedback) {
+            *a += b;
+        }
+        self.feedback_unmatched += o.feedback_unmatched;
         self.late += o.late;
         self.duplicates += o.duplicates;
         self.internal_errors += o.internal_errors;
@@ -120,7 +130,8 @@ pub struct Detector {
     /// Reused per event (cleared, refilled): no allocation on the hot path.
     hits: Vec<Hit>,
     detail: String,
-    phrase: String,
+    /// Reused per event as `detail`: the summary phrase and the subject.
+    phrase: (String, String),
     /// The newest event time processed (event time only: deterministic).
     watermark: Option<Millis>,
     lateness: Millis,
@@ -150,7 +161,7 @@ impl Detector {
             agents: HashMap::default(),
             hits: Vec::with_capacity(16),
             detail: String::new(),
-            phrase: String::new(),
+            phrase: (String::new(), String::new()),
             watermark: None,
             lateness,
             stats: Stats::default(),
@@ -305,6 +316,11 @@ impl Detector {
     }
 
     /// Bytes held for account state: slab, index, open cases.
+    /// Accounts with an open case (under suspicion).
+    pub fn open_cases(&self) -> usize {
+        self.states.iter().filter(|s| s.case.is_some()).count()
+    }
+
     pub fn state_bytes(&self) -> usize {
         let slab = self.states.len() * std::mem::size_of::<AccountState>();
         let index = self.index.bytes();
@@ -317,7 +333,7 @@ impl Detector {
                     + c.events.iter().map(|e| e.len() + 24).sum::<usize>()
                     + c.signals
                         .iter()
-                        .map(|s| s.detail.len() + s.phrase.len() + 96)
+                        .map(|s| s.detail.len() + s.phrase.len() + s.subject.len() + 104)
                         .sum::<usize>()
             })
             .sum();
@@ -368,6 +384,11 @@ impl Detector {
             for s in &c.signals {
                 assert!(s.detail.len() <= 4096, "detail of {} bytes", s.detail.len());
                 assert!(s.phrase.len() <= 4096, "phrase of {} bytes", s.phrase.len());
+                assert!(
+                    s.subject.len() <= 4096,
+                    "subject of {} bytes",
+                    s.subject.len()
+                );
             }
         }
         assert!(st.posting.per_day.is_finite(), "posting rate");
@@ -401,6 +422,10 @@ impl Detector {
         let key = hash_str(&ev.account);
         self.watermark = Some(self.watermark.map_or(ev.time, |w| w.max(ev.time)));
         self.sweep_idle();
+        if ev.kind == EventKind::Feedback {
+            self.feedback(key, ev);
+            return;
+        }
         let idx = match self.index.get(key) {
             Some(i) => i as usize,
             None => {
@@ -538,6 +563,31 @@ impl Detector {
     }
 }
 
+impl Detector {
+    /// Applies an analyst's verdict (see `feedback`). Feedback on an
+    /// account this detector does not hold creates no state.
+    fn feedback(&mut self, key: u64, ev: &Event<'_>) {
+        let Some(idx) = self.index.get(key) else {
+            self.stats.feedback_unmatched += 1;
+            return;
+        };
+        let st = &mut self.states[idx as usize];
+        if st.seen_recently(key32(&ev.id)) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        self.stats.events += 1;
+        self.stats.by_kind[ev.kind.index()] += 1;
+        let verdict = ev
+            .change
+            .action
+            .as_deref()
+            .and_then(feedback::Verdict::parse);
+        let incident = ev.change.target.as_deref().unwrap_or("");
+        feedback::apply(st, verdict, incident, day16(ev.time), &mut self.stats);
+    }
+}
+
 /// The message of a caught panic (a `&str` or `String` payload).
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
@@ -596,7 +646,7 @@ fn evaluate(
     st: &mut AccountState,
     hits: &mut Vec<Hit>,
     detail: &mut String,
-    phrase: &mut String,
+    (phrase, subject): &mut (String, String),
     learning: bool,
     in_order: bool,
     stats: &mut Stats,
@@ -723,14 +773,17 @@ fn evaluate(
             continue;
         }
         stats.evidence[h.sig as usize] += 1;
+        let mut key = 0;
         if sequence {
             detail.clear();
             phrase.clear();
+            subject.clear();
             let what = h.sig.name().replace('_', " ");
             let _ = write!(detail, "{what} {:.0} min after a risky sign-in", h.a);
             let _ = write!(phrase, "{what} {:.0} min after it", h.a);
         } else {
             model.render(h, ev, acc, st, detail, phrase);
+            key = recovery::subject(h, ev, acc, st, subject);
             if factor < 0.999 && h.sig != Sig::SecurityCluster {
                 let _ = write!(
                     detail,
@@ -747,6 +800,9 @@ fn evaluate(
                 detail: detail.clone(),
                 phrase: phrase.clone(),
                 at: ev.time,
+                subject: subject.clone(),
+                key,
+                access: acc.keys(),
             },
             half_life,
         );
@@ -848,6 +904,7 @@ fn build_alert(
         summary.push_str(&s.phrase);
     }
 
+    let recovery = recovery::steps(&account, case, sev);
     Alert {
         id: format!("al-{id:016x}"),
         account: account.into_owned(),
@@ -868,6 +925,7 @@ fn build_alert(
         incident: case.incident_id(),
         learning,
         first_event_time: rfc3339(case.opened),
+        recovery,
         trigger_ms: ev.time,
     }
 }

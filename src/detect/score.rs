@@ -71,7 +71,7 @@ impl fmt::Display for Severity {
 }
 
 /// One signal's strongest showing in a case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaseSignal {
     pub sig: Sig,
     /// A sequence signal: `sig` after a risky access.
@@ -80,6 +80,94 @@ pub struct CaseSignal {
     pub detail: String,
     pub phrase: String,
     pub at: Millis,
+    /// What the signal is about, as the event named it (the device id,
+    /// the network, the actor granted a role, the app, the link domain),
+    /// capped; empty for signals about no one thing. Recovery steps name
+    /// it (see `recovery`).
+    pub subject: String,
+    /// The subject's key in the baseline table the signal compared it
+    /// with (0: none), so analyst feedback can teach exactly that value.
+    pub key: u32,
+    /// The access context of the event that raised it (see
+    /// [`AccessKeys`]): feedback teaches the whole context, not only the
+    /// value that happened to be flagged first.
+    pub access: AccessKeys,
+}
+
+/// Baseline keys of an event's access context, 0 where absent: the
+/// country (as a slot key), network, IP range, device, agent and actor.
+pub type AccessKeys = [u32; 6];
+
+/// State format 1 had no `subject` and `key` (postcard is not
+/// self-describing: the reader must know which layout it reads).
+#[derive(Deserialize)]
+struct CaseSignalV1 {
+    sig: Sig,
+    sequence: bool,
+    contribution: f64,
+    detail: String,
+    phrase: String,
+    at: Millis,
+}
+
+#[derive(Deserialize)]
+struct CaseSignalV2 {
+    sig: Sig,
+    sequence: bool,
+    contribution: f64,
+    detail: String,
+    phrase: String,
+    at: Millis,
+    subject: String,
+    key: u32,
+    access: AccessKeys,
+}
+
+thread_local! {
+    /// Set while a state of format 1 is read (see [`reading_format`]).
+    static READING_V1: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` reading case signals in the layout of state `format`. The
+/// layout is a property of the whole snapshot, and serde offers no way to
+/// pass it down to a nested type: a thread-local flag, set for the call,
+/// is the narrowest way.
+pub fn reading_format<T>(format: u32, f: impl FnOnce() -> T) -> T {
+    READING_V1.with(|v| v.set(format == 1));
+    let out = f();
+    READING_V1.with(|v| v.set(false));
+    out
+}
+
+impl<'de> Deserialize<'de> for CaseSignal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if READING_V1.with(|v| v.get()) {
+            let v = CaseSignalV1::deserialize(d)?;
+            return Ok(CaseSignal {
+                sig: v.sig,
+                sequence: v.sequence,
+                contribution: v.contribution,
+                detail: v.detail,
+                phrase: v.phrase,
+                at: v.at,
+                subject: String::new(),
+                key: 0,
+                access: [0; 6],
+            });
+        }
+        let v = CaseSignalV2::deserialize(d)?;
+        Ok(CaseSignal {
+            sig: v.sig,
+            sequence: v.sequence,
+            contribution: v.contribution,
+            detail: v.detail,
+            phrase: v.phrase,
+            at: v.at,
+            subject: v.subject,
+            key: v.key,
+            access: v.access,
+        })
+    }
 }
 
 impl CaseSignal {
@@ -222,6 +310,10 @@ pub struct Alert {
     pub learning: bool,
     #[serde(default)]
     pub first_event_time: String,
+    /// What to do, derived from this alert's own evidence (see
+    /// `recovery`).
+    #[serde(default)]
+    pub recovery: Vec<super::recovery::Step>,
     /// Event time of the trigger, for ordering and latency (not serialised).
     #[serde(skip)]
     pub trigger_ms: Millis,
@@ -252,6 +344,9 @@ mod tests {
             detail: String::new(),
             phrase: String::new(),
             at: 0,
+            subject: String::new(),
+            key: 0,
+            access: [0; 6],
         }
     }
 

@@ -387,6 +387,30 @@ pub struct Access {
     pub automation: bool,
 }
 
+impl Access {
+    /// The baseline keys of this context (see `score::AccessKeys`).
+    pub fn keys(&self) -> super::score::AccessKeys {
+        let country = if self.located && self.country != NO_COUNTRY {
+            country_key(self.country)
+        } else {
+            0
+        };
+        let (network, ip_range) = if self.located {
+            (self.network, self.ip_range)
+        } else {
+            (0, 0)
+        };
+        [
+            country,
+            network,
+            ip_range,
+            self.device,
+            self.agent,
+            self.actor,
+        ]
+    }
+}
+
 impl Model {
     /// Whether a user agent names an automation tool (curl, headless
     /// browsers...). A substring scan over the configured words: callers

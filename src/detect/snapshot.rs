@@ -29,7 +29,10 @@ use crate::config::Config;
 /// whenever either changes: an older snapshot is then refused (counted,
 /// the partition starts cold) rather than misread. The golden-file test
 /// in `crate::state` fails when the layout changes without a bump.
-pub const STATE_FORMAT: u32 = 1;
+///
+/// Format 2 added the subject and key of each piece of case evidence;
+/// format 1 still loads (those read as empty).
+pub const STATE_FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Head {
@@ -79,6 +82,19 @@ impl Detector {
     /// beyond this configuration's `state.max_accounts` are evicted as
     /// they would be live (the cap may have been lowered since).
     pub fn load_state(cfg: Config, raw: &[u8]) -> Result<Detector, StateDecodeError> {
+        Self::load_state_format(cfg, raw, STATE_FORMAT)
+    }
+
+    /// [`Detector::load_state`] of a body written in state `format`.
+    pub fn load_state_format(
+        cfg: Config,
+        raw: &[u8],
+        format: u32,
+    ) -> Result<Detector, StateDecodeError> {
+        super::score::reading_format(format, || Self::decode_body(cfg, raw))
+    }
+
+    fn decode_body(cfg: Config, raw: &[u8]) -> Result<Detector, StateDecodeError> {
         let mut det = Detector::new(cfg);
         let (head, mut rest): (Head, &[u8]) = postcard::take_from_bytes(raw)?;
         let n = usize::try_from(head.accounts).unwrap_or(usize::MAX);

@@ -147,6 +147,37 @@ impl<const N: usize> Slots<N> {
         true
     }
 
+    /// Makes `key` held with at least `count` uses (analyst feedback:
+    /// "this value is the account's"). A value not held was never learnt
+    /// (its case was quarantined): it is counted as the one new value the
+    /// account's own user brought, which raises the account's novelty
+    /// rate as the observation would have.
+    pub fn teach(&mut self, key: u32, count: u16, day: Day) {
+        if key == 0 {
+            return;
+        }
+        if let Some(s) = self.slots.iter_mut().find(|s| s.key == key) {
+            s.count = s.count.max(count);
+            s.last_day = day;
+            return;
+        }
+        if self.n == u16::MAX {
+            self.halve();
+        }
+        self.n += 1;
+        self.d = self.d.saturating_add(1);
+        let victim = self
+            .slots
+            .iter_mut()
+            .min_by(|a, b| weight(a, day).total_cmp(&weight(b, day)))
+            .expect("N > 0");
+        *victim = Slot {
+            key,
+            count,
+            last_day: day,
+        };
+    }
+
     /// Halves every counter, keeping proportions (saturation guard).
     fn halve(&mut self) {
         self.n /= 2;

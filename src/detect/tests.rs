@@ -845,3 +845,110 @@ fn idle_accounts_are_evicted_in_event_time() {
     // Deterministic: the same events, the same evictions.
     det.check_index();
 }
+
+/// A sign-in from a hosting network in a country the account never used,
+/// on a new device: the behaviour an analyst marks a false positive (a
+/// staff member abroad on the agency's cloud VPN) in the feedback tests.
+fn abroad(r: &mut Run, at: Millis) -> Vec<Alert> {
+    let id = r.id();
+    r.feed(
+        ev(id, at, "login")
+            .ok()
+            .from(&LAGOS_HOSTING)
+            .device("d-travel", "Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0"),
+    )
+}
+
+fn verdict(r: &mut Run, at: Millis, incident: &str, verdict: &str) {
+    let id = r.id();
+    r.feed(ev(id, at, "feedback").actor("analyst:dewi").with(&format!(
+        r#""change":{{"action":"{verdict}","target":"{incident}"}}"#
+    )));
+}
+
+#[test]
+fn without_feedback_the_same_behaviour_alerts_again() {
+    let mut r = Run::new();
+    r.warm(35);
+    let first = abroad(&mut r, t0() + 36 * DAY);
+    assert!(!first.is_empty());
+    // After the case has closed (48 h of quiet), the same context is as
+    // unknown as before: the sign-in was quarantined, never learnt.
+    let again = abroad(&mut r, t0() + 40 * DAY);
+    assert!(!again.is_empty(), "the control alerts again");
+}
+
+#[test]
+fn a_false_positive_teaches_the_flagged_context() {
+    let mut r = Run::new();
+    r.warm(35);
+    let first = abroad(&mut r, t0() + 36 * DAY);
+    let incident = first[0].incident.clone();
+    verdict(&mut r, t0() + 36 * DAY + HOUR, &incident, "false_positive");
+    assert_eq!(
+        r.det.stats.feedback[feedback::Verdict::FalsePositive as usize],
+        1
+    );
+    assert!(r.det.open_cases() == 0, "the case closed");
+    let again = abroad(&mut r, t0() + 40 * DAY);
+    assert!(again.is_empty(), "taught context alerted: {again:#?}");
+    // Only that context was taught: a two-factor removal still fires its
+    // signal (weighed, like any change, by the now familiar context).
+    let before = r.det.stats.fired[Sig::MfaDisabled as usize];
+    let id = r.id();
+    r.feed(
+        ev(id, t0() + 40 * DAY + MINUTE, "mfa_change")
+            .from(&LAGOS_HOSTING)
+            .device("d-travel", "Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0")
+            .with(r#""change":{"action":"disable"}"#),
+    );
+    assert_eq!(r.det.stats.fired[Sig::MfaDisabled as usize], before + 1);
+}
+
+#[test]
+fn benign_closes_without_teaching_and_stale_feedback_changes_nothing() {
+    let mut r = Run::new();
+    r.warm(35);
+    let first = abroad(&mut r, t0() + 36 * DAY);
+    let incident = first[0].incident.clone();
+    // An unknown incident, then an unknown verdict: counted, no effect.
+    verdict(
+        &mut r,
+        t0() + 36 * DAY + HOUR,
+        "inc-0000000000000001",
+        "false_positive",
+    );
+    verdict(&mut r, t0() + 36 * DAY + HOUR, &incident, "maybe");
+    assert_eq!(r.det.stats.feedback_unmatched, 2);
+    assert_eq!(r.det.open_cases(), 1);
+    verdict(&mut r, t0() + 36 * DAY + 2 * HOUR, &incident, "benign");
+    assert_eq!(r.det.open_cases(), 0);
+    let again = abroad(&mut r, t0() + 40 * DAY);
+    assert!(!again.is_empty(), "benign taught nothing");
+}
+
+#[test]
+fn a_true_positive_keeps_the_case_open() {
+    let mut r = Run::new();
+    r.warm(35);
+    let first = abroad(&mut r, t0() + 36 * DAY);
+    verdict(
+        &mut r,
+        t0() + 36 * DAY + HOUR,
+        &first[0].incident,
+        "true_positive",
+    );
+    assert_eq!(
+        r.det.stats.feedback[feedback::Verdict::TruePositive as usize],
+        1
+    );
+    assert_eq!(r.det.open_cases(), 1);
+}
+
+#[test]
+fn feedback_for_an_unknown_account_creates_no_state() {
+    let mut r = Run::new();
+    verdict(&mut r, t0(), "inc-0000000000000001", "false_positive");
+    assert_eq!(r.det.accounts(), 0);
+    assert_eq!(r.det.stats.feedback_unmatched, 1);
+}

@@ -161,11 +161,13 @@ fn describe(l: &Layout) -> String {
 
 /// Refuses a state format this kawal does not read.
 fn check_format(format: u32) -> Result<(), StateError> {
-    if format == STATE_FORMAT {
+    // Format 1 lacks the subjects of case evidence; it reads with them
+    // empty (see `score::reading_format`), so an upgrade keeps baselines.
+    if (1..=STATE_FORMAT).contains(&format) {
         return Ok(());
     }
     Err(StateError::Incompatible(format!(
-        "state format {format} (this kawal reads {STATE_FORMAT})"
+        "state format {format} (this kawal reads 1 to {STATE_FORMAT})"
     )))
 }
 
@@ -364,7 +366,7 @@ pub fn restore(snap: &Snapshot, cfg: Config) -> Result<Detector, StateError> {
             "the detection configuration changed since this snapshot: baselines are kept, the new settings apply from now"
         );
     }
-    Detector::load_state(cfg, &raw).map_err(|e| StateError::Corrupt(e.to_string()))
+    Detector::load_state_format(cfg, &raw, m.format).map_err(|e| StateError::Corrupt(e.to_string()))
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {

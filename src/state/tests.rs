@@ -190,3 +190,24 @@ fn golden_state_file_still_reads_as_written() {
         "the state layout changed: bump STATE_FORMAT and bless a new golden file"
     );
 }
+
+/// A snapshot written before case evidence had subjects (format 1) still
+/// loads: an upgrade keeps every baseline, and open cases carry on with
+/// their evidence unnamed.
+#[test]
+fn format_1_state_still_loads() {
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/state-format-1.kawal-state");
+    let snap = read_file(&golden)
+        .unwrap()
+        .expect("the format-1 golden file");
+    assert_eq!(snap.manifest.format, 1);
+    let back = restore(&snap, Config::default()).unwrap();
+    assert_eq!(back.accounts(), 30);
+    // Cases are where the layouts differ: some must be in the file.
+    assert!(back.open_cases() > 0);
+    // Written back, it is the current format and reads again.
+    let again = take(&back, &taken(0));
+    assert_eq!(again.manifest.format, crate::detect::snapshot::STATE_FORMAT);
+    assert_eq!(restore(&again, Config::default()).unwrap().accounts(), 30);
+}

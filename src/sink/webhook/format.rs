@@ -128,6 +128,16 @@ fn signal_lines(alert: &Alert, max: usize) -> Vec<String> {
         .collect()
 }
 
+/// The recovery steps as numbered lines.
+fn recovery_lines(alert: &Alert) -> Vec<String> {
+    alert
+        .recovery
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{}. {}", i + 1, s.text))
+        .collect()
+}
+
 fn slack(a: &Alert) -> Value {
     let sev = a.severity.as_str().to_uppercase();
     // Limits (Slack Block Kit reference): header text 150 chars, section
@@ -138,6 +148,7 @@ fn slack(a: &Alert) -> Value {
         .iter()
         .map(|l| format!("• {}", slack_escape(l)))
         .collect();
+    let steps = recovery_lines(a).join("\n");
     json!({
         "text": cut(&slack_escape(&format!("[{sev}] {}", a.summary)), 3000),
         "blocks": [
@@ -150,6 +161,7 @@ fn slack(a: &Alert) -> Value {
                 {"type": "mrkdwn", "text": format!("*Event time*\n{}", a.time)},
             ]},
             {"type": "section", "text": {"type": "mrkdwn", "text": cut(&format!("*Signals*\n{}", signals.join("\n")), 3000)}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": cut(&format!("*What to do*\n{}", slack_escape(&steps)), 3000)}},
             {"type": "context", "elements": [
                 {"type": "mrkdwn", "text": cut(&slack_escape(&format!("alert {} · incident {} · evidence {}", a.id, a.incident, a.events.join(", "))), 2000)},
             ]},
@@ -179,6 +191,14 @@ fn teams(a: &Alert) -> Value {
         json!({"type": "TextBlock", "text": "Signals", "weight": "Bolder"}),
     ];
     body.extend(signals);
+    if !a.recovery.is_empty() {
+        body.push(json!({"type": "TextBlock", "text": "What to do", "weight": "Bolder"}));
+        body.extend(
+            recovery_lines(a)
+                .into_iter()
+                .map(|l| json!({"type": "TextBlock", "text": l, "wrap": true, "spacing": "None"})),
+        );
+    }
     json!({
         "type": "message",
         "attachments": [{
@@ -283,6 +303,7 @@ fn ocsf(a: &Alert) -> Value {
             "related_events": a.events.iter().map(|e| json!({"uid": e})).collect::<Vec<_>>(),
         },
         "resources": [{"uid": a.account, "type": "Social Media Account"}],
+        "remediation": {"desc": recovery_lines(a).join("\n")},
         "unmapped": {"signals": a.signals, "learning": a.learning, "score": a.score},
     })
 }
@@ -324,6 +345,7 @@ pub fn alertmanager(a: &Alert, ctx: &Context<'_>) -> Value {
             "signals": signals.join(", "),
             "details": signal_lines(a, 10).join("\n"),
             "evidence": a.events.join(" "),
+            "recovery": recovery_lines(a).join("\n"),
             "alert_id": a.id,
         },
         "startsAt": if a.first_event_time.is_empty() { a.time.clone() } else { a.first_event_time.clone() },

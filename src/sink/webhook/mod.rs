@@ -315,6 +315,10 @@ pub(crate) mod tests {
             incident: format!("in-{account}"),
             learning: false,
             first_event_time: "2026-03-09T18:22:00Z".into(),
+            recovery: vec![crate::detect::recovery::Step {
+                action: "sign_out_sessions".into(),
+                text: format!("Sign out every session of {account}"),
+            }],
             trigger_ms: 0,
         }
     }
