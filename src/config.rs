@@ -63,6 +63,8 @@ pub struct Config {
     pub time: TimeConfig,
     pub state: StateConfig,
     pub delivery: DeliveryConfig,
+    pub feedback: FeedbackConfig,
+    pub suppressions: SuppressionsConfig,
     /// `[[webhooks]]`, each merged over `[delivery.webhook]`.
     pub webhooks: Vec<WebhookConfig>,
 }
@@ -309,6 +311,47 @@ impl KafkaConfig {
     pub fn drain_timeout_ms(&self) -> Millis {
         parse_duration(&self.drain_timeout).unwrap_or(15_000)
     }
+}
+
+/// `[feedback]`: analyst verdicts through the admin endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackConfig {
+    pub token: String,
+    pub token_env: String,
+    pub topic: String,
+}
+
+impl FeedbackConfig {
+    /// The bearer token (from `token`, or the variable `token_env` names),
+    /// or None: POST /feedback is off.
+    pub fn bearer(&self) -> Option<String> {
+        if !self.token.is_empty() {
+            return Some(self.token.clone());
+        }
+        if self.token_env.is_empty() {
+            return None;
+        }
+        std::env::var(&self.token_env)
+            .ok()
+            .filter(|t| !t.is_empty())
+    }
+
+    /// The input topic verdicts are written to.
+    pub fn topic<'a>(&'a self, kafka: &'a KafkaConfig) -> &'a str {
+        if self.topic.is_empty() {
+            kafka.topics.first().map_or("", |t| t.as_str())
+        } else {
+            &self.topic
+        }
+    }
+}
+
+/// `[suppressions]`: the suppressions file (`crate::suppress`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionsConfig {
+    pub file: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -663,6 +706,19 @@ impl Config {
         }
         if k.topics.is_empty() || k.topics.iter().any(|t| t.is_empty()) {
             problems.push("kafka.topics: name at least one topic, none empty".into());
+        }
+        let f = &self.feedback;
+        if !f.topic.is_empty() && !k.topics.contains(&f.topic) {
+            problems.push(format!(
+                "feedback.topic: {:?} is not one of kafka.topics {:?} (verdicts must meet the account's events in one worker)",
+                f.topic, k.topics
+            ));
+        }
+        if !f.token.is_empty() && !f.token_env.is_empty() {
+            problems.push("feedback: give token or token_env, not both".into());
+        }
+        if !f.token.is_empty() && f.token.len() < 16 {
+            problems.push("feedback.token: use at least 16 characters".into());
         }
         for (table, props) in [
             ("common", &k.common),

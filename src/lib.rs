@@ -47,6 +47,7 @@ pub mod demo;
 pub mod detect;
 pub mod enrich;
 pub mod eval;
+pub mod feedback;
 pub mod fuzz;
 pub mod hash;
 pub mod kafka;

@@ -359,7 +359,7 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(&cfg.metrics.listen))
             .with_context(|| format!("cannot listen on {}", cfg.metrics.listen))?;
-        tracing::info!(address = %cfg.metrics.listen, "serving /metrics, /healthz, /readyz");
+        tracing::info!(address = %cfg.metrics.listen, "serving /metrics, /healthz, /readyz, POST /feedback");
         let pipeline_ready = pipeline.readiness();
         let hooks = delivery.clone();
         let ready: kawal::metrics::Ready = std::sync::Arc::new(move || {
@@ -369,10 +369,13 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
                 None => Ok(()),
             }
         });
-        rt.spawn(kawal::metrics::serve(
+        let intake =
+            kawal::feedback::Intake::from_config(cfg).context("creating the feedback producer")?;
+        rt.spawn(kawal::metrics::serve_admin(
             listener,
             std::sync::Arc::clone(&pipeline.metrics),
             ready,
+            Some(std::sync::Arc::new(intake)),
         ));
     }
     rt.block_on(async {

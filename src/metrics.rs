@@ -582,12 +582,23 @@ pub type Ready = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 /// Serves `/metrics`, `/healthz` and `/readyz` on `listener` until the
 /// task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, ready: Ready) {
+    serve_admin(listener, metrics, ready, None).await
+}
+
+/// [`serve`], and `POST /feedback` through `intake` (analyst verdicts).
+pub async fn serve_admin(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    ready: Ready,
+    intake: Option<Arc<crate::feedback::Intake>>,
+) {
     loop {
         let Ok((mut sock, _)) = listener.accept().await else {
             continue;
         };
         let metrics = Arc::clone(&metrics);
         let ready = Arc::clone(&ready);
+        let intake = intake.clone();
         tokio::spawn(async move {
             // A request head fits in 8 KiB; anything longer is refused.
             let mut buf = vec![0u8; 8192];
@@ -609,10 +620,42 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, rea
                     return;
                 }
             };
-            let head = String::from_utf8_lossy(&buf[..head_end]);
+            let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
             let mut parts = head.split_whitespace();
             let method = parts.next().unwrap_or("");
             let path = parts.next().unwrap_or("").split('?').next().unwrap_or("");
+            if (method, path) == ("POST", "/feedback") {
+                let answer = match read_body(&mut sock, &head, &buf[head_end + 4..n]).await {
+                    Ok(body) => match &intake {
+                        Some(i) => i.submit(header(&head, "authorization"), &body).await,
+                        None => (404, "not found".into()),
+                    },
+                    Err(answer) => answer,
+                };
+                let status = match answer.0 {
+                    202 => "202 Accepted",
+                    400 => "400 Bad Request",
+                    401 => "401 Unauthorized",
+                    403 => "403 Forbidden",
+                    404 => "404 Not Found",
+                    411 => "411 Length Required",
+                    413 => "413 Payload Too Large",
+                    _ => "503 Service Unavailable",
+                };
+                let body = format!("{}\n", answer.1);
+                let mut header = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
+                if answer.0 == 401 {
+                    header.push_str("WWW-Authenticate: Bearer\r\n");
+                }
+                header.push_str("\r\n");
+                let _ = sock.write_all(header.as_bytes()).await;
+                let _ = sock.write_all(body.as_bytes()).await;
+                let _ = sock.shutdown().await;
+                return;
+            }
             let (status, ctype, body): (&str, &str, Vec<u8>) = match (method, path) {
                 ("GET", "/metrics") => (
                     "200 OK",
@@ -632,7 +675,7 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, rea
                 _ => (
                     "405 Method Not Allowed",
                     "text/plain",
-                    b"GET only\n".to_vec(),
+                    b"GET only (and POST /feedback)\n".to_vec(),
                 ),
             };
             let header = format!(
@@ -646,12 +689,54 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, rea
     }
 }
 
+/// The value of header `name` (lower case) in a request head.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Reads a request body of Content-Length bytes (at most
+/// `feedback::MAX_BODY`), `early` being what came with the head.
+async fn read_body(
+    sock: &mut tokio::net::TcpStream,
+    head: &str,
+    early: &[u8],
+) -> Result<Vec<u8>, (u16, String)> {
+    let Some(len) = header(head, "content-length").and_then(|v| v.parse::<usize>().ok()) else {
+        return Err((411, "Content-Length is required".into()));
+    };
+    if len > crate::feedback::MAX_BODY {
+        return Err((413, format!("at most {} bytes", crate::feedback::MAX_BODY)));
+    }
+    let mut body = early[..early.len().min(len)].to_vec();
+    while body.len() < len {
+        let mut chunk = vec![0u8; len - body.len()];
+        match tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut chunk)).await {
+            Ok(Ok(k)) if k > 0 => body.extend_from_slice(&chunk[..k]),
+            _ => return Err((400, "the body ended early".into())),
+        }
+    }
+    Ok(body)
+}
+
 /// Binds `addr` and serves in a background thread with its own small
 /// runtime (for the synchronous commands: demo). Returns the bound address.
 pub fn serve_in_background(
     addr: &str,
     metrics: Arc<Metrics>,
     ready: Ready,
+) -> std::io::Result<std::net::SocketAddr> {
+    serve_admin_in_background(addr, metrics, ready, None)
+}
+
+/// [`serve_in_background`], with `POST /feedback` through `intake`.
+pub fn serve_admin_in_background(
+    addr: &str,
+    metrics: Arc<Metrics>,
+    ready: Ready,
+    intake: Option<Arc<crate::feedback::Intake>>,
 ) -> std::io::Result<std::net::SocketAddr> {
     let std_listener = std::net::TcpListener::bind(addr)?;
     std_listener.set_nonblocking(true)?;
@@ -666,7 +751,7 @@ pub fn serve_in_background(
             rt.block_on(async move {
                 let listener =
                     tokio::net::TcpListener::from_std(std_listener).expect("tokio listener");
-                serve(listener, metrics, ready).await
+                serve_admin(listener, metrics, ready, intake).await
             });
         })?;
     Ok(local)
