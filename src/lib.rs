@@ -59,6 +59,7 @@ pub mod sim;
 pub mod sink;
 pub mod source;
 pub mod state;
+pub mod suppress;
 pub mod telemetry;
 pub mod time;
 pub mod view;

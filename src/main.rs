@@ -202,7 +202,26 @@ enum Command {
 }
 
 fn load_config(path: Option<&Path>) -> Result<Config> {
-    Ok(Config::load(path, std::env::vars())?)
+    let cfg = Config::load(path, std::env::vars())?;
+    if !cfg.suppressions.file.is_empty() {
+        let n = kawal::suppress::shared()
+            .watch(Path::new(&cfg.suppressions.file))
+            .context("suppressions.file")?;
+        tracing::info!(file = %cfg.suppressions.file, rules = n, "suppressions in force");
+    }
+    Ok(cfg)
+}
+
+/// Reloads the suppressions file (SIGHUP, or a change seen by polling),
+/// logging the outcome; the rules in force stay when the file is bad.
+fn reload_suppressions(outcome: Option<Result<usize, kawal::suppress::SuppressError>>) {
+    match outcome {
+        None => {}
+        Some(Ok(n)) => tracing::info!(rules = n, "suppressions reloaded"),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "suppressions not reloaded; the previous rules stay")
+        }
+    }
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
@@ -380,12 +399,22 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
     }
     rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        let mut ticks = 0u64;
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: draining"); break; }
                 _ = term.recv() => { tracing::info!("terminated: draining"); break; }
-                _ = tick.tick() => if pipeline.any_finished() { break; },
+                _ = hup.recv() => reload_suppressions(Some(kawal::suppress::shared().reload())),
+                _ = tick.tick() => {
+                    if pipeline.any_finished() { break; }
+                    // The suppressions file is checked for changes every 2 s.
+                    ticks += 1;
+                    if ticks.is_multiple_of(10) {
+                        reload_suppressions(kawal::suppress::shared().poll());
+                    }
+                }
             }
         }
         anyhow::Ok(())

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub duplicates: IntCounter,
     /// Analyst feedback by verdict (`Verdict` order), then `unmatched`.
     pub feedback: Vec<IntCounter>,
+    /// Signals dropped by suppressions, by rule (`suppress::Rule` order).
+    pub suppressed: Vec<IntCounter>,
     pub evicted: IntCounter,
     pub alerts_trimmed: IntCounter,
     pub alerts: Vec<IntCounter>,
@@ -391,9 +393,20 @@ impl Metrics {
             .map(|v| feedback_vec.with_label_values(&[v.as_str(), "applied"]))
             .collect();
         feedback.push(feedback_vec.with_label_values(&["any", "unmatched"]));
+        let suppressed_vec = counter_vec(
+            &r,
+            "kawal_suppressed_signals_total",
+            "Signals dropped by a suppression in force (docs/TRIAGE.md), by rule: travel, network, app, maintenance.",
+            &["rule"],
+        );
+        let suppressed = crate::suppress::Rule::ALL
+            .iter()
+            .map(|k| suppressed_vec.with_label_values(&[k.as_str()]))
+            .collect();
         Metrics {
             rejected,
             feedback,
+            suppressed,
             late: counter(
                 &r,
                 "kawal_late_events_total",
@@ -541,6 +554,16 @@ impl Metrics {
         }
         if now.duplicates > last.duplicates {
             self.duplicates.inc_by(now.duplicates - last.duplicates);
+        }
+        for ((c, n), l) in self
+            .suppressed
+            .iter()
+            .zip(now.suppressed)
+            .zip(last.suppressed)
+        {
+            if n > l {
+                c.inc_by(n - l);
+            }
         }
         let feedback = now.feedback.iter().chain([&now.feedback_unmatched]);
         let before = last.feedback.iter().chain([&last.feedback_unmatched]);

@@ -352,6 +352,7 @@ fn shard_worker(
                     if let Some(e) = enricher {
                         e.enrich(&mut ev);
                     }
+                    det.follow_suppressions();
                     if let Err(panic) = det.process_guarded(&ev, &mut out)
                         && (det.stats.internal_errors <= 3
                             || det.stats.internal_errors.is_power_of_two())

@@ -71,6 +71,8 @@ pub struct Stats {
     /// Events skipped as repeats of one of their account's last few
     /// event ids (redeliveries, retries, floods of one event).
     pub duplicates: u64,
+    /// Signals dropped by suppressions, by rule (`suppress::Rule`).
+    pub suppressed: [u64; 4],
     /// Events whose processing panicked: the account was reset (see
     /// [`Detector::process_guarded`]).
     pub internal_errors: u64,
@@ -100,6 +102,9 @@ impl Stats {
             *a += b;
         }
         self.feedback_unmatched += o.feedback_unmatched;
+        for (a, b) in self.suppressed.iter_mut().zip(o.suppressed) {
+            *a += b;
+        }
         self.late += o.late;
         self.duplicates += o.duplicates;
         self.internal_errors += o.internal_errors;
@@ -135,6 +140,10 @@ pub struct Detector {
     /// The newest event time processed (event time only: deterministic).
     watermark: Option<Millis>,
     lateness: Millis,
+    /// Suppressions in force and their generation (see `suppress`): set
+    /// by the worker between events, read here without a lock.
+    suppressions: std::sync::Arc<crate::suppress::Suppressions>,
+    suppressions_generation: u64,
     pub stats: Stats,
 }
 
@@ -164,6 +173,8 @@ impl Detector {
             phrase: (String::new(), String::new()),
             watermark: None,
             lateness,
+            suppressions: Default::default(),
+            suppressions_generation: 0,
             stats: Stats::default(),
         }
     }
@@ -316,6 +327,31 @@ impl Detector {
     }
 
     /// Bytes held for account state: slab, index, open cases.
+    /// The generation of the suppressions in force here.
+    pub fn suppressions_generation(&self) -> u64 {
+        self.suppressions_generation
+    }
+
+    /// Puts a set of suppressions in force (between events).
+    pub fn set_suppressions(
+        &mut self,
+        s: std::sync::Arc<crate::suppress::Suppressions>,
+        generation: u64,
+    ) {
+        self.suppressions = s;
+        self.suppressions_generation = generation;
+    }
+
+    /// Takes up the process's suppressions if they changed since the
+    /// last call (one atomic load when they did not).
+    pub fn follow_suppressions(&mut self) {
+        let shared = crate::suppress::shared();
+        let g = shared.generation();
+        if g != self.suppressions_generation {
+            self.set_suppressions(shared.current(), g);
+        }
+    }
+
     /// Accounts with an open case (under suspicion).
     pub fn open_cases(&self) -> usize {
         self.states.iter().filter(|s| s.case.is_some()).count()
@@ -464,6 +500,7 @@ impl Detector {
             detail,
             phrase,
             stats,
+            suppressions,
             ..
         } = self;
         let st = &mut states[idx];
@@ -532,6 +569,9 @@ impl Detector {
 
         for h in hits.iter().filter(|h| h.c > 0.0) {
             stats.fired[h.sig as usize] += 1;
+        }
+        if !suppressions.is_empty() {
+            suppressions.filter(key, ev, hits, &mut stats.suppressed);
         }
         if learning {
             for h in hits.iter_mut() {

@@ -952,3 +952,157 @@ fn feedback_for_an_unknown_account_creates_no_state() {
     assert_eq!(r.det.accounts(), 0);
     assert_eq!(r.det.stats.feedback_unmatched, 1);
 }
+
+/// A sign-in from `place` on a new device, 40 minutes after one at the
+/// office: a page (impossible travel, a new country, a new device).
+fn trip_on_a_new_device(r: &mut Run, at: Millis, place: &Place) -> Vec<Alert> {
+    let id = r.id();
+    r.feed(
+        ev(id, at - 40 * MINUTE, "login")
+            .ok()
+            .from(&OFFICE)
+            .device(LAPTOP.0, LAPTOP.1),
+    );
+    let id = r.id();
+    r.feed(
+        ev(id, at, "login")
+            .ok()
+            .from(place)
+            .device("d-travel", "Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0"),
+    )
+}
+
+/// No page, and nothing about where the sign-in came from.
+fn no_place_page(alerts: &[Alert]) -> bool {
+    alerts.iter().all(|a| {
+        a.severity < Severity::High
+            && a.signals.iter().all(|s| {
+                ![
+                    "new_country",
+                    "impossible_travel",
+                    "hosting_network",
+                    "new_network",
+                ]
+                .contains(&s.name.as_str())
+            })
+    })
+}
+
+fn suppressions(toml: &str) -> std::sync::Arc<crate::suppress::Suppressions> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("suppressions.toml");
+    std::fs::write(&path, toml).unwrap();
+    std::sync::Arc::new(crate::suppress::Suppressions::load(&path).unwrap())
+}
+
+const NG_NOTICE: &str = r#"
+[[travel]]
+account = "x:kemenkes"
+country = "NG"
+until = "2026-02-14T00:00:00Z"
+note = "ministerial visit to Lagos"
+"#;
+
+#[test]
+fn a_travel_notice_silences_the_trip_and_nothing_else() {
+    let mut r = Run::new();
+    r.warm(35);
+    r.det.set_suppressions(suppressions(NG_NOTICE), 1);
+    let trip = trip_on_a_new_device(&mut r, t0() + 36 * DAY, &LAGOS_HOSTING);
+    assert!(no_place_page(&trip), "the announced trip paged: {trip:#?}");
+    // The new device is not explained by the trip: it still shows.
+    assert!(r.det.stats.evidence[Sig::NewDevice as usize] > 0);
+    assert!(r.det.stats.suppressed[crate::suppress::Rule::Travel as usize] > 0);
+    // A lock-out during the trip is not explained by it.
+    let before = r.det.stats.evidence[Sig::MfaDisabled as usize];
+    let id = r.id();
+    r.feed(
+        ev(id, t0() + 36 * DAY + MINUTE, "mfa_change")
+            .from(&LAGOS_HOSTING)
+            .device("d-stranger", "curl/8.0")
+            .with(r#""change":{"action":"disable"}"#),
+    );
+    assert!(r.det.stats.evidence[Sig::MfaDisabled as usize] > before);
+
+    // Another country is not the announced one.
+    let mut r = Run::new();
+    r.warm(35);
+    r.det.set_suppressions(suppressions(NG_NOTICE), 1);
+    let elsewhere = trip_on_a_new_device(&mut r, t0() + 36 * DAY, &TOKYO_HOTEL);
+    assert!(!no_place_page(&elsewhere), "a trip to Tokyo was silenced");
+}
+
+#[test]
+fn a_travel_notice_expires() {
+    let mut r = Run::new();
+    r.warm(35);
+    r.det.set_suppressions(suppressions(NG_NOTICE), 1);
+    // 2026-02-14 is t0 + 40 days: a trip after it alerts.
+    let late = trip_on_a_new_device(&mut r, t0() + 41 * DAY, &LAGOS_HOSTING);
+    assert!(!no_place_page(&late), "the notice outlived its until");
+}
+
+#[test]
+fn a_changed_suppressions_file_is_taken_up_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("suppressions.toml");
+    std::fs::write(&path, NG_NOTICE.replace("NG", "JP")).unwrap();
+    let shared = crate::suppress::Shared::new();
+    assert_eq!(shared.watch(&path).unwrap(), 1);
+    assert!(shared.poll().is_none(), "unchanged");
+
+    let mut r = Run::new();
+    r.warm(35);
+    r.det
+        .set_suppressions(shared.current(), shared.generation());
+    let before = trip_on_a_new_device(&mut r, t0() + 36 * DAY, &LAGOS_HOSTING);
+    assert!(!no_place_page(&before), "only Japan was announced");
+
+    // The analyst adds Nigeria; the file changes (a later mtime).
+    std::fs::write(&path, NG_NOTICE).unwrap();
+    let f = std::fs::File::options().write(true).open(&path).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(shared.poll().unwrap().unwrap(), 1);
+    // A bad edit keeps the rules in force.
+    std::fs::write(&path, "[[travel]]\naccount = 1\n").unwrap();
+    assert!(shared.reload().is_err());
+    assert!(!shared.current().is_empty());
+
+    let mut r2 = Run::new();
+    r2.warm(35);
+    r2.det
+        .set_suppressions(shared.current(), shared.generation());
+    let after = trip_on_a_new_device(&mut r2, t0() + 36 * DAY, &LAGOS_HOSTING);
+    assert!(
+        no_place_page(&after),
+        "the reloaded notice did not apply: {after:#?}"
+    );
+}
+
+#[test]
+fn maintenance_silences_the_account_and_bad_rules_are_all_reported() {
+    let mut r = Run::new();
+    r.warm(35);
+    r.det.set_suppressions(
+        suppressions(
+            "[[maintenance]]\naccount = \"x:kemenkes\"\nuntil = \"2026-02-14T00:00:00Z\"\n",
+        ),
+        1,
+    );
+    assert!(trip_on_a_new_device(&mut r, t0() + 36 * DAY, &LAGOS_HOSTING).is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[[travel]]\naccount = \"\"\ncountry = \"Japan\"\nuntil = \"2026-02-14T00:00:00Z\"\n\n[[app]]\naccount = \"*\"\napp = \"Buffer\"\nuntil = \"soon\"\n",
+    )
+    .unwrap();
+    let err = crate::suppress::Suppressions::load(&path)
+        .unwrap_err()
+        .to_string();
+    for part in ["travel[0].account", "travel[0]: what", "app[0].until"] {
+        assert!(err.contains(part), "{part} missing from {err}");
+    }
+}

@@ -1194,6 +1194,7 @@ impl Worker {
                 }
                 let mut out = std::mem::take(&mut self.out);
                 let part = &mut d.parts[i];
+                part.det.follow_suppressions();
                 let processed = part.det.process_guarded(&ev, &mut out);
                 part.dirty = true;
                 self.local.events += 1;
