@@ -65,6 +65,7 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub feedback: FeedbackConfig,
     pub suppressions: SuppressionsConfig,
+    pub postgres: PostgresConfig,
     /// `[[webhooks]]`, each merged over `[delivery.webhook]`.
     pub webhooks: Vec<WebhookConfig>,
 }
@@ -344,6 +345,28 @@ impl FeedbackConfig {
         } else {
             &self.topic
         }
+    }
+}
+
+/// `[postgres]`: alert history (`sink::postgres`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    pub url: String,
+    pub url_env: String,
+    pub batch: usize,
+}
+
+impl PostgresConfig {
+    /// The connection string, from `url` or the variable `url_env` names.
+    pub fn connection(&self) -> Option<String> {
+        if !self.url.is_empty() {
+            return Some(self.url.clone());
+        }
+        if self.url_env.is_empty() {
+            return None;
+        }
+        std::env::var(&self.url_env).ok().filter(|u| !u.is_empty())
     }
 }
 
@@ -716,6 +739,19 @@ impl Config {
         }
         if !f.token.is_empty() && !f.token_env.is_empty() {
             problems.push("feedback: give token or token_env, not both".into());
+        }
+        let pg = &self.postgres;
+        if !pg.url.is_empty() && !pg.url_env.is_empty() {
+            problems.push("postgres: give url or url_env, not both".into());
+        }
+        if !pg.url.is_empty() && pg.url.parse::<postgres::Config>().is_err() {
+            problems.push("postgres.url: not a libpq connection string or postgres:// URL".into());
+        }
+        if pg.batch == 0 || pg.batch > 100_000 {
+            problems.push(format!(
+                "postgres.batch: {} is not within 1..100000",
+                pg.batch
+            ));
         }
         if !f.token.is_empty() && f.token.len() < 16 {
             problems.push("feedback.token: use at least 16 characters".into());

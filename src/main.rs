@@ -212,6 +212,21 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
     Ok(cfg)
 }
 
+/// The PostgreSQL writer, when `[postgres]` names a database.
+fn start_postgres(cfg: &Config) -> Result<Option<kawal::sink::postgres::Postgres>> {
+    if cfg.postgres.connection().is_none() && !cfg.postgres.url_env.is_empty() {
+        bail!(
+            "postgres.url_env names {:?}, which is unset or empty",
+            cfg.postgres.url_env
+        );
+    }
+    cfg.postgres
+        .connection()
+        .map(|url| kawal::sink::postgres::Postgres::start(&url, cfg.postgres.batch))
+        .transpose()
+        .context("postgres.url")
+}
+
 /// Reloads the suppressions file (SIGHUP, or a change seen by polling),
 /// logging the outcome; the rules in force stay when the file is bad.
 fn reload_suppressions(outcome: Option<Result<usize, kawal::suppress::SuppressError>>) {
@@ -359,6 +374,7 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
     let metrics = std::sync::Arc::new(kawal::metrics::Metrics::new());
     let delivery = Delivery::start(cfg, std::sync::Arc::clone(&metrics))?.map(std::sync::Arc::new);
     let hooks = delivery.clone();
+    let history = start_postgres(cfg)?.map(std::sync::Arc::new);
     let sinks: kawal::source::kafka::SinkFactory = std::sync::Arc::new(move |_| {
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         if let Some(w) = &out {
@@ -366,6 +382,9 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
         }
         if let Some(d) = &hooks {
             sinks.push(Box::new(d.sink()));
+        }
+        if let Some(p) = &history {
+            sinks.push(Box::new(p.sink()));
         }
         Ok(sinks)
     });
@@ -505,8 +524,16 @@ fn run() -> Result<()> {
             if let Some(d) = &delivery {
                 sinks.push(Box::new(d.sink()));
             }
+            let history = start_postgres(&cfg)?;
+            if let Some(p) = &history {
+                sinks.push(Box::new(p.sink()));
+            }
             let summary = run_replay(&input, &cfg, &mut Fanout(sinks), state.as_deref())?;
             eprintln!("{}", summary.render());
+            if let Some(p) = &history {
+                // The replay's flush waited for the writer: this reports.
+                eprintln!("postgres: {} alerts new to kawal_alerts", p.written());
+            }
             if let Some(d) = delivery {
                 finish_delivery(&d, &cfg, &metrics);
             }

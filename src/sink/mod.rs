@@ -11,6 +11,7 @@
 
 pub mod kafka;
 pub mod ndjson;
+pub mod postgres;
 pub mod webhook;
 
 use std::sync::Arc;
