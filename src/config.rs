@@ -327,15 +327,7 @@ impl FeedbackConfig {
     /// The bearer token (from `token`, or the variable `token_env` names),
     /// or None: POST /feedback is off.
     pub fn bearer(&self) -> Option<String> {
-        if !self.token.is_empty() {
-            return Some(self.token.clone());
-        }
-        if self.token_env.is_empty() {
-            return None;
-        }
-        std::env::var(&self.token_env)
-            .ok()
-            .filter(|t| !t.is_empty())
+        value_or_env(&self.token, &self.token_env)
     }
 
     /// The input topic verdicts are written to.
@@ -360,14 +352,20 @@ pub struct PostgresConfig {
 impl PostgresConfig {
     /// The connection string, from `url` or the variable `url_env` names.
     pub fn connection(&self) -> Option<String> {
-        if !self.url.is_empty() {
-            return Some(self.url.clone());
-        }
-        if self.url_env.is_empty() {
-            return None;
-        }
-        std::env::var(&self.url_env).ok().filter(|u| !u.is_empty())
+        value_or_env(&self.url, &self.url_env)
     }
+}
+
+/// A secret given as a value, or by the name of the environment variable
+/// holding it; None when neither gives a non-empty one.
+fn value_or_env(value: &str, env: &str) -> Option<String> {
+    if !value.is_empty() {
+        return Some(value.to_string());
+    }
+    if env.is_empty() {
+        return None;
+    }
+    std::env::var(env).ok().filter(|v| !v.is_empty())
 }
 
 /// `[suppressions]`: the suppressions file (`crate::suppress`).

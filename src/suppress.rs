@@ -93,56 +93,28 @@ pub enum SuppressError {
 #[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
-    travel: Vec<TravelRule>,
+    travel: Vec<Entry>,
     #[serde(default)]
-    network: Vec<NetworkRule>,
+    network: Vec<Entry>,
     #[serde(default)]
-    app: Vec<AppRule>,
+    app: Vec<Entry>,
     #[serde(default)]
-    maintenance: Vec<MaintenanceRule>,
+    maintenance: Vec<Entry>,
 }
 
+/// One rule as written: `account`, `until`, an optional `note`, and what
+/// its kind suppresses (`country`, `asn`, `app`; checked per kind).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TravelRule {
-    account: String,
-    country: String,
-    until: String,
-    #[serde(default)]
-    #[allow(dead_code)]
-    note: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NetworkRule {
-    account: String,
-    asn: u64,
-    until: String,
-    #[serde(default)]
-    #[allow(dead_code)]
-    note: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AppRule {
-    account: String,
-    app: String,
-    until: String,
-    #[serde(default)]
-    #[allow(dead_code)]
-    note: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MaintenanceRule {
+struct Entry {
     account: String,
     until: String,
     #[serde(default)]
     #[allow(dead_code)]
     note: String,
+    country: Option<String>,
+    asn: Option<u64>,
+    app: Option<String>,
 }
 
 /// One rule, compiled.
@@ -207,7 +179,9 @@ impl Suppressions {
                 }
             };
             let Some(what) = what else {
-                problems.push(format!("{at}: what it suppresses is invalid"));
+                problems.push(format!(
+                    "{at}: what it suppresses is missing or invalid (travel: country, a two-letter code; network: asn; app: app; maintenance: nothing else)"
+                ));
                 return;
             };
             let rule = Compiled { what, until };
@@ -220,32 +194,28 @@ impl Suppressions {
                     .push(rule);
             }
         };
-        for (i, r) in f.travel.iter().enumerate() {
-            let c = country_code(&r.country);
-            let what = (c != NO_COUNTRY).then_some(What::Travel(c));
-            add("travel", i, &r.account, &r.until, what);
-        }
-        for (i, r) in f.network.iter().enumerate() {
-            add(
-                "network",
-                i,
-                &r.account,
-                &r.until,
-                Some(What::Network(r.asn)),
-            );
-        }
-        for (i, r) in f.app.iter().enumerate() {
-            let app = (!r.app.is_empty()).then(|| What::App(r.app.to_lowercase()));
-            add("app", i, &r.account, &r.until, app);
-        }
-        for (i, r) in f.maintenance.iter().enumerate() {
-            add(
-                "maintenance",
-                i,
-                &r.account,
-                &r.until,
-                Some(What::Maintenance),
-            );
+        let kinds: [(&str, &[Entry]); 4] = [
+            ("travel", &f.travel),
+            ("network", &f.network),
+            ("app", &f.app),
+            ("maintenance", &f.maintenance),
+        ];
+        for (kind, entries) in kinds {
+            for (i, r) in entries.iter().enumerate() {
+                let what = match (kind, &r.country, r.asn, &r.app) {
+                    ("travel", Some(c), None, None) => {
+                        let c = country_code(c);
+                        (c != NO_COUNTRY).then_some(What::Travel(c))
+                    }
+                    ("network", None, Some(asn), None) => Some(What::Network(asn)),
+                    ("app", None, None, Some(app)) if !app.is_empty() => {
+                        Some(What::App(app.to_lowercase()))
+                    }
+                    ("maintenance", None, None, None) => Some(What::Maintenance),
+                    _ => None,
+                };
+                add(kind, i, &r.account, &r.until, what);
+            }
         }
         if problems.is_empty() {
             Ok(out)

@@ -1,6 +1,6 @@
 //! Recovery steps name what the evidence named.
 //!
-//! A simulated month in which half the accounts are taken over, in every
+//! A simulated month in which a third of the accounts are taken over, in every
 //! attack style of the simulator, is replayed. For each takeover that was
 //! alerted, the last alert's steps must name the concrete device, actor,
 //! app, recovery field and link domain of the account's own events, and
@@ -9,27 +9,22 @@
 //! (`tests/golden/recovery.ndjson`; regenerate with
 //! `KAWAL_BLESS=1 cargo test --test recovery` and review the diff).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use kawal::config::Config;
 use kawal::detect::{Alert, Severity};
 use kawal::replay::replay;
-use kawal::sim::{STYLES, SimConfig, Truth, simulate};
+use kawal::sim::{STYLES, Truth};
 use kawal::sink::ndjson::NdjsonSink;
 use serde_json::{Value, json};
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/recovery.ndjson");
 
 fn month() -> (Vec<Value>, Truth, Vec<Alert>) {
-    let sim = SimConfig {
-        accounts: 160,
-        days: 30,
-        seed: 7,
-        attack_share: 0.5,
-        ..Default::default()
-    };
-    let mut input = Vec::new();
-    let truth = simulate(&sim, &mut input, &mut |_| {}).unwrap();
+    let (input, truth) = common::month_with_truth(200, 7);
+    let input = input.into_bytes();
     let mut sink = NdjsonSink::new(Vec::new(), false);
     replay(&input[..], &Config::default(), None, &mut sink, &mut |_| {}).unwrap();
     let alerts = String::from_utf8(sink.into_inner())
@@ -121,37 +116,45 @@ fn check(a: &Alert, n: &Named) -> BTreeSet<&'static str> {
     } else {
         assert_eq!(a.recovery[0].action, "confirm_with_owner");
     }
-    if has("new_device") {
-        names_one_of(step(a, "sign_out_sessions"), &n.devices, "device");
-        checked.insert("device");
-    }
-    if has("role_granted_to_new_actor") {
-        names_one_of(step(a, "revoke_role"), &n.targets, "actor");
-        checked.insert("actor");
-    }
-    if has("admin_revoked") {
-        names_one_of(step(a, "restore_admin"), &n.targets, "admin");
-        checked.insert("admin");
-    }
-    if has("role_granted_by_new_actor") {
-        names_one_of(step(a, "review_actor"), &n.actors, "actor");
-        checked.insert("actor");
-    }
-    if has("app_granted") || has("posts_via_new_app") {
-        names_one_of(step(a, "remove_app"), &n.apps, "app");
-        checked.insert("app");
-    }
-    if has("recovery_changed") {
-        names_one_of(step(a, "undo_recovery_change"), &n.fields, "field");
-        checked.insert("recovery");
+    // (signals, step, what the step must name, from which events' field)
+    let named: [(&[&str], &str, &'static str, &BTreeSet<String>); 7] = [
+        (&["new_device"], "sign_out_sessions", "device", &n.devices),
+        (
+            &["role_granted_to_new_actor"],
+            "revoke_role",
+            "actor",
+            &n.targets,
+        ),
+        (&["admin_revoked"], "restore_admin", "admin", &n.targets),
+        (
+            &["role_granted_by_new_actor"],
+            "review_actor",
+            "actor",
+            &n.actors,
+        ),
+        (
+            &["app_granted", "posts_via_new_app"],
+            "remove_app",
+            "app",
+            &n.apps,
+        ),
+        (
+            &["recovery_changed"],
+            "undo_recovery_change",
+            "recovery",
+            &n.fields,
+        ),
+        (&["new_link_domain"], "review_posts", "posts", &n.hosts),
+    ];
+    for (signals, action, what, values) in named {
+        if signals.iter().any(|s| has(s)) {
+            names_one_of(step(a, action), values, what);
+            checked.insert(what);
+        }
     }
     if has("mfa_disabled") || has("mfa_method_removed") {
         step(a, "reenable_two_factor");
         checked.insert("two-factor");
-    }
-    if has("new_link_domain") {
-        names_one_of(step(a, "review_posts"), &n.hosts, "link domain");
-        checked.insert("posts");
     }
     checked
 }

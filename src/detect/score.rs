@@ -98,8 +98,10 @@ pub struct CaseSignal {
 /// country (as a slot key), network, IP range, device, agent and actor.
 pub type AccessKeys = [u32; 6];
 
-/// State format 1 had no `subject` and `key` (postcard is not
-/// self-describing: the reader must know which layout it reads).
+/// State format 1 had no `subject`, `key` and `access` (postcard is not
+/// self-describing: the reader must know which layout it reads). Format 2
+/// is this layout followed by those three, read as a tuple: postcard
+/// writes a struct as the tuple of its fields.
 #[derive(Deserialize)]
 struct CaseSignalV1 {
     sig: Sig,
@@ -110,17 +112,20 @@ struct CaseSignalV1 {
     at: Millis,
 }
 
-#[derive(Deserialize)]
-struct CaseSignalV2 {
-    sig: Sig,
-    sequence: bool,
-    contribution: f64,
-    detail: String,
-    phrase: String,
-    at: Millis,
-    subject: String,
-    key: u32,
-    access: AccessKeys,
+impl CaseSignalV1 {
+    fn with(self, subject: String, key: u32, access: AccessKeys) -> CaseSignal {
+        CaseSignal {
+            sig: self.sig,
+            sequence: self.sequence,
+            contribution: self.contribution,
+            detail: self.detail,
+            phrase: self.phrase,
+            at: self.at,
+            subject,
+            key,
+            access,
+        }
+    }
 }
 
 thread_local! {
@@ -142,31 +147,10 @@ pub fn reading_format<T>(format: u32, f: impl FnOnce() -> T) -> T {
 impl<'de> Deserialize<'de> for CaseSignal {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if READING_V1.with(|v| v.get()) {
-            let v = CaseSignalV1::deserialize(d)?;
-            return Ok(CaseSignal {
-                sig: v.sig,
-                sequence: v.sequence,
-                contribution: v.contribution,
-                detail: v.detail,
-                phrase: v.phrase,
-                at: v.at,
-                subject: String::new(),
-                key: 0,
-                access: [0; 6],
-            });
+            return Ok(CaseSignalV1::deserialize(d)?.with(String::new(), 0, [0; 6]));
         }
-        let v = CaseSignalV2::deserialize(d)?;
-        Ok(CaseSignal {
-            sig: v.sig,
-            sequence: v.sequence,
-            contribution: v.contribution,
-            detail: v.detail,
-            phrase: v.phrase,
-            at: v.at,
-            subject: v.subject,
-            key: v.key,
-            access: v.access,
-        })
+        let (v1, subject, key, access) = <(CaseSignalV1, String, u32, AccessKeys)>::deserialize(d)?;
+        Ok(v1.with(subject, key, access))
     }
 }
 

@@ -131,9 +131,14 @@ impl<const N: usize> Slots<N> {
             return false;
         }
         self.d = self.d.saturating_add(1);
-        // Replace an empty slot, else the weakest: low count, long unused.
-        // A count halves in weight for every 30 days without use, so a
-        // network used heavily last year yields to this month's.
+        self.replace_weakest(key, 1, day);
+        true
+    }
+
+    /// Puts `key` in an empty slot, else in the weakest: low count, long
+    /// unused. A count halves in weight for every 30 days without use, so
+    /// a network used heavily last year yields to this month's.
+    fn replace_weakest(&mut self, key: u32, count: u16, day: Day) {
         let victim = self
             .slots
             .iter_mut()
@@ -141,10 +146,9 @@ impl<const N: usize> Slots<N> {
             .expect("N > 0");
         *victim = Slot {
             key,
-            count: 1,
+            count,
             last_day: day,
         };
-        true
     }
 
     /// Makes `key` held with at least `count` uses (analyst feedback:
@@ -166,16 +170,7 @@ impl<const N: usize> Slots<N> {
         }
         self.n += 1;
         self.d = self.d.saturating_add(1);
-        let victim = self
-            .slots
-            .iter_mut()
-            .min_by(|a, b| weight(a, day).total_cmp(&weight(b, day)))
-            .expect("N > 0");
-        *victim = Slot {
-            key,
-            count,
-            last_day: day,
-        };
+        self.replace_weakest(key, count, day);
     }
 
     /// Halves every counter, keeping proportions (saturation guard).

@@ -213,6 +213,11 @@ pub fn committed_in(brokers: &str, group: &str, partition: i32) -> Option<i64> {
 /// NDJSON: baselines decide its alerts, so a detector that forgot them
 /// raises others.
 pub fn month(accounts: usize, seed: u64) -> String {
+    month_with_truth(accounts, seed).0
+}
+
+/// [`month`] and its truth (which accounts were taken over, how, when).
+pub fn month_with_truth(accounts: usize, seed: u64) -> (String, kawal::sim::Truth) {
     let cfg = kawal::sim::SimConfig {
         accounts,
         days: 30,
@@ -221,8 +226,8 @@ pub fn month(accounts: usize, seed: u64) -> String {
         ..Default::default()
     };
     let mut events = Vec::new();
-    kawal::sim::simulate(&cfg, &mut events, &mut |_| {}).unwrap();
-    String::from_utf8(events).unwrap()
+    let truth = kawal::sim::simulate(&cfg, &mut events, &mut |_| {}).unwrap();
+    (String::from_utf8(events).unwrap(), truth)
 }
 
 /// Splits NDJSON into `n` runs of whole lines of about equal length.
