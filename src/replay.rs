@@ -150,6 +150,8 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64);
 
 struct ShardResult {
     alerts: Vec<(u64, Alert)>,
+    /// Analysts' verdicts applied, by line (sent after the alerts).
+    verdicts: Vec<(u64, crate::detect::feedback::Applied)>,
     lines: u64,
     blank: u64,
 }
@@ -298,6 +300,7 @@ fn shard_worker(
     for chunk in chunks {
         let mut res = ShardResult {
             alerts: Vec::new(),
+            verdicts: Vec::new(),
             lines: 0,
             blank: 0,
         };
@@ -365,6 +368,10 @@ fn shard_worker(
                             a.stamp(now);
                             res.alerts.push((n, a));
                         }
+                    }
+                    if ev.kind == crate::decode::EventKind::Feedback {
+                        res.verdicts
+                            .extend(det.take_verdicts().into_iter().map(|v| (n, v)));
                     }
                 }
                 Err(e) => {
@@ -491,6 +498,7 @@ pub fn replay_with_state<R: Read>(
             while in_flight.len() > usize::from(more) {
                 let done = in_flight.pop_front().expect("in flight");
                 merged.clear();
+                let mut verdicts = Vec::new();
                 let mut lines = 0;
                 let mut blank = 0;
                 for rx in &from_shards {
@@ -498,6 +506,7 @@ pub fn replay_with_state<R: Read>(
                     lines = r.lines;
                     blank = r.blank;
                     merged.extend(r.alerts);
+                    verdicts.extend(r.verdicts);
                 }
                 summary.lines += lines;
                 summary.blank += blank;
@@ -506,6 +515,11 @@ pub fn replay_with_state<R: Read>(
                 batch.extend(merged.drain(..).map(|(_, a)| a));
                 sink.send(&batch, &no_ack)?;
                 summary.alerts_written += batch.len() as u64;
+                if !verdicts.is_empty() {
+                    verdicts.sort_by_key(|(n, _)| *n);
+                    let applied: Vec<_> = verdicts.into_iter().map(|(_, v)| v).collect();
+                    sink.verdicts(&applied, &no_ack)?;
+                }
                 if let Ok(c) = Arc::try_unwrap(done) {
                     spare.push(c);
                 }

@@ -60,6 +60,17 @@ impl Verdict {
     }
 }
 
+/// A verdict the detector applied, for the sinks that keep incident
+/// status (PostgreSQL): what the analyst said about which incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub account: String,
+    pub incident: String,
+    pub verdict: Verdict,
+    /// The analyst (the event's actor), capped.
+    pub by: String,
+}
+
 /// Count a taught value is given: enough to be familiar (two uses) and
 /// to stop a hosting network from counting as one (three).
 const TAUGHT: u16 = 3;
@@ -72,21 +83,22 @@ fn names(incident: &str, case: &Case) -> bool {
         .is_some_and(|id| id == case.id)
 }
 
-/// Applies a verdict on `incident` to the account's state.
+/// Applies a verdict on `incident` to the account's state; returns the
+/// verdict when it named the account's open case.
 pub fn apply(
     st: &mut AccountState,
     verdict: Option<Verdict>,
     incident: &str,
     day: Day,
     stats: &mut Stats,
-) {
+) -> Option<Verdict> {
     let (Some(verdict), Some(case)) = (verdict, st.case.as_ref()) else {
         stats.feedback_unmatched += 1;
-        return;
+        return None;
     };
     if !names(incident, case) {
         stats.feedback_unmatched += 1;
-        return;
+        return None;
     }
     stats.feedback[verdict as usize] += 1;
     match verdict {
@@ -98,6 +110,7 @@ pub fn apply(
             }
         }
     }
+    Some(verdict)
 }
 
 /// Teaches the values a case's evidence flagged, and the access context

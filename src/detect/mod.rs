@@ -144,6 +144,8 @@ pub struct Detector {
     /// by the worker between events, read here without a lock.
     suppressions: std::sync::Arc<crate::suppress::Suppressions>,
     suppressions_generation: u64,
+    /// Verdicts applied since the last [`Detector::take_verdicts`].
+    verdicts: Vec<feedback::Applied>,
     pub stats: Stats,
 }
 
@@ -175,6 +177,7 @@ impl Detector {
             lateness,
             suppressions: Default::default(),
             suppressions_generation: 0,
+            verdicts: Vec::new(),
             stats: Stats::default(),
         }
     }
@@ -624,7 +627,24 @@ impl Detector {
             .as_deref()
             .and_then(feedback::Verdict::parse);
         let incident = ev.change.target.as_deref().unwrap_or("");
-        feedback::apply(st, verdict, incident, day16(ev.time), &mut self.stats);
+        if let Some(v) = feedback::apply(st, verdict, incident, day16(ev.time), &mut self.stats)
+            && self.verdicts.len() < 1024
+        {
+            self.verdicts.push(feedback::Applied {
+                account: budget::capped(&ev.account, budget::MAX_ACCOUNT).into_owned(),
+                incident: budget::capped(incident, budget::MAX_QUOTED).into_owned(),
+                verdict: v,
+                by: budget::capped(ev.actor.as_deref().unwrap_or(""), budget::MAX_QUOTED)
+                    .into_owned(),
+            });
+        }
+    }
+
+    /// The verdicts applied since the last call, in order (the caller
+    /// hands them to the sinks after the alerts of the same batch; at most
+    /// 1,024 are kept between calls).
+    pub fn take_verdicts(&mut self) -> Vec<feedback::Applied> {
+        std::mem::take(&mut self.verdicts)
     }
 }
 

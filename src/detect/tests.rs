@@ -889,6 +889,22 @@ fn a_false_positive_teaches_the_flagged_context() {
         r.det.stats.feedback[feedback::Verdict::FalsePositive as usize],
         1
     );
+    // Recorded for the sinks that keep incident status, once.
+    let applied = r.det.take_verdicts();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(
+        (
+            applied[0].incident.as_str(),
+            applied[0].verdict,
+            applied[0].by.as_str()
+        ),
+        (
+            incident.as_str(),
+            feedback::Verdict::FalsePositive,
+            "analyst:dewi"
+        )
+    );
+    assert!(r.det.take_verdicts().is_empty());
     assert!(r.det.open_cases() == 0, "the case closed");
     let again = abroad(&mut r, t0() + 40 * DAY);
     assert!(again.is_empty(), "taught context alerted: {again:#?}");
@@ -921,6 +937,10 @@ fn benign_closes_without_teaching_and_stale_feedback_changes_nothing() {
     verdict(&mut r, t0() + 36 * DAY + HOUR, &incident, "maybe");
     assert_eq!(r.det.stats.feedback_unmatched, 2);
     assert_eq!(r.det.open_cases(), 1);
+    assert!(
+        r.det.take_verdicts().is_empty(),
+        "unmatched verdicts are not recorded"
+    );
     verdict(&mut r, t0() + 36 * DAY + 2 * HOUR, &incident, "benign");
     assert_eq!(r.det.open_cases(), 0);
     let again = abroad(&mut r, t0() + 40 * DAY);

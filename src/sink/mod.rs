@@ -100,6 +100,16 @@ pub trait Sink: Send {
     /// Accepts the alerts of one input batch. `Ok` means accepted: written,
     /// or queued with a hold on `ack` per alert that the delivery releases.
     fn send(&mut self, alerts: &[Alert], ack: &Ack) -> Result<(), SinkError>;
+    /// Records analysts' verdicts the detector applied, after the alerts
+    /// of the same batch (sinks that keep incident status; others ignore
+    /// them). Held on `ack` as alerts are.
+    fn verdicts(
+        &mut self,
+        _verdicts: &[crate::detect::feedback::Applied],
+        _ack: &Ack,
+    ) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// Runs pending delivery callbacks without waiting.
     fn poll(&mut self) {}
     /// Pushes buffered alerts down and waits (up to the sink's own bound)
@@ -117,6 +127,16 @@ impl Sink for Fanout<'_> {
 
     fn send(&mut self, alerts: &[Alert], ack: &Ack) -> Result<(), SinkError> {
         self.0.iter_mut().try_for_each(|s| s.send(alerts, ack))
+    }
+
+    fn verdicts(
+        &mut self,
+        verdicts: &[crate::detect::feedback::Applied],
+        ack: &Ack,
+    ) -> Result<(), SinkError> {
+        self.0
+            .iter_mut()
+            .try_for_each(|s| s.verdicts(verdicts, ack))
     }
 
     fn poll(&mut self) {

@@ -11,6 +11,10 @@
 //! its bound, which stops the workers: nothing is dropped, and the lag
 //! shows on the consumer-lag panel.
 //!
+//! Analysts' verdicts the detector applied set their incident's `status`
+//! (`true_positive`, `benign`, `false_positive`) and `verdict_by`, after
+//! the alerts of the same batch.
+//!
 //! Idempotent on the alert id: a redelivered alert inserts nothing, and
 //! only the alerts actually inserted count towards their incident, in the
 //! same statement (`INSERT ... ON CONFLICT DO NOTHING RETURNING` feeding
@@ -112,8 +116,14 @@ struct Row {
 
 struct Job {
     rows: Vec<Row>,
+    /// Verdicts to record after the rows: (incident, status, analyst).
+    verdicts: Vec<(String, &'static str, String)>,
     ack: Ack,
 }
+
+/// Records an analyst's verdict as the incident's status.
+const VERDICT: &str =
+    "UPDATE kawal_incidents SET status = $2, verdict_by = $3, updated_at = now() WHERE id = $1";
 
 /// Queued jobs not yet committed, for `flush`.
 #[derive(Default)]
@@ -185,6 +195,23 @@ pub struct PostgresSink {
     pending: Arc<Pending>,
 }
 
+impl PostgresSink {
+    /// Queues a job with a hold on its ack, released on commit.
+    fn queue(&mut self, job: Job) -> Result<(), SinkError> {
+        job.ack.hold();
+        *self.pending.n.lock().expect("pending") += 1;
+        if let Err(e) = self.tx.send(job) {
+            e.0.ack.release(false);
+            *self.pending.n.lock().expect("pending") -= 1;
+            return Err(SinkError::Queue {
+                sink: "postgres",
+                reason: "the writer has stopped".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Sink for PostgresSink {
     fn name(&self) -> &'static str {
         "postgres"
@@ -213,20 +240,30 @@ impl Sink for PostgresSink {
                 alert,
             });
         }
-        ack.hold();
-        *self.pending.n.lock().expect("pending") += 1;
-        let job = Job {
+        self.queue(Job {
             rows,
+            verdicts: Vec::new(),
             ack: ack.clone(),
-        };
-        if self.tx.send(job).is_err() {
-            ack.release(false);
-            return Err(SinkError::Queue {
-                sink: "postgres",
-                reason: "the writer has stopped".into(),
-            });
+        })
+    }
+
+    fn verdicts(
+        &mut self,
+        verdicts: &[crate::detect::feedback::Applied],
+        ack: &Ack,
+    ) -> Result<(), SinkError> {
+        if verdicts.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let verdicts = verdicts
+            .iter()
+            .map(|v| (v.incident.clone(), v.verdict.as_str(), v.by.clone()))
+            .collect();
+        self.queue(Job {
+            rows: Vec::new(),
+            verdicts,
+            ack: ack.clone(),
+        })
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
@@ -326,6 +363,8 @@ fn write(
     let summaries = col(|r| r.summary.clone());
     let alerts = col(|r| r.alert.clone());
     let mut tx = c.transaction()?;
+    // Verdicts come after the alerts of their batch, and jobs in order:
+    // the rows go first, then every job's verdicts.
     let row = tx.query_one(
         INSERT,
         &[
@@ -341,6 +380,9 @@ fn write(
             &alerts,
         ],
     )?;
+    for (incident, status, by) in jobs.iter().flat_map(|j| &j.verdicts) {
+        tx.execute(VERDICT, &[incident, status, by])?;
+    }
     tx.commit()?;
     let new: i64 = row.get(0);
     Ok(new as usize)

@@ -555,6 +555,8 @@ struct Delivery {
 struct OpenBatch {
     offsets: Offsets,
     alerts: Vec<Alert>,
+    /// Analysts' verdicts applied in the batch, sent after its alerts.
+    verdicts: Vec<crate::detect::feedback::Applied>,
     ack: Option<Ack>,
 }
 
@@ -562,15 +564,23 @@ impl Delivery {
     /// Sends the open batch's alerts and hands its offsets to the tracker.
     fn close_open(&mut self, m: &Metrics) -> Result<(), SinkError> {
         let mut open = std::mem::take(&mut self.open);
-        let sent = if open.alerts.is_empty() {
+        let mut sent = if open.alerts.is_empty() {
             Ok(())
         } else {
             let ack = open.ack.get_or_insert_with(Ack::new);
             self.send(&open.alerts, ack, m)
         };
+        if sent.is_ok() && !open.verdicts.is_empty() {
+            let ack = open.ack.get_or_insert_with(Ack::new);
+            sent = self
+                .sinks
+                .iter_mut()
+                .try_for_each(|s| s.verdicts(&open.verdicts, ack));
+        }
         self.tracker.close(open.ack.take(), &open.offsets);
         // Keep the buffers' capacity for the next batch.
         open.alerts.clear();
+        open.verdicts.clear();
         open.offsets.clear();
         self.open = open;
         sent
@@ -1205,6 +1215,10 @@ impl Worker {
                     out.clear();
                 } else {
                     self.take_alerts(d, &mut out);
+                }
+                if ev.kind == crate::decode::EventKind::Feedback {
+                    let applied = d.parts[i].det.take_verdicts();
+                    d.open.verdicts.extend(applied);
                 }
                 self.out = out;
                 match processed {

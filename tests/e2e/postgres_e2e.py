@@ -105,6 +105,27 @@ def main():
         print(f"ok ({len(got)} rows)  [{title}]")
     print(f"all {len(queries)} SQL queries of the dashboard returned rows")
 
+    # An analyst's verdict, replayed with the events, becomes the
+    # incident's status, and the incident leaves the open list.
+    open_sql = next(sql for title, sql in queries if title == "Open incidents")
+    incident = psql(open_sql)[0][5]
+    account = psql(f"SELECT account FROM kawal_incidents WHERE id = '{incident}'")[0][0]
+    last = max(parse(json.loads(line)["time"]) for line in open(events))
+    verdict = {
+        "id": "fb-e2e-1", "time": (last + dt.timedelta(minutes=1)).isoformat().replace("+00:00", "Z"),
+        "account": account, "type": "feedback", "actor": "analyst:dewi",
+        "change": {"action": "false_positive", "target": incident},
+    }
+    with open(events, "a") as f:
+        f.write(json.dumps(verdict) + "\n")
+    summary = replay(events, config, f"{work}/c.ndjson")
+    assert "1 false positive" in summary, summary
+    got = psql(f"SELECT status, verdict_by FROM kawal_incidents WHERE id = '{incident}'")
+    assert got == [["false_positive", "analyst:dewi"]], got
+    assert incident not in [r[5] for r in psql(open_sql)], "still listed as open"
+    assert psql("SELECT count(*) FROM kawal_alerts") == [[str(len(alerts))]]
+    print(f"ok: a false_positive verdict on {incident} is its status, and it left the open list")
+
 
 if __name__ == "__main__":
     main()
