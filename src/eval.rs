@@ -336,30 +336,22 @@ mod tests {
 
     #[test]
     fn recall_false_alerts_and_latency() {
-        let truth = Truth {
-            generator: "test".into(),
-            seed: 0,
-            accounts: 10,
-            days: 100,
-            start: "2026-01-01T00:00:00Z".into(),
-            end: "2026-04-11T00:00:00Z".into(),
-            takeovers: vec![
-                Takeover {
-                    account: "a".into(),
-                    style: "s1".into(),
-                    start: "2026-02-01T10:00:00Z".into(),
-                    end: "2026-02-01T10:30:00Z".into(),
-                    events: vec!["a1".into()],
-                },
-                Takeover {
-                    account: "b".into(),
-                    style: "s2".into(),
-                    start: "2026-02-01T10:00:00Z".into(),
-                    end: "2026-02-01T10:30:00Z".into(),
-                    events: vec!["b1".into()],
-                },
-            ],
-        };
+        let truth = truth_of(vec![
+            Takeover {
+                account: "a".into(),
+                style: "s1".into(),
+                start: "2026-02-01T10:00:00Z".into(),
+                end: "2026-02-01T10:30:00Z".into(),
+                events: vec!["a1".into()],
+            },
+            Takeover {
+                account: "b".into(),
+                style: "s2".into(),
+                start: "2026-02-01T10:00:00Z".into(),
+                end: "2026-02-01T10:30:00Z".into(),
+                events: vec!["b1".into()],
+            },
+        ]);
         let alerts = vec![
             alert("a", "2026-02-01T10:04:00Z", Severity::Medium, &["a1"], "i1"),
             alert(

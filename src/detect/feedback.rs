@@ -64,7 +64,6 @@ impl Verdict {
 /// status (PostgreSQL): what the analyst said about which incident.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
-    pub account: String,
     pub incident: String,
     pub verdict: Verdict,
     /// The analyst (the event's actor), capped.

@@ -330,11 +330,6 @@ impl Detector {
     }
 
     /// Bytes held for account state: slab, index, open cases.
-    /// The generation of the suppressions in force here.
-    pub fn suppressions_generation(&self) -> u64 {
-        self.suppressions_generation
-    }
-
     /// Puts a set of suppressions in force (between events).
     pub fn set_suppressions(
         &mut self,
@@ -631,7 +626,6 @@ impl Detector {
             && self.verdicts.len() < 1024
         {
             self.verdicts.push(feedback::Applied {
-                account: budget::capped(&ev.account, budget::MAX_ACCOUNT).into_owned(),
                 incident: budget::capped(incident, budget::MAX_QUOTED).into_owned(),
                 verdict: v,
                 by: budget::capped(ev.actor.as_deref().unwrap_or(""), budget::MAX_QUOTED)
