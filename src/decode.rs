@@ -159,6 +159,12 @@ pub struct Device<'a> {
     pub user_agent: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "de_opt_cow")]
     pub client: Option<Cow<'a, str>>,
+    /// Extension: the platform's id of the sign-in session this event
+    /// belongs to (Entra `sessionId`, Okta
+    /// `authenticationContext.externalSessionId`). Optional; without it
+    /// sessions are inferred from the device and time.
+    #[serde(borrow, default, deserialize_with = "de_opt_cow")]
+    pub session: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]

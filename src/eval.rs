@@ -29,6 +29,9 @@ pub struct Level {
     pub false_per_1000_account_days: f64,
     /// Distinct incidents among the false alerts.
     pub false_incidents: usize,
+    /// False alerts by the benign story (truth `benign`) active on their
+    /// account at the time, "routine" for none.
+    pub false_by_story: BTreeMap<String, usize>,
     pub median_minutes_to_detect: Option<f64>,
     pub p90_minutes_to_detect: Option<f64>,
 }
@@ -118,11 +121,13 @@ pub fn evaluate_from(
     let days = truth.days as f64 - (from - start) as f64 / DAY as f64;
     let account_days = truth.accounts as f64 * days.max(0.0);
     let counted = |i: usize| t(&truth.takeovers[i].start).map(|s| s >= from);
+    let stories = StoryIndex::new(truth, grace)?;
     let mut levels = Vec::new();
     for sev in Severity::ALL {
         let mut first: HashMap<usize, Millis> = HashMap::new();
         let mut false_alerts = 0;
         let mut false_incidents = HashSet::new();
+        let mut false_by_story: BTreeMap<String, usize> = BTreeMap::new();
         for (a, (hit, at)) in alerts.iter().zip(&matched) {
             if a.severity < sev || *at < from {
                 continue;
@@ -136,6 +141,9 @@ pub fn evaluate_from(
                 None => {
                     false_alerts += 1;
                     false_incidents.insert(a.incident.as_str());
+                    *false_by_story
+                        .entry(stories.of(&a.account, *at).to_string())
+                        .or_default() += 1;
                 }
             }
         }
@@ -168,6 +176,7 @@ pub fn evaluate_from(
             false_alerts,
             false_per_1000_account_days: false_alerts as f64 / account_days.max(1.0) * 1000.0,
             false_incidents: false_incidents.len(),
+            false_by_story,
             median_minutes_to_detect: quantile(&minutes, 0.5),
             p90_minutes_to_detect: quantile(&minutes, 0.9),
         });
@@ -177,6 +186,32 @@ pub fn evaluate_from(
         alerts: matched.iter().filter(|(_, at)| *at >= from).count(),
         levels,
     })
+}
+
+/// The benign stories of a truth, by account: which one is active on
+/// an account at a time (from its start to `grace` after its end).
+struct StoryIndex<'a>(HashMap<&'a str, Vec<(Millis, Millis, &'a str)>>);
+
+impl<'a> StoryIndex<'a> {
+    fn new(truth: &'a Truth, grace: Millis) -> Result<StoryIndex<'a>, EvalError> {
+        let mut by_account: HashMap<&str, Vec<(Millis, Millis, &str)>> = HashMap::new();
+        for s in &truth.benign {
+            by_account.entry(s.account.as_str()).or_default().push((
+                t(&s.start)?,
+                t(&s.end)? + grace,
+                s.behaviour.as_str(),
+            ));
+        }
+        Ok(StoryIndex(by_account))
+    }
+
+    /// The story on `account` at `at`, or "routine".
+    fn of(&self, account: &str, at: Millis) -> &'a str {
+        self.0
+            .get(account)
+            .and_then(|v| v.iter().find(|(a, b, _)| at >= *a && at <= *b))
+            .map_or("routine", |(_, _, name)| *name)
+    }
 }
 
 /// An analyst's `false_positive` verdict on every false incident whose
@@ -302,6 +337,29 @@ impl Report {
             }
             s.push('\n');
         }
+        let mut stories: Vec<&String> = self
+            .levels
+            .iter()
+            .flat_map(|l| l.false_by_story.keys())
+            .collect();
+        stories.sort();
+        stories.dedup();
+        if !stories.is_empty() {
+            let _ = writeln!(s, "false alerts by benign story:");
+            let _ = write!(s, "{:<22}", "story");
+            for l in &self.levels {
+                let _ = write!(s, " {:>10}", l.severity.as_str());
+            }
+            s.push('\n');
+            for st in stories {
+                let _ = write!(s, "{st:<22}");
+                for l in &self.levels {
+                    let n = l.false_by_story.get(st).copied().unwrap_or(0);
+                    let _ = write!(s, " {n:>10}");
+                }
+                s.push('\n');
+            }
+        }
         s
     }
 
@@ -386,7 +444,39 @@ mod tests {
             start: "2026-01-01T00:00:00Z".into(),
             end: "2026-04-11T00:00:00Z".into(),
             takeovers,
+            benign: Vec::new(),
         }
+    }
+
+    #[test]
+    fn false_alerts_are_traced_to_the_benign_story_around_them() {
+        let mut truth = truth_of(vec![]);
+        truth.benign.push(crate::sim::Story {
+            account: "c".into(),
+            behaviour: "agency".into(),
+            start: "2026-02-01T00:00:00Z".into(),
+            end: "2026-02-10T00:00:00Z".into(),
+            open: false,
+        });
+        let alerts = vec![
+            // Inside the story, and within the grace after its end.
+            alert("c", "2026-02-03T10:00:00Z", Severity::High, &["c1"], "i1"),
+            alert("c", "2026-02-11T10:00:00Z", Severity::Low, &["c2"], "i2"),
+            // After the grace; and on another account.
+            alert("c", "2026-02-20T10:00:00Z", Severity::Low, &["c3"], "i3"),
+            alert("d", "2026-02-03T10:00:00Z", Severity::Low, &["d1"], "i4"),
+        ];
+        let r = evaluate(&truth, &alerts, DEFAULT_GRACE).unwrap();
+        let low = r.level(Severity::Low);
+        assert_eq!(low.false_by_story["agency"], 2);
+        assert_eq!(low.false_by_story["routine"], 2);
+        assert_eq!(r.level(Severity::High).false_by_story["agency"], 1);
+        assert!(
+            !r.level(Severity::High)
+                .false_by_story
+                .contains_key("routine")
+        );
+        assert!(r.render().contains("false alerts by benign story"));
     }
 
     fn takeover(account: &str, start: &str, event: &str) -> Takeover {

@@ -68,6 +68,14 @@ enum Command {
         /// Share of accounts taken over after the warm-up.
         #[arg(long, default_value_t = 0.05)]
         attack_share: f64,
+        /// Attack styles and benign stories to leave out, comma-separated
+        /// (to tune with them held back, then measure on them). Styles:
+        /// credential_stuffing, foreign_phishing, session_hijack,
+        /// oauth_consent, sim_swap_slow, admin_hijack, cookie_theft,
+        /// local_proxy. Stories: agency, phone_replacement, cloud_desktop,
+        /// scheduled_api, new_app, travel_new_device.
+        #[arg(long, value_delimiter = ',')]
+        without: Vec<String>,
         /// Output folder for events.ndjson and truth.json.
         #[arg(long)]
         out: PathBuf,
@@ -551,10 +559,21 @@ fn run() -> Result<()> {
             days,
             seed,
             attack_share,
+            without,
             out,
         } => {
             if accounts == 0 || days == 0 {
                 bail!("--accounts and --days must be at least 1");
+            }
+            for w in &without {
+                if !sim::STYLES.contains(&w.as_str()) && !sim::BEHAVIOURS.contains(&w.as_str()) {
+                    bail!(
+                        "--without: {w:?} is neither an attack style nor a benign story (see --help)"
+                    );
+                }
+            }
+            if sim::STYLES.iter().all(|s| without.iter().any(|w| w == s)) {
+                bail!("--without leaves no attack style");
             }
             if !(0.0..=1.0).contains(&attack_share) {
                 bail!("--attack-share must be within 0..1");
@@ -564,6 +583,7 @@ fn run() -> Result<()> {
                 days,
                 seed,
                 attack_share,
+                without,
                 ..Default::default()
             };
             let truth = run_simulate(&cfg, &out)?;

@@ -365,6 +365,7 @@ impl<'a> Scanner<'a> {
                 b"id" => d.id = p.once(&mut seen, 0, Self::opt_string)?,
                 b"user_agent" => d.user_agent = p.once(&mut seen, 1, Self::opt_string)?,
                 b"client" => d.client = p.once(&mut seen, 2, Self::opt_string)?,
+                b"session" => d.session = p.once(&mut seen, 3, Self::opt_string)?,
                 _ => p.skip(2)?,
             }
             Some(())
@@ -590,6 +591,7 @@ mod tests {
         ("id", Ty::Str),
         ("user_agent", Ty::Str),
         ("client", Ty::Str),
+        ("session", Ty::Str),
     ];
     const POST: &[(&str, Ty)] = &[
         ("client", Ty::Str),

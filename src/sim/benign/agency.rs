@@ -1,0 +1,168 @@
+//! Story `agency`: a campaign agency is given an editor role by the
+//! account's long-standing admin, from the office, on the admin's usual
+//! device. The agency's staff then sign in from the agency's own network
+//! on their own laptops, authorise their scheduling tool, and post through
+//! it, linking to the campaign's site, for one or two weeks; then the
+//! admin usually revokes the role. Everything about the agency is new to
+//! the account: network, devices, actors, posting client, link domain.
+
+use super::{Life, Today, staff};
+use crate::sim::Rng;
+use crate::sim::people::{Account, Device, Ev, Out, Place, ip_in, new_device, session_id};
+use crate::sim::world::{AGENCY_NETS, AGENCY_TOOLS, City, FIRST_NAMES, Net};
+use crate::time::{DAY, HOUR, Millis, SECOND};
+
+pub(crate) struct Plan {
+    first: u32,
+    days: u32,
+    members: Vec<(String, Device)>,
+    net: (City, Net),
+    tool: &'static str,
+    site: String,
+    /// The admin authorises the tool (else an agency member does).
+    admin_authorises: bool,
+}
+
+impl Plan {
+    pub(crate) fn draw(rng: &mut Rng, days: u32) -> Option<Plan> {
+        if days < 10 || !rng.chance(0.12) {
+            return None;
+        }
+        let name = format!(
+            "{}{}",
+            rng.pick(&["kreasi", "media", "prima", "cipta", "studio"]),
+            rng.below(100)
+        );
+        let members = (0..rng.range(1, 3))
+            .map(|_| {
+                let actor = format!("{}@{name}", rng.pick(FIRST_NAMES));
+                (actor, new_device(rng, false))
+            })
+            .collect();
+        Some(Plan {
+            first: 3 + rng.below((days - 6) as u64) as u32,
+            days: rng.range(7, 15) as u32,
+            members,
+            net: *rng.pick(AGENCY_NETS),
+            tool: AGENCY_TOOLS[rng.below(AGENCY_TOOLS.len() as u64) as usize],
+            site: format!(
+                "{}{}.id",
+                rng.pick(&["ayo", "gerakan", "sehat", "bangga", "pintar"]),
+                rng.pick(&["vaksin", "pajak", "sekolah", "umkm", "pangan"])
+            ),
+            admin_authorises: rng.chance(0.5),
+        })
+    }
+}
+
+fn place(plan: &Plan, rng: &mut Rng) -> Place {
+    let (city, net) = plan.net;
+    Place {
+        city,
+        net,
+        ip: ip_in(net, 60 + rng.below(3) as u32, rng.below(250)),
+        accuracy_km: 20.0,
+    }
+}
+
+pub(crate) fn day(acct: &mut Account, life: &mut Life, d: Today, rng: &mut Rng, out: &mut Out) {
+    let Some(plan) = life.agency.as_ref() else {
+        return;
+    };
+    if d.day < plan.first || d.day > plan.first + plan.days {
+        return;
+    }
+    let admin = acct.staff[staff::admin(acct)].clone();
+    let office = acct.office(rng);
+    let t0 = d.at(acct, 9.5 + rng.f64() * 4.0);
+    let mut last = t0;
+    if d.day == plan.first {
+        for (actor, _) in &plan.members {
+            let grant = Ev {
+                change: vec![
+                    ("action", "grant".into()),
+                    ("target", actor.clone()),
+                    ("role", "editor".into()),
+                ],
+                ..Ev::from("role_change", &admin.actor, &admin.laptop, &office)
+            };
+            out.emit(acct, t0, &grant);
+        }
+    }
+    if d.day == plan.first + plan.days {
+        if rng.chance(0.6) {
+            for (actor, _) in &plan.members {
+                let revoke = Ev {
+                    change: vec![("action", "revoke".into()), ("target", actor.clone())],
+                    ..Ev::from("role_change", &admin.actor, &admin.laptop, &office)
+                };
+                out.emit(acct, t0, &revoke);
+            }
+        }
+        return;
+    }
+    if !d.weekday && d.day != plan.first {
+        return;
+    }
+    let plan = life.agency.as_ref().expect("agency");
+    for (i, (actor, laptop)) in plan.members.iter().enumerate() {
+        let at = t0 + (1 + rng.below(3)) as Millis * HOUR + rng.below(600) as Millis * SECOND;
+        let here = place(plan, rng);
+        let session = session_id(rng);
+        let session = acct.sessions.then_some(session);
+        let login = Ev {
+            outcome: Some("success"),
+            session: session.clone(),
+            ..Ev::from("login", actor, laptop, &here)
+        };
+        out.emit(acct, at, &login);
+        let mut t = at + (5 + rng.below(20)) as Millis * 60 * SECOND;
+        if d.day == plan.first && i == 0 {
+            let (who, device, from) = if plan.admin_authorises {
+                (&admin.actor, &admin.laptop, office.clone())
+            } else {
+                (actor, laptop, here.clone())
+            };
+            let grant = Ev {
+                change: vec![("action", "grant".into()), ("app", plan.tool.into())],
+                session: session.clone().filter(|_| !plan.admin_authorises),
+                ..Ev::from("app_authorization", who, device, &from)
+            };
+            out.emit(acct, t, &grant);
+        }
+        for _ in 0..rng.range(1, 5) {
+            t += (10 + rng.below(90)) as Millis * 60 * SECOND;
+            let links = if rng.chance(0.7) {
+                vec![format!("https://{}/{}", plan.site, rng.below(1000))]
+            } else {
+                vec![super::posting::usual_link(acct, rng)]
+            };
+            let ev = if rng.chance(0.6) {
+                let (city, net) = super::posting::tool_server(plan.tool);
+                Ev {
+                    kind: "post",
+                    actor: Some(actor),
+                    device_client_only: Some("api"),
+                    post_client: Some(plan.tool),
+                    links,
+                    ip: Some(ip_in(net, 90, rng.below(250))),
+                    city: Some(city),
+                    net: Some(net),
+                    accuracy_km: Some(50.0),
+                    ..Default::default()
+                }
+            } else {
+                Ev {
+                    post_client: Some("X Web App"),
+                    links,
+                    session: session.clone(),
+                    ..Ev::from("post", actor, laptop, &here)
+                }
+            };
+            out.emit(acct, t, &ev);
+        }
+        last = last.max(t);
+    }
+    let end = d.start.max(last) + DAY;
+    life.told(acct, "agency", d.start, end);
+}

@@ -1,0 +1,64 @@
+//! Story `phone_replacement`: a staff member replaces a phone. Often that
+//! is all (the new phone simply signs in); about half the time the
+//! authenticator moves too: the new phone signs in on a familiar network
+//! (the office Wi-Fi, home, sometimes the carrier), the old two-factor
+//! method is removed and a new one added within minutes, and sometimes
+//! the recovery phone is updated.
+
+use super::{Life, Today, signins};
+use crate::sim::Rng;
+use crate::sim::people::{Account, Ev, Out, new_device};
+use crate::time::{MINUTE, Millis, SECOND};
+
+pub(crate) fn day(
+    acct: &mut Account,
+    life: &mut Life,
+    d: Today,
+    rng: &mut Rng,
+    out: &mut Out,
+    on: bool,
+) {
+    for si in 0..acct.staff.len() {
+        let s = &acct.staff[si];
+        if s.joined > d.day || s.left.is_some_and(|l| l <= d.day) || !rng.chance(1.0 / 150.0) {
+            continue;
+        }
+        acct.staff[si].phone = new_device(rng, true);
+        acct.staff[si].phone_at = None;
+        if !on || !rng.chance(0.5) {
+            continue;
+        }
+        let s = acct.staff[si].clone();
+        let place = match rng.below(10) {
+            0..5 => acct.office(rng),
+            5..8 => acct.home(&s, rng, d.day),
+            _ => acct.mobile(rng),
+        };
+        let mut t = d.at(acct, 8.5 + rng.f64() * 8.0);
+        let start = t;
+        signins::sign_in(acct, si, &s.phone, &place, t, rng, out);
+        let session = acct.staff[si]
+            .phone_at
+            .as_ref()
+            .map(|(_, id)| id.clone())
+            .filter(|_| acct.sessions);
+        let mut change = |kind: &'static str, what: Vec<(&'static str, String)>, t: Millis| {
+            let ev = Ev {
+                change: what,
+                session: session.clone(),
+                ..Ev::from(kind, &s.actor, &s.phone, &place)
+            };
+            out.emit(acct, t, &ev);
+        };
+        t += (2 + rng.below(8)) as Millis * MINUTE;
+        change("mfa_change", vec![("action", "remove_method".into())], t);
+        t += (30 + rng.below(15 * 60)) as Millis * SECOND;
+        change("mfa_change", vec![("action", "add_method".into())], t);
+        if rng.chance(0.3) {
+            t += (1 + rng.below(20)) as Millis * MINUTE;
+            change("recovery_change", vec![("field", "phone".into())], t);
+        }
+        life.told(acct, "phone_replacement", start, t);
+        life.ended("phone_replacement");
+    }
+}
