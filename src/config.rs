@@ -166,6 +166,8 @@ pub struct DetectConfig {
     pub alert_max_bytes: usize,
     pub long_window_weight: f64,
     pub evidence_half_life: String,
+    pub vouch_window: String,
+    pub vouched_weight: f64,
 }
 
 impl DetectConfig {
@@ -177,6 +179,9 @@ impl DetectConfig {
     }
     pub fn evidence_half_life_ms(&self) -> Millis {
         parse_duration(&self.evidence_half_life).unwrap_or(0)
+    }
+    pub fn vouch_window_ms(&self) -> Millis {
+        parse_duration(&self.vouch_window).unwrap_or(0)
     }
 }
 
@@ -195,6 +200,9 @@ pub struct SeverityConfig {
     pub medium: f64,
     pub high: f64,
     pub critical: f64,
+    pub access_only_min: String,
+    pub action_only_min: String,
+    pub posting_habits_max: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -225,11 +233,13 @@ impl PostingConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworksConfig {
+    pub builtin_hosting_asns: bool,
     pub hosting_asns: Vec<u64>,
     pub hosting_org_keywords: Vec<String>,
     pub corporate_asns: Vec<u64>,
     pub mobile_org_keywords: Vec<String>,
     pub automation_user_agents: Vec<String>,
+    pub platform_tokens: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -271,6 +281,10 @@ pub struct Weights {
     pub sequence: f64,
     pub security_cluster: f64,
     pub posts_via_new_app: f64,
+    pub session_without_sign_in: f64,
+    pub session_moved: f64,
+    pub familiar_change: f64,
+    pub session_residential: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -628,6 +642,7 @@ impl Config {
         dur("detect.long_window", &self.detect.long_window);
         dur("posting.burst_window", &self.posting.burst_window);
         dur("detect.evidence_half_life", &self.detect.evidence_half_life);
+        dur("detect.vouch_window", &self.detect.vouch_window);
         dur("kafka.batch_linger", &self.kafka.batch_linger);
         dur("kafka.commit_interval", &self.kafka.commit_interval);
         dur("kafka.drain_timeout", &self.kafka.drain_timeout);
@@ -697,6 +712,12 @@ impl Config {
         for (name, v) in [
             ("learning.weight", self.learning.weight),
             ("detect.long_window_weight", self.detect.long_window_weight),
+            ("detect.vouched_weight", self.detect.vouched_weight),
+            ("weights.familiar_change", self.weights.familiar_change),
+            (
+                "weights.session_residential",
+                self.weights.session_residential,
+            ),
             (
                 "weights.correlated_novelty",
                 self.weights.correlated_novelty,
@@ -950,7 +971,10 @@ fn merge(
                     .expect("merged mirrors schema");
                 merge(sub_schema, sub_merged, sub_layer, path, origin, problems);
             }
-            (Some(expected), value) => match coerce(expected, value) {
+            (Some(expected), value) => match coerce(
+                &empty_array_prototype(&dotted).unwrap_or_else(|| expected.clone()),
+                value,
+            ) {
                 Ok(v) => {
                     merged.insert(key, v);
                 }
@@ -962,6 +986,17 @@ fn merge(
         }
         path.pop();
     }
+}
+
+/// Arrays whose default is empty have no element to check items against:
+/// their element type, by key.
+fn empty_array_prototype(dotted: &str) -> Option<Value> {
+    let proto = match dotted {
+        "networks.hosting_asns" | "networks.corporate_asns" => Value::Integer(0),
+        "apps.trusted_link_domains" | "networks.platform_tokens" => Value::String(String::new()),
+        _ => return None,
+    };
+    Some(Value::Array(vec![proto]))
 }
 
 /// Accepts `value` where `expected`'s type belongs; integers stand for

@@ -775,7 +775,25 @@ fn evaluate(
     let mut case = st.case.take().unwrap_or_else(|| {
         stats.cases_opened += 1;
         let id = hash_bytes(format!("{}\0{}", ev.account, ev.id).as_bytes());
-        Box::new(Case::new(id, ev.time))
+        let mut case = Box::new(Case::new(id, ev.time));
+        // Values first seen today, once or twice, came just before the
+        // case: possibly with it (a sign-in that arrived before the reset
+        // it followed, within the allowed lateness). They are tentative
+        // like those seen during the case, so they never reassure.
+        let today = day16(ev.time);
+        let fresh = |s: &state::Slot| s.count <= 2 && s.last_day == today;
+        let keys = st
+            .devices
+            .iter()
+            .filter(|s| fresh(s))
+            .chain(st.networks.iter().filter(|s| fresh(s)))
+            .chain(st.ip_ranges.iter().filter(|s| fresh(s)))
+            .chain(st.agents.iter().filter(|s| fresh(s)))
+            .map(|s| s.key);
+        for k in keys {
+            case.add_tentative(k);
+        }
+        case
     });
     case.last = case.last.max(ev.time);
     // The latest risky access is the one later actions follow.
@@ -864,12 +882,7 @@ fn evaluate(
 
     case.add_event(&ev.id, cfg.detect.max_evidence);
     case.rescore(ev.time, half_life);
-    let has_action = case.signals.iter().any(|s| !s.sig.is_access());
-    let mut severity = Severity::from_score(case.score, &cfg.severity);
-    // Critical is a promise of confirmed misuse: access alone tops at high.
-    if !has_action && severity == Some(Severity::Critical) {
-        severity = Some(Severity::High);
-    }
+    let severity = case.severity(&cfg.severity);
     if let Some(sev) = severity
         && Some(sev) > case.emitted
     {
@@ -1020,6 +1033,10 @@ fn learn(
         st.failures = Default::default();
     }
     let session = login || ev.kind == EventKind::PasswordReset || acc.device != 0;
+    if !quarantined && (login || ev.kind == EventKind::PasswordReset) {
+        // The sign-in behind this session (session continuity).
+        st.set_session(acc.session, acc.network, secs32(ev.time));
+    }
     if !quarantined {
         if session && acc.located {
             let first_located = st.countries.n == 0 && st.networks.n == 0;
@@ -1091,14 +1108,11 @@ fn learn(
                         && !case_risky
                         && familiar_device
                         && (st.is_admin(acc.actor) || st.actors.count(acc.actor) >= 10);
-                    push_grant(
-                        &mut st.role_grants,
-                        Grant {
-                            key: target,
-                            at: secs32(ev.time),
-                            trusted,
-                        },
-                    );
+                    st.push_role_grant(Grant {
+                        key: target,
+                        at: secs32(ev.time),
+                        trusted,
+                    });
                     if trusted && signals::is_admin_role(ch.role.as_deref().unwrap_or("")) {
                         st.add_admin(target);
                     }
@@ -1109,12 +1123,25 @@ fn learn(
         }
         EventKind::AppAuthorization if ev.change.action.as_deref() == Some("grant") => {
             let app = ev.change.app.as_deref().map_or(0, key32_ignore_case);
+            // An app is vouched for like a person: granted by an
+            // established or vouched actor, from a familiar device (or the
+            // vouched actor's own), outside any risky session.
+            let vouched = model.vouched(ev.time, acc.actor, st);
+            let case_risky = st
+                .case
+                .as_ref()
+                .is_some_and(|c| c.risky_access.is_some() || c.is_tentative(acc.device));
+            let established = st.is_admin(acc.actor) || st.actors.count(acc.actor) >= 10;
+            let familiar_device = acc.device == 0 || st.devices.count(acc.device) >= 3;
             push_grant(
                 &mut st.app_grants,
                 Grant {
                     key: app,
                     at: secs32(ev.time),
-                    trusted: !suspicious,
+                    trusted: !suspicious
+                        && !case_risky
+                        && (established || vouched)
+                        && (familiar_device || vouched),
                 },
             );
         }

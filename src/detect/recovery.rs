@@ -71,6 +71,12 @@ pub fn subject(h: &Hit, ev: &Event<'_>, acc: &Access, st: &AccountState, out: &m
             put(ev.device.id.as_deref());
             acc.device
         }
+        Sig::SessionWithoutSignIn | Sig::SessionMoved => {
+            // The device whose session was replayed (its network is in
+            // the access keys, which feedback teaches).
+            put(ev.device.id.as_deref().or(ev.device.session.as_deref()));
+            0
+        }
         Sig::NewUserAgent | Sig::AutomationUserAgent => {
             put(ev.device.user_agent.as_deref());
             acc.agent
@@ -150,6 +156,18 @@ pub fn steps(account: &str, case: &Case, sev: Severity) -> Vec<Step> {
         let _ = write!(text, "; sign-ins came through {n}");
     }
     plan.add("sign_out_sessions", text);
+    if let Some((d, at)) = ev
+        .subject(&[Sig::SessionMoved, Sig::SessionWithoutSignIn])
+        .filter(|(d, _)| !d.is_empty())
+    {
+        plan.add(
+            "check_device_for_malware",
+            format!(
+                "A session of {d} was used at {} from a network where it never signed in: its cookies or tokens were copied. Check {d} for an infostealer and clear its browser sessions before it signs in again",
+                t(at)
+            ),
+        );
+    }
 
     let mut text = String::from("Reset the password from a device the team has used before");
     if let Some((d, _)) = device.filter(|(d, _)| !d.is_empty()) {

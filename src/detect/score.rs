@@ -129,8 +129,17 @@ impl CaseSignalV1 {
 }
 
 thread_local! {
-    /// Set while a state of format 1 is read (see [`reading_format`]).
-    static READING_V1: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The format of the state being read, 0 for the current one (see
+    /// [`reading_format`]).
+    static READING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The state format being read (`u32::MAX`: the current one).
+pub fn reading() -> u32 {
+    match READING.with(|v| v.get()) {
+        0 => u32::MAX,
+        f => f,
+    }
 }
 
 /// Runs `f` reading case signals in the layout of state `format`. The
@@ -138,15 +147,15 @@ thread_local! {
 /// pass it down to a nested type: a thread-local flag, set for the call,
 /// is the narrowest way.
 pub fn reading_format<T>(format: u32, f: impl FnOnce() -> T) -> T {
-    READING_V1.with(|v| v.set(format == 1));
+    READING.with(|v| v.set(format));
     let out = f();
-    READING_V1.with(|v| v.set(false));
+    READING.with(|v| v.set(0));
     out
 }
 
 impl<'de> Deserialize<'de> for CaseSignal {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if READING_V1.with(|v| v.get()) {
+        if reading() == 1 {
             return Ok(CaseSignalV1::deserialize(d)?.with(String::new(), 0, [0; 6]));
         }
         let (v1, subject, key, access) = <(CaseSignalV1, String, u32, AccessKeys)>::deserialize(d)?;
@@ -196,6 +205,69 @@ pub struct Case {
 }
 
 impl Case {
+    /// The severity the case's score earns under the evidence policy
+    /// (`[severity]` in the configuration): evidence of access and of
+    /// action alerts at any severity; critical needs a misuse (a change,
+    /// grant, burst or new link); access alone alerts from
+    /// `access_only_min` up; action alone
+    /// from `action_only_min` up; posting habits alone at most
+    /// `posting_habits_max`.
+    pub fn severity(&self, cfg: &crate::config::SeverityConfig) -> Option<Severity> {
+        let mut sev = Severity::from_score(self.score, cfg)?;
+        // Each kind must carry weight (a nat or more in all), not only a
+        // trace of some weak signal.
+        let weight = |access: bool| -> f64 {
+            self.signals
+                .iter()
+                .filter(|s| s.sig.is_access() == access)
+                .map(|s| s.contribution)
+                .sum()
+        };
+        // Access and action make one story when the action came from the
+        // access (the same device or the same person; a sequence signal
+        // says so by itself): a new laptop on one trip and a night-time
+        // thread by the office are two stories, each of one kind.
+        let linked = |s: &CaseSignal| {
+            s.sequence
+                || self.signals.iter().any(|a| {
+                    a.sig.is_access()
+                        && ((a.access[3] != 0 && a.access[3] == s.access[3])
+                            || (a.access[5] != 0 && a.access[5] == s.access[5]))
+                })
+        };
+        let linked_action: f64 = self
+            .signals
+            .iter()
+            .filter(|s| !s.sig.is_access() && linked(s))
+            .map(|s| s.contribution)
+            .sum();
+        let (access, action) = (weight(true) >= 1.0, weight(false) >= 1.0);
+        let story = access && linked_action >= 1.0;
+        let habits_only = self.signals.iter().all(|s| {
+            !s.sequence
+                && matches!(
+                    s.sig,
+                    Sig::UnusualPostHour | Sig::PostBurst | Sig::NewLinkDomain | Sig::NewPostClient
+                )
+        });
+        let min = |name: &str| Severity::parse(name).unwrap_or(Severity::High);
+        // Critical is a promise of misuse: a change, a grant, a burst or a
+        // new link, not only access or a new posting client or hour.
+        if !self.signals.iter().any(|s| s.sig.is_sequence_action()) {
+            sev = sev.min(Severity::High);
+        }
+        if habits_only {
+            sev = sev.min(min(&cfg.posting_habits_max));
+        }
+        let floor = match (story, access, action) {
+            (true, ..) => Severity::Low,
+            (false, true, true) => min(&cfg.action_only_min).min(min(&cfg.access_only_min)),
+            (false, true, false) => min(&cfg.access_only_min),
+            _ => min(&cfg.action_only_min),
+        };
+        (sev >= floor).then_some(sev)
+    }
+
     pub fn new(id: u64, at: Millis) -> Case {
         Case {
             id,
@@ -332,6 +404,63 @@ mod tests {
             key: 0,
             access: [0; 6],
         }
+    }
+
+    /// A case of `signals` (signal, contribution, device key), scored.
+    fn case_of(signals: &[(Sig, f64, u32)]) -> Case {
+        let mut case = Case::new(1, 0);
+        for (s, c, device) in signals {
+            let mut cs = sig(*s, *c);
+            cs.access[3] = *device;
+            case.add_signal(cs, 0);
+        }
+        case.rescore(0, 0);
+        case
+    }
+
+    #[test]
+    fn the_evidence_policy_sets_the_lowest_severity_of_each_kind_of_case() {
+        let cfg = crate::config::Config::default().severity;
+        // Access and action from one device: a story, alerts from low.
+        let story = case_of(&[(Sig::NewCountry, 3.0, 7), (Sig::ProfileChanged, 2.0, 7)]);
+        assert_eq!(story.severity(&cfg), Some(Severity::Low));
+        // The same weights from two devices: two stories of one kind
+        // each, below medium: nothing.
+        let apart = case_of(&[(Sig::NewCountry, 3.0, 7), (Sig::ProfileChanged, 2.0, 8)]);
+        assert_eq!(apart.severity(&cfg), None);
+        // Access alone: nothing until high, and never critical.
+        assert_eq!(
+            case_of(&[(Sig::NewCountry, 3.0, 7), (Sig::NewDevice, 3.5, 7)]).severity(&cfg),
+            None
+        );
+        let strong = case_of(&[
+            (Sig::NewCountry, 4.0, 7),
+            (Sig::NewDevice, 4.0, 7),
+            (Sig::HostingNetwork, 4.0, 7),
+        ]);
+        assert_eq!(strong.severity(&cfg), Some(Severity::High));
+        // Action alone: from medium.
+        assert_eq!(
+            case_of(&[(Sig::MfaDisabled, 3.0, 0), (Sig::RecoveryChanged, 2.0, 0)]).severity(&cfg),
+            None
+        );
+        assert_eq!(
+            case_of(&[(Sig::MfaDisabled, 3.0, 0), (Sig::RecoveryChanged, 3.5, 0)]).severity(&cfg),
+            Some(Severity::Medium)
+        );
+        // Posting habits alone: at most medium, however strong.
+        let habits = case_of(&[
+            (Sig::PostBurst, 4.0, 7),
+            (Sig::UnusualPostHour, 2.5, 7),
+            (Sig::NewLinkDomain, 3.0, 7),
+        ]);
+        assert!(habits.score >= cfg.high);
+        assert_eq!(habits.severity(&cfg), Some(Severity::Medium));
+        // A trace of access (under a nat) does not make a story.
+        assert_eq!(
+            case_of(&[(Sig::NewIpRange, 0.5, 7), (Sig::ProfileChanged, 4.5, 7)]).severity(&cfg),
+            None
+        );
     }
 
     #[test]

@@ -66,10 +66,14 @@ pub enum Sig {
     ProfileChanged,
     // Sequences.
     SecurityCluster,
+    // Session continuity (access signals added in state format 3, after
+    // the others so that older snapshots' signal indices still read).
+    SessionWithoutSignIn,
+    SessionMoved,
 }
 
 impl Sig {
-    pub const COUNT: usize = Sig::SecurityCluster as usize + 1;
+    pub const COUNT: usize = Sig::SessionMoved as usize + 1;
     /// Every signal, in index order (metric labels are made from it).
     pub const ALL: [Sig; Sig::COUNT] = [
         Sig::NewCountry,
@@ -100,6 +104,8 @@ impl Sig {
         Sig::AppGranted,
         Sig::ProfileChanged,
         Sig::SecurityCluster,
+        Sig::SessionWithoutSignIn,
+        Sig::SessionMoved,
     ];
 
     pub fn name(self) -> &'static str {
@@ -133,6 +139,8 @@ impl Sig {
             AppGranted => "app_granted",
             ProfileChanged => "profile_changed",
             SecurityCluster => "security_change_cluster",
+            SessionWithoutSignIn => "session_without_sign_in",
+            SessionMoved => "session_moved",
         }
     }
 
@@ -160,6 +168,7 @@ impl Sig {
     /// Access signals describe the session (where / what / who).
     pub fn is_access(self) -> bool {
         (self as u8) <= (Sig::FailedLoginBurst as u8)
+            || matches!(self, Sig::SessionWithoutSignIn | Sig::SessionMoved)
     }
 
     /// Novelty signals depend on a learned baseline, so they count less
@@ -180,12 +189,14 @@ impl Sig {
                 | PostBurst
                 | NewPostClient
                 | NewLinkDomain
+                | SessionWithoutSignIn
+                | SessionMoved
         )
     }
 
     /// Actions (what was done, rather than from where).
     pub fn is_action(self) -> bool {
-        (self as u8) >= (Sig::UnusualPostHour as u8) && self != Sig::SecurityCluster
+        (self as u8) >= (Sig::UnusualPostHour as u8) && (self as u8) < (Sig::SecurityCluster as u8)
     }
 
     /// Actions that a risky access before them turns into a sequence: the
@@ -246,6 +257,8 @@ const ALL_SIGS: [Sig; Sig::COUNT] = {
         AppGranted,
         ProfileChanged,
         SecurityCluster,
+        SessionWithoutSignIn,
+        SessionMoved,
     ]
 };
 
@@ -349,8 +362,10 @@ impl Population {
 #[derive(Debug, Clone)]
 pub struct Model {
     pub cfg: Config,
+    /// Sorted, deduplicated: built-in list and configured ones.
     hosting_asns: Vec<u64>,
     corporate_asns: Vec<u64>,
+    platform_words: Vec<String>,
     hosting_words: Vec<String>,
     mobile_words: Vec<String>,
     automation_words: Vec<String>,
@@ -385,6 +400,11 @@ pub struct Access {
     /// The user agent names an automation tool (set by the detector from
     /// its per-agent cache; see `Model::is_automation`).
     pub automation: bool,
+    /// The session: a hash of the platform's session id
+    /// (`device.session`) when given, else the device key; 0 for none.
+    pub session: u32,
+    /// `session` is the platform's session id.
+    pub session_id: bool,
 }
 
 impl Access {
@@ -417,7 +437,22 @@ impl Model {
     /// cache the answer per agent key.
     pub fn is_automation(&self, user_agent: &str) -> bool {
         lower_contains(user_agent, &self.automation_words)
+            || (!self.platform_words.is_empty()
+                && !user_agent.trim().is_empty()
+                && !lower_contains(user_agent, &self.platform_words))
     }
+}
+
+/// The built-in hosting ASNs (`config/hosting-asns.txt`: lines "AS123 #
+/// comment"; see its header for the source and licence).
+pub fn builtin_hosting_asns() -> impl Iterator<Item = u64> {
+    include_str!("../../config/hosting-asns.txt")
+        .lines()
+        .filter_map(|l| l.strip_prefix("AS"))
+        .filter_map(|l| {
+            let end = l.find(|c: char| !c.is_ascii_digit()).unwrap_or(l.len());
+            l[..end].parse().ok()
+        })
 }
 
 fn lower_contains(hay: &str, words: &[String]) -> bool {
@@ -532,8 +567,15 @@ pub fn poisson_tail(lambda: f64, k: u32) -> f64 {
 impl Model {
     pub fn new(cfg: Config) -> Model {
         let low = |v: &[String]| v.iter().map(|s| s.to_ascii_lowercase()).collect::<Vec<_>>();
+        let mut hosting_asns = cfg.networks.hosting_asns.clone();
+        if cfg.networks.builtin_hosting_asns {
+            hosting_asns.extend(builtin_hosting_asns());
+        }
+        hosting_asns.sort_unstable();
+        hosting_asns.dedup();
         Model {
-            hosting_asns: cfg.networks.hosting_asns.clone(),
+            hosting_asns,
+            platform_words: low(&cfg.networks.platform_tokens),
             corporate_asns: cfg.networks.corporate_asns.clone(),
             hosting_words: low(&cfg.networks.hosting_org_keywords),
             mobile_words: low(&cfg.networks.mobile_org_keywords),
@@ -581,7 +623,7 @@ impl Model {
         let corporate = asn != 0 && self.corporate_asns.contains(&asn);
         let hosting = !corporate
             && (src.hosting == Some(true)
-                || (asn != 0 && self.hosting_asns.contains(&asn))
+                || (asn != 0 && self.hosting_asns.binary_search(&asn).is_ok())
                 || org.hosting);
         Access {
             country,
@@ -599,6 +641,15 @@ impl Model {
             corporate,
             located: country != NO_COUNTRY || asn != 0 || src.ip.is_some(),
             automation: agent.1,
+            session: match ev.device.session.as_deref() {
+                Some(id) if !id.is_empty() => key32(id),
+                _ => ev.device.id.as_deref().map_or(0, key32),
+            },
+            session_id: ev
+                .device
+                .session
+                .as_deref()
+                .is_some_and(|id| !id.is_empty()),
         }
     }
 
@@ -644,13 +695,15 @@ impl Model {
         let w = &self.cfg.weights;
         let first = hits.len();
         let login = ev.kind == EventKind::Login;
-        let onboarding = acc.actor != 0
-            && !st.case.as_ref().is_some_and(|c| c.is_tentative(acc.actor))
-            && st.role_grants.iter().any(|g| {
-                g.key == acc.actor
-                    && g.trusted
-                    && ev.time - super::state::secs_to_ms(g.at) <= self.long_ms * 7
-            });
+        // Whom an established actor vouched for: novelties count less. A
+        // post through an app vouched for comes from the app's servers:
+        // their network and agent are the app's, expected too.
+        let vouched = self.vouched(ev.time, acc.actor, st) || self.app_vouched(ev, st);
+        let vouch = if vouched {
+            self.cfg.detect.vouched_weight
+        } else {
+            1.0
+        };
 
         // Location: sign-ins and events of a device session carry it (posts
         // through an app's servers, without a device, do not).
@@ -705,37 +758,49 @@ impl Model {
             hits.push(new_country_hit());
         }
 
+        // A device session acting from a network the account barely knows,
+        // with no sign-in from there behind it: a replayed cookie or token.
+        let replayed = !login && self.session_signals(ev, acc, st, hits);
+
         // Device, or the agent family when there is no device id. A familiar
         // device id with a browser family the account never used is a
-        // replayed session, not a familiar device.
-        let device_scale = if onboarding { 0.25 } else { 1.0 };
+        // replayed session, not a familiar device; nor is a familiar device
+        // id carried by a session that moved (the id travels with it).
         let agent_new = acc.agent != 0 && st.agents.n > 0 && st.agents.count(acc.agent) == 0;
         if acc.device != 0 && st.devices.n > 0 {
             if st.devices.count(acc.device) == 0 {
-                let c = self.novelty(w.attacker_new_device, st.devices.p_new()) * device_scale;
+                // A known person's new device where they work is a
+                // replacement (a new phone, a new laptop) far more often.
+                let replacement = if self.established(acc.actor, st) && self.familiar_place(acc, st)
+                {
+                    w.familiar_change
+                } else {
+                    1.0
+                };
+                let c = self.novelty(w.attacker_new_device, st.devices.p_new()) * replacement;
                 hits.push(
                     Hit::new(Sig::NewDevice, c.max(0.0))
                         .with(st.devices.iter().count() as f64, 0.0),
                 );
             } else if agent_new {
-                let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new()) * device_scale;
+                let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new());
                 hits.push(Hit::new(Sig::NewUserAgent, c.max(0.0)));
-            } else if let Some(c) =
-                self.familiar(w.attacker_known_device, &st.devices, acc.device, st)
+            } else if !replayed
+                && let Some(c) = self.familiar(w.attacker_known_device, &st.devices, acc.device, st)
             {
                 let n = st.devices.count(acc.device) as f64;
                 hits.push(Hit::new(Sig::KnownDevice, c).with(n, 0.0));
             }
         } else if agent_new {
-            let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new()) * device_scale;
+            let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new());
             hits.push(Hit::new(Sig::NewUserAgent, c.max(0.0)));
         }
         if acc.automation && st.agents.count(acc.agent) < 3 {
             hits.push(Hit::new(Sig::AutomationUserAgent, w.automation_user_agent));
         }
 
-        // Actor never seen acting on this account (and not just onboarded).
-        if acc.actor != 0 && st.actors.n > 0 && st.actors.count(acc.actor) == 0 && !onboarding {
+        // Actor never seen acting on this account (and not vouched for).
+        if acc.actor != 0 && st.actors.n > 0 && st.actors.count(acc.actor) == 0 && !vouched {
             let c = self.novelty(w.attacker_new_actor, st.actors.p_new());
             hits.push(
                 Hit::new(Sig::NewActor, c.max(0.0)).with(st.actors.iter().count() as f64, 0.0),
@@ -756,6 +821,16 @@ impl Model {
             }
         }
 
+        if vouched {
+            for h in hits[first..]
+                .iter_mut()
+                .filter(|h| h.sig.is_novelty() || h.sig == Sig::AutomationUserAgent)
+            {
+                h.c *= vouch;
+                h.raw = h.c;
+            }
+        }
+
         // Dependence between novelties of one access: keep the strongest,
         // discount the rest.
         let strongest = hits[first..]
@@ -772,6 +847,90 @@ impl Model {
                 }
             }
         }
+    }
+
+    /// Whether `actor` was vouched for: granted a role, within the vouch
+    /// window before `t`, in a grant that was trusted (by an established
+    /// actor from a familiar device outside any risky session; `learn`
+    /// decides). The newcomer is new to the account by definition: that
+    /// they first act while a case is open does not undo the vouching.
+    pub fn vouched(&self, t: Millis, actor: u32, st: &AccountState) -> bool {
+        actor != 0
+            && st.grants().any(|g| {
+                g.key == actor
+                    && g.trusted
+                    && (0..=self.cfg.detect.vouch_window_ms())
+                        .contains(&(t - super::state::secs_to_ms(g.at)))
+            })
+    }
+
+    /// Whether `ev` is a post through an app granted in a trusted context
+    /// (see `learn`) within the vouch window.
+    pub fn app_vouched(&self, ev: &Event<'_>, st: &AccountState) -> bool {
+        let Some(client) = ev.post.as_ref().and_then(|p| p.client.as_deref()) else {
+            return false;
+        };
+        let key = key32_ignore_case(client);
+        st.app_grants.iter().any(|g| {
+            g.key == key
+                && g.trusted
+                && (0..=self.cfg.detect.vouch_window_ms())
+                    .contains(&(ev.time - super::state::secs_to_ms(g.at)))
+        })
+    }
+
+    /// Session continuity (not for sign-ins, which start sessions): an
+    /// event of an existing device session, located on a network the account
+    /// barely knows (fewer than three uses, or first seen during the open
+    /// case), whose session did not sign in from that network. With the
+    /// platform's session id and a sign-in of that very session elsewhere,
+    /// the session moved mid-life; otherwise the session is inferred from
+    /// the device. Returns whether it fired.
+    fn session_signals(
+        &self,
+        ev: &Event<'_>,
+        acc: &Access,
+        st: &AccountState,
+        hits: &mut Vec<Hit>,
+    ) -> bool {
+        if acc.session == 0 || acc.network == 0 || !acc.located || st.networks.n == 0 {
+            return false;
+        }
+        if ev.kind == EventKind::PasswordReset {
+            return false; // a reset is its own sign-in
+        }
+        let behind = st.session(acc.session);
+        if behind.is_some_and(|s| s.network == acc.network) {
+            return false;
+        }
+        // A session that exists: one that signed in (by its id), or one
+        // of a device the account knows (a stolen cookie carries the
+        // victim's device). A device never seen, that never signed in,
+        // is new, which the device signals say; it has no session to
+        // have moved (a server posting through the API is such a one).
+        if behind.is_none() && (acc.device == 0 || st.devices.count(acc.device) == 0) {
+            return false;
+        }
+        let tentative = st
+            .case
+            .as_ref()
+            .is_some_and(|c| c.is_tentative(acc.network));
+        if st.networks.count(acc.network) >= 3 && !tentative {
+            return false;
+        }
+        let w = &self.cfg.weights;
+        let domestic = !acc.hosting
+            && acc.country != NO_COUNTRY
+            && st.countries.count(country_key(acc.country)) >= 3;
+        let scale = if domestic { w.session_residential } else { 1.0 };
+        let hit = match behind {
+            Some(b) if acc.session_id => {
+                Hit::new(Sig::SessionMoved, w.session_moved * scale).with(b.at as f64, 0.0)
+            }
+            _ => Hit::new(Sig::SessionWithoutSignIn, w.session_without_sign_in * scale),
+        };
+        hits.push(hit);
+        true
     }
 
     fn travel(&self, ev: &Event<'_>, acc: &Access, st: &AccountState, hits: &mut Vec<Hit>) {
@@ -830,6 +989,7 @@ impl Model {
         let w = &self.cfg.weights;
         let p = &self.cfg.posting;
         let posting = &st.posting;
+        let start = hits.len();
         let (hour, weekend) = crate::time::hour_and_weekend(ev.time, p.weekend_utc_offset_minutes);
         let (wk, hr) = (weekend as usize, hour as usize);
         let total: f64 = posting
@@ -880,15 +1040,30 @@ impl Model {
         }
 
         let Some(post) = ev.post.as_ref() else { return };
+        let first = hits.len();
+        let new_domains = self.new_link_domains(post, st);
         if let Some(client) = post.client.as_deref() {
             let key = key32_ignore_case(client);
-            let via_app = st
+            let grant = st
                 .app_grants
                 .iter()
-                .any(|g| g.key == key && ev.time - super::state::secs_to_ms(g.at) <= self.long_ms);
+                .find(|g| g.key == key && ev.time - super::state::secs_to_ms(g.at) <= self.long_ms);
             if st.post_clients.count(key) == 0 {
-                if via_app && !self.is_management_app(client) {
-                    hits.push(Hit::new(Sig::PostsViaNewApp, w.posts_via_new_app));
+                if let Some(g) = grant
+                    && !self.is_management_app(client)
+                {
+                    // An app granted in a trusted context (see `learn`) is
+                    // expected to post; what it posts decides: the usual
+                    // links at the usual pace are the team's new tool, new
+                    // domains or a burst are an app spreading its own.
+                    let spreading =
+                        new_domains > 0 || hits[..first].iter().any(|h| h.sig == Sig::PostBurst);
+                    let c = if g.trusted && !spreading {
+                        w.posts_via_new_app * self.cfg.detect.vouched_weight
+                    } else {
+                        w.posts_via_new_app
+                    };
+                    hits.push(Hit::new(Sig::PostsViaNewApp, c));
                 } else if st.post_clients.n >= 5 {
                     let mut c = self.novelty(0.7, st.post_clients.p_new());
                     if self.is_management_app(client) {
@@ -903,26 +1078,112 @@ impl Model {
                 }
             }
         }
-        if st.domains.n >= 5 {
-            let mut new = 0;
-            for link in post.links.iter() {
-                let host = url_host(link);
-                if host.is_empty() || self.trusted_domain(host) {
-                    continue;
-                }
-                if st.domains.count(key32_ignore_case(host)) == 0 {
-                    new += 1;
-                }
+        if new_domains > 0 {
+            let c = self.novelty(0.8, st.domains.p_new()).min(3.0);
+            if c > 0.0 {
+                hits.push(
+                    Hit::new(Sig::NewLinkDomain, c).with(new_domains as f64, st.domains.n as f64),
+                );
             }
-            if new > 0 {
-                let c = self.novelty(0.8, st.domains.p_new()).min(3.0);
-                if c > 0.0 {
-                    hits.push(
-                        Hit::new(Sig::NewLinkDomain, c).with(new as f64, st.domains.n as f64),
-                    );
+        }
+        // Posting habits of one post are dependent (a night-time
+        // announcement is both an odd hour and a quick thread): the
+        // strongest counts fully, the others at the correlated weight, as
+        // the novelties of one access do.
+        let habit = |s: Sig| {
+            matches!(
+                s,
+                Sig::UnusualPostHour | Sig::PostBurst | Sig::NewLinkDomain | Sig::NewPostClient
+            )
+        };
+        let strongest = hits[start..]
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| habit(h.sig) && h.c > 0.0)
+            .max_by(|a, b| a.1.c.total_cmp(&b.1.c))
+            .map(|(i, _)| start + i);
+        if let Some(top) = strongest {
+            for (i, h) in hits.iter_mut().enumerate().skip(start) {
+                if i != top && habit(h.sig) && h.c > 0.0 {
+                    h.c *= w.correlated_novelty;
+                    h.raw = h.c;
                 }
             }
         }
+        // A vouched actor's new tools and sites are the ones they were
+        // brought in with.
+        let acc_actor = ev.actor.as_deref().map_or(0, key32);
+        if self.vouched(ev.time, acc_actor, st) {
+            for h in hits[first..].iter_mut() {
+                h.c *= self.cfg.detect.vouched_weight;
+                h.raw = h.c;
+            }
+        }
+    }
+
+    /// Links of `post` to domains the account never linked (none until
+    /// five links are known; trusted domains never count).
+    fn new_link_domains(&self, post: &crate::decode::Post<'_>, st: &AccountState) -> u32 {
+        if st.domains.n < 5 {
+            return 0;
+        }
+        let mut new = 0;
+        for link in post.links.iter() {
+            let host = url_host(link);
+            if host.is_empty() || self.trusted_domain(host) {
+                continue;
+            }
+            if st.domains.count(key32_ignore_case(host)) == 0 {
+                new += 1;
+            }
+        }
+        new
+    }
+
+    /// Whether a security change is the account's own people re-enrolling:
+    /// by an established actor (an admin, or ten actions or more), from a
+    /// network the account uses (three uses or more, not first seen in
+    /// the open case), in a case with no reset through recovery and no
+    /// replayed session. A phone replacement looks like this; a SIM swap
+    /// starts with a reset, a stolen session or phished password comes
+    /// from somewhere the account does not work.
+    fn familiar_change(&self, acc: &Access, st: &AccountState) -> bool {
+        let case = st.case.as_ref();
+        // (A reset counts even when familiar context cancelled its score:
+        // the case's lock-out record keeps every reset of the short window.)
+        let alarming = case.is_some_and(|c| {
+            c.lockouts.iter().any(|(s, ..)| *s == Sig::PasswordReset)
+                || c.signals.iter().any(|s| {
+                    matches!(
+                        s.sig,
+                        Sig::PasswordReset | Sig::SessionWithoutSignIn | Sig::SessionMoved
+                    )
+                })
+        });
+        self.established(acc.actor, st) && self.familiar_place(acc, st) && !alarming
+    }
+
+    /// An admin, or an actor with ten actions or more on the account.
+    pub fn established(&self, actor: u32, st: &AccountState) -> bool {
+        actor != 0 && (st.is_admin(actor) || st.actors.count(actor) >= 10)
+    }
+
+    /// Where the account's people work from: a network (not a hosting
+    /// one) the account has used three times or more, or an IP range it
+    /// has used before; neither first seen in the open case. Broadband
+    /// ranges drift and carriers draw from shared pools, so the network
+    /// is the level that says "the office, someone's home, the usual
+    /// carrier". (A residential proxy on the staff's own ISP passes this
+    /// test; the `local_proxy` attack style measures what that costs.)
+    pub fn familiar_place(&self, acc: &Access, st: &AccountState) -> bool {
+        let tentative = |k| st.case.as_ref().is_some_and(|c| c.is_tentative(k));
+        let range =
+            acc.ip_range != 0 && st.ip_ranges.count(acc.ip_range) >= 2 && !tentative(acc.ip_range);
+        let network = !acc.hosting
+            && acc.network != 0
+            && st.networks.count(acc.network) >= 3
+            && !tentative(acc.network);
+        acc.located && (range || network)
     }
 
     /// Security and administration signals.
@@ -937,15 +1198,30 @@ impl Model {
         let w = &self.cfg.weights;
         let ch = &ev.change;
         let action = ch.action.as_deref().unwrap_or("");
+        // Re-enrolment (a phone replacement) by the account's own people
+        // from where they work counts less; see `familiar_change`.
+        let re_enrol = if self.familiar_change(acc, st) {
+            w.familiar_change
+        } else {
+            1.0
+        };
         match ev.kind {
             EventKind::MfaChange => match action {
                 "disable" => hits.push(Hit::new(Sig::MfaDisabled, w.mfa_disabled)),
-                "remove_method" => hits.push(Hit::new(Sig::MfaMethodRemoved, w.mfa_method_removed)),
+                "remove_method" => hits.push(Hit {
+                    // A lock-out cluster counts the change at full weight:
+                    // three kinds of change within minutes is no phone
+                    // replacement, in whatever order they arrive.
+                    raw: w.mfa_method_removed,
+                    ..Hit::new(Sig::MfaMethodRemoved, w.mfa_method_removed * re_enrol)
+                        .with(re_enrol, 0.0)
+                }),
                 _ => {}
             },
-            EventKind::RecoveryChange => {
-                hits.push(Hit::new(Sig::RecoveryChanged, w.recovery_changed))
-            }
+            EventKind::RecoveryChange => hits.push(Hit {
+                raw: w.recovery_changed,
+                ..Hit::new(Sig::RecoveryChanged, w.recovery_changed * re_enrol).with(re_enrol, 0.0)
+            }),
             EventKind::PasswordReset => hits.push(Hit::new(Sig::PasswordReset, w.password_reset)),
             EventKind::PasswordChange => {
                 hits.push(Hit::new(Sig::PasswordChanged, w.password_changed))
@@ -1235,11 +1511,17 @@ impl Model {
             Sig::MfaMethodRemoved => {
                 detail.push_str("a two-factor method was removed");
                 phrase.push_str("a two-factor method removed");
+                if h.a < 1.0 {
+                    detail.push_str(RE_ENROL);
+                }
             }
             Sig::RecoveryChanged => {
                 let f = capped(ev.change.field.as_deref().unwrap_or("contact"), MAX_QUOTED);
                 let _ = write!(detail, "recovery {f} changed");
                 let _ = write!(phrase, "recovery {f} changed");
+                if h.a < 1.0 {
+                    detail.push_str(RE_ENROL);
+                }
             }
             Sig::PasswordReset => {
                 detail.push_str("password reset through recovery");
@@ -1294,13 +1576,79 @@ impl Model {
                 );
                 let _ = write!(phrase, "{} security changes in quick succession", h.a);
             }
+            Sig::SessionWithoutSignIn | Sig::SessionMoved => {
+                let what = match (ev.device.session.as_deref(), ev.device.id.as_deref()) {
+                    (Some(s), _) if h.sig == Sig::SessionMoved || acc.session_id => {
+                        format!("session {}", quoted(Some(s)))
+                    }
+                    (_, Some(d)) => format!("device {}", quoted(Some(d))),
+                    _ => "a session".into(),
+                };
+                if h.sig == Sig::SessionMoved {
+                    let _ = write!(
+                        detail,
+                        "{what}, which signed in from another network at {}, acted from {} (seen {} times) with no sign-in there",
+                        super::super::time::rfc3339(super::state::secs_to_ms(
+                            h.a as super::state::Secs
+                        )),
+                        net(),
+                        st.networks.count(acc.network)
+                    );
+                    let _ = write!(phrase, "{what} moved to {} without signing in", net());
+                } else {
+                    let _ = write!(
+                        detail,
+                        "{what} acted from {} (seen {} times) with no sign-in from there",
+                        net(),
+                        st.networks.count(acc.network)
+                    );
+                    let _ = write!(phrase, "{what} used from {} without a sign-in", net());
+                }
+            }
         }
     }
 }
 
+/// Appended to a security change's detail when it was discounted as a
+/// re-enrolment (`Model::familiar_change`).
+const RE_ENROL: &str =
+    " by an established actor from a familiar network (counted as a likely re-enrolment)";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builtin_hosting_list_is_read_whole() {
+        let asns: Vec<u64> = builtin_hosting_asns().collect();
+        // The header says how many; every line that names one is read.
+        assert_eq!(asns.len(), 904);
+        assert!(asns.contains(&16509) && asns.contains(&14061)); // Amazon, DigitalOcean
+        assert!(!asns.contains(&7713)); // Telkom Indonesia, a broadband ISP
+    }
+
+    #[test]
+    fn automation_is_told_by_tool_names_and_by_agents_without_a_platform() {
+        let m = Model::new(Config::default());
+        for tool in [
+            "python-requests/2.31.0",
+            "Go-http-client/2.0",
+            "MyScheduler/1.4",
+            "Ruby",
+            "Apache-HttpClient/4.5.14 (Java/17.0.2)",
+        ] {
+            assert!(m.is_automation(tool), "{tool}");
+        }
+        for person in [
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15",
+            "Twitter-iPhone/10.40 iOS/17.4 (Apple;iPhone15,2)",
+            "Instagram 320.0 Android (33/13; 420dpi; Xiaomi; 2201117TY)",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+        ] {
+            assert!(!m.is_automation(person), "{person}");
+        }
+    }
 
     #[test]
     fn url_hosts() {

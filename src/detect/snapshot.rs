@@ -31,8 +31,10 @@ use crate::config::Config;
 /// in `crate::state` fails when the layout changes without a bump.
 ///
 /// Format 2 added the subject and key of each piece of case evidence;
-/// format 1 still loads (those read as empty).
-pub const STATE_FORMAT: u32 = 2;
+/// format 1 still loads (those read as empty). Format 3 added
+/// `AccountState::ext` (session sign-ins, two more role grants); formats 1
+/// and 2 still load (it reads as empty).
+pub const STATE_FORMAT: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct Head {

@@ -331,6 +331,94 @@ pub struct AccountState {
     pub recent_ids: [u32; 4],
     /// Open case: evidence under correlation. None for almost every account.
     pub case: Option<Box<super::score::Case>>,
+    /// Added in state format 3 (last, so that older formats read without
+    /// it: see [`Ext`]'s `Deserialize`).
+    pub ext: Ext,
+}
+
+/// The sign-in behind a device session: where the session (a platform
+/// session id, or else the device) last signed in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSlot {
+    /// Hash of the session id, or the device key; 0: empty.
+    pub key: u32,
+    /// Network (ASN key) of the sign-in, 0 if it had none.
+    pub network: u32,
+    pub at: Secs,
+}
+
+/// Per-account state added in state format 3.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ext {
+    /// Sign-ins behind the most recent device sessions (session
+    /// continuity, `Model::session_signals`). Three: the staff who work
+    /// on an account at once, each with a laptop or a phone.
+    pub sessions: [SessionSlot; 3],
+    /// One more recent role grant: a team is often granted roles
+    /// together, and `role_grants` keeps two.
+    pub more_grants: [Grant; 1],
+}
+
+impl Serialize for Ext {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.sessions, self.more_grants).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ext {
+    /// A state of format 1 or 2 has no `Ext`: it reads as empty, taking
+    /// nothing from the input (postcard writes a struct as the sequence
+    /// of its fields, so the field that is not there is simply not read).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if super::score::reading() < 3 {
+            return Ok(Ext::default());
+        }
+        let (sessions, more_grants) = <([SessionSlot; 3], [Grant; 1])>::deserialize(d)?;
+        Ok(Ext {
+            sessions,
+            more_grants,
+        })
+    }
+}
+
+impl AccountState {
+    /// Every recent role grant.
+    pub fn grants(&self) -> impl Iterator<Item = &Grant> {
+        self.role_grants.iter().chain(self.ext.more_grants.iter())
+    }
+
+    /// Records a role grant, replacing the oldest of the three kept.
+    pub fn push_role_grant(&mut self, g: Grant) {
+        let oldest = self
+            .role_grants
+            .iter_mut()
+            .chain(self.ext.more_grants.iter_mut())
+            .min_by_key(|g| g.at)
+            .expect("grants");
+        *oldest = g;
+    }
+
+    /// The sign-in behind session `key`.
+    pub fn session(&self, key: u32) -> Option<&SessionSlot> {
+        self.ext.sessions.iter().find(|s| s.key == key && key != 0)
+    }
+
+    /// Records a sign-in of session `key` from `network`.
+    pub fn set_session(&mut self, key: u32, network: u32, at: Secs) {
+        if key == 0 {
+            return;
+        }
+        let slots = &mut self.ext.sessions;
+        let i = slots.iter().position(|s| s.key == key).unwrap_or_else(|| {
+            let (i, _) = slots
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, s)| s.at)
+                .expect("3 slots");
+            i
+        });
+        slots[i] = SessionSlot { key, network, at };
+    }
 }
 
 impl AccountState {
@@ -438,7 +526,10 @@ mod tests {
         // index and allocator overhead, so the struct itself must stay well
         // under it.
         let size = std::mem::size_of::<AccountState>();
-        assert!(size <= 904, "AccountState is {size} bytes");
+        // 904 until state format 3 added 48 bytes of session sign-ins and
+        // a third role grant (`Ext`); resident memory stays under 1 KiB
+        // per account (cargo bench --bench memory).
+        assert!(size <= 952, "AccountState is {size} bytes");
         eprintln!("AccountState: {size} bytes");
     }
 
