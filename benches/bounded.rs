@@ -34,7 +34,7 @@ fn line(i: u64, acct: u64, kind: u64) -> String {
     let time = kawal::time::rfc3339((1_767_571_200 + i as i64 * 10) * 1000);
     if kind == 0 {
         format!(
-            r#"{{"id":"e{i}","time":"{time}","account":"x:acct{acct}","type":"login","actor":"staff:{s}","outcome":"success","source":{{"ip":"36.72.{s}.9","asn":7713,"as_org":"Telkom Indonesia","country":"ID","lat":-6.2,"lon":106.8}},"device":{{"id":"d-{acct}-{s}","user_agent":"Mozilla/5.0 Chrome/120.0"}}}}"#,
+            r#"{{"id":"e{i}","time":"{time}","account":"x:acct{acct}","type":"login","actor":"staff:{s}","outcome":"success","source":{{"ip":"36.72.{s}.9","asn":7713,"as_org":"Telkom Indonesia","country":"ID","lat":-6.2,"lon":106.8}},"device":{{"id":"d-{acct}-{s}","user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0"}}}}"#,
             s = i % 3
         )
     } else {

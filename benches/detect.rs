@@ -43,6 +43,19 @@ fn event(rng: &mut Rng, i: u64, day: u64, acct: Option<u64>) -> String {
     }
 }
 
+/// Decodes and detects `lines` as the replay does: each event's account
+/// is hinted two events ahead, so its state loads while others run.
+fn run(det: &mut Detector, lines: &[String], out: &mut Vec<kawal::detect::Alert>) {
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(a) = lines.get(i + 2).and_then(|n| scan_account(n.as_bytes())) {
+            det.hint(a);
+        }
+        let ev = decode(l.as_bytes()).unwrap();
+        det.process(&ev, out);
+        out.clear();
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let mut rng = Rng::new(42);
     let mut det = Detector::new(Config::default());
@@ -89,18 +102,7 @@ fn bench(c: &mut Criterion) {
                     .map(|i| event(&mut rng, 10_000_000 * (round + 1) + i, 3 + round, None))
                     .collect::<Vec<String>>()
             },
-            |lines| {
-                // As the replay does: hint each event's account two
-                // events ahead, so its state loads while others run.
-                for (i, l) in lines.iter().enumerate() {
-                    if let Some(a) = lines.get(i + 2).and_then(|n| scan_account(n.as_bytes())) {
-                        det.hint(a);
-                    }
-                    let ev = decode(l.as_bytes()).unwrap();
-                    det.process(&ev, &mut out);
-                    out.clear();
-                }
-            },
+            |lines| run(&mut det, lines, &mut out),
             BatchSize::PerIteration,
         )
     });
@@ -139,16 +141,7 @@ fn bench(c: &mut Criterion) {
                     .map(|l| l.replacen(r#""account":""#, &format!(r#""account":"r{round}-"#), 1))
                     .collect::<Vec<String>>()
             },
-            |lines| {
-                for (i, l) in lines.iter().enumerate() {
-                    if let Some(a) = lines.get(i + 2).and_then(|n| scan_account(n.as_bytes())) {
-                        det.hint(a);
-                    }
-                    let ev = decode(l.as_bytes()).unwrap();
-                    det.process(&ev, &mut out);
-                    out.clear();
-                }
-            },
+            |lines| run(&mut det, lines, &mut out),
             BatchSize::PerIteration,
         )
     });

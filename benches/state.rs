@@ -39,7 +39,7 @@ fn detectors(n: usize) -> Vec<Detector> {
             let account = format!("x:acct{i}");
             let p = kafka_partition(account.as_bytes(), PARTITIONS as u32) as usize;
             let line = format!(
-                r#"{{"id":"e{round}-{i}","time":"2026-01-0{}T08:00:00Z","account":"{account}","type":"login","actor":"staff:{round}","outcome":"success","source":{{"ip":"36.72.{round}.9","asn":{},"country":"ID","lat":-6.2,"lon":106.8}},"device":{{"id":"d-{i}-{round}","user_agent":"Mozilla/5.0 Chrome/120.0"}}}}"#,
+                r#"{{"id":"e{round}-{i}","time":"2026-01-0{}T08:00:00Z","account":"{account}","type":"login","actor":"staff:{round}","outcome":"success","source":{{"ip":"36.72.{round}.9","asn":{},"country":"ID","lat":-6.2,"lon":106.8}},"device":{{"id":"d-{i}-{round}","user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0"}}}}"#,
                 5 + round,
                 7713 + i % 50
             );
