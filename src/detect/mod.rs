@@ -1099,15 +1099,9 @@ fn learn(
                 Some("grant") => {
                     // Onboarding is trusted only when an established actor
                     // grants from a familiar device, outside any risky session.
-                    let case_risky = st
-                        .case
-                        .as_ref()
-                        .is_some_and(|c| c.risky_access.is_some() || c.is_tentative(acc.device));
-                    let familiar_device = acc.device == 0 || st.devices.count(acc.device) >= 3;
-                    let trusted = !suspicious
-                        && !case_risky
-                        && familiar_device
-                        && (st.is_admin(acc.actor) || st.actors.count(acc.actor) >= 10);
+                    let g = GrantContext::of(model, st, acc);
+                    let trusted =
+                        !suspicious && !g.case_risky && g.familiar_device && g.established;
                     st.push_role_grant(Grant {
                         key: target,
                         at: secs32(ev.time),
@@ -1127,21 +1121,16 @@ fn learn(
             // established or vouched actor, from a familiar device (or the
             // vouched actor's own), outside any risky session.
             let vouched = model.vouched(ev.time, acc.actor, st);
-            let case_risky = st
-                .case
-                .as_ref()
-                .is_some_and(|c| c.risky_access.is_some() || c.is_tentative(acc.device));
-            let established = st.is_admin(acc.actor) || st.actors.count(acc.actor) >= 10;
-            let familiar_device = acc.device == 0 || st.devices.count(acc.device) >= 3;
+            let g = GrantContext::of(model, st, acc);
             push_grant(
                 &mut st.app_grants,
                 Grant {
                     key: app,
                     at: secs32(ev.time),
                     trusted: !suspicious
-                        && !case_risky
-                        && (established || vouched)
-                        && (familiar_device || vouched),
+                        && !g.case_risky
+                        && (g.established || vouched)
+                        && (g.familiar_device || vouched),
                 },
             );
         }
@@ -1150,6 +1139,30 @@ fn learn(
     // Actors active for weeks with many actions are established admins.
     if acc.actor != 0 && !quarantined && st.actors.count(acc.actor) >= 40 && !suspicious {
         st.add_admin(acc.actor);
+    }
+}
+
+/// Who grants, from where: what decides whether a grant (of a role or an
+/// app) is trusted, and so vouches for what it introduces.
+struct GrantContext {
+    /// An admin, or an actor with ten actions or more.
+    established: bool,
+    /// No device, or one used three times or more.
+    familiar_device: bool,
+    /// The open case has a risky access, or the device is new to it.
+    case_risky: bool,
+}
+
+impl GrantContext {
+    fn of(model: &Model, st: &AccountState, acc: &signals::Access) -> GrantContext {
+        GrantContext {
+            established: model.established(acc.actor, st),
+            familiar_device: acc.device == 0 || st.devices.count(acc.device) >= 3,
+            case_risky: st
+                .case
+                .as_ref()
+                .is_some_and(|c| c.risky_access.is_some() || c.is_tentative(acc.device)),
+        }
     }
 }
 

@@ -243,13 +243,10 @@ impl Case {
             .sum();
         let (access, action) = (weight(true) >= 1.0, weight(false) >= 1.0);
         let story = access && linked_action >= 1.0;
-        let habits_only = self.signals.iter().all(|s| {
-            !s.sequence
-                && matches!(
-                    s.sig,
-                    Sig::UnusualPostHour | Sig::PostBurst | Sig::NewLinkDomain | Sig::NewPostClient
-                )
-        });
+        let habits_only = self
+            .signals
+            .iter()
+            .all(|s| !s.sequence && s.sig.is_posting_habit());
         let min = |name: &str| Severity::parse(name).unwrap_or(Severity::High);
         // Critical is a promise of misuse: a change, a grant, a burst or a
         // new link, not only access or a new posting client or hour.

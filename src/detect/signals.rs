@@ -24,7 +24,7 @@ use std::fmt::Write;
 use statrs::distribution::{DiscreteCDF, Poisson};
 
 use super::budget::{MAX_QUOTED, capped, quoted};
-use super::state::{AccountState, Slots, country_key, country_of_key, secs32};
+use super::state::{AccountState, Grant, Slots, country_key, country_of_key, secs32};
 use crate::config::Config;
 use crate::decode::{Event, EventKind, NO_COUNTRY, country_code, country_str};
 use crate::hash::{fold32, hash_bytes, key32, key32_ignore_case};
@@ -191,6 +191,14 @@ impl Sig {
                 | NewLinkDomain
                 | SessionWithoutSignIn
                 | SessionMoved
+        )
+    }
+
+    /// Posting habits: what was posted and when, not who posted it.
+    pub fn is_posting_habit(self) -> bool {
+        matches!(
+            self,
+            Sig::UnusualPostHour | Sig::PostBurst | Sig::NewLinkDomain | Sig::NewPostClient
         )
     }
 
@@ -374,6 +382,7 @@ pub struct Model {
     pub short_ms: Millis,
     pub long_ms: Millis,
     burst_ms: Millis,
+    vouch_ms: Millis,
 }
 
 /// Keyword classification of a network's organisation name.
@@ -467,6 +476,25 @@ fn lower_contains(hay: &str, words: &[String]) -> bool {
     words
         .iter()
         .any(|w| memchr::memmem::find(low, w.as_bytes()).is_some())
+}
+
+/// Positively dependent signals of one event (`dependent`): the strongest
+/// counts fully, the others at `weight`.
+fn discount_correlated(hits: &mut [Hit], weight: f64, dependent: fn(Sig) -> bool) {
+    let strongest = hits
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| dependent(h.sig) && h.c > 0.0)
+        .max_by(|a, b| a.1.c.total_cmp(&b.1.c))
+        .map(|(i, _)| i);
+    if let Some(top) = strongest {
+        for (i, h) in hits.iter_mut().enumerate() {
+            if i != top && dependent(h.sig) && h.c > 0.0 {
+                h.c *= weight;
+                h.raw = h.c;
+            }
+        }
+    }
 }
 
 /// The /24 (IPv4) or /48 (IPv6) containing an address, as a key.
@@ -590,6 +618,7 @@ impl Model {
             short_ms: cfg.detect.short_window_ms(),
             long_ms: cfg.detect.long_window_ms(),
             burst_ms: cfg.posting.burst_window_ms(),
+            vouch_ms: cfg.detect.vouch_window_ms(),
             cfg,
         }
     }
@@ -833,20 +862,7 @@ impl Model {
 
         // Dependence between novelties of one access: keep the strongest,
         // discount the rest.
-        let strongest = hits[first..]
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| h.sig.is_novelty() && h.c > 0.0)
-            .max_by(|a, b| a.1.c.total_cmp(&b.1.c))
-            .map(|(i, _)| first + i);
-        if let Some(top) = strongest {
-            for (i, h) in hits.iter_mut().enumerate().skip(first) {
-                if i != top && h.sig.is_novelty() && h.c > 0.0 {
-                    h.c *= w.correlated_novelty;
-                    h.raw = h.c;
-                }
-            }
-        }
+        discount_correlated(&mut hits[first..], w.correlated_novelty, Sig::is_novelty);
     }
 
     /// Whether `actor` was vouched for: granted a role, within the vouch
@@ -855,13 +871,7 @@ impl Model {
     /// decides). The newcomer is new to the account by definition: that
     /// they first act while a case is open does not undo the vouching.
     pub fn vouched(&self, t: Millis, actor: u32, st: &AccountState) -> bool {
-        actor != 0
-            && st.grants().any(|g| {
-                g.key == actor
-                    && g.trusted
-                    && (0..=self.cfg.detect.vouch_window_ms())
-                        .contains(&(t - super::state::secs_to_ms(g.at)))
-            })
+        actor != 0 && self.vouches(st.grants(), actor, t)
     }
 
     /// Whether `ev` is a post through an app granted in a trusted context
@@ -870,12 +880,21 @@ impl Model {
         let Some(client) = ev.post.as_ref().and_then(|p| p.client.as_deref()) else {
             return false;
         };
-        let key = key32_ignore_case(client);
-        st.app_grants.iter().any(|g| {
+        self.vouches(st.app_grants.iter(), key32_ignore_case(client), ev.time)
+    }
+
+    /// Whether one of `grants` is a trusted grant of `key` within the
+    /// vouch window before `t`.
+    fn vouches<'a>(
+        &self,
+        mut grants: impl Iterator<Item = &'a Grant>,
+        key: u32,
+        t: Millis,
+    ) -> bool {
+        grants.any(|g| {
             g.key == key
                 && g.trusted
-                && (0..=self.cfg.detect.vouch_window_ms())
-                    .contains(&(ev.time - super::state::secs_to_ms(g.at)))
+                && (0..=self.vouch_ms).contains(&(t - super::state::secs_to_ms(g.at)))
         })
     }
 
@@ -1090,26 +1109,11 @@ impl Model {
         // announcement is both an odd hour and a quick thread): the
         // strongest counts fully, the others at the correlated weight, as
         // the novelties of one access do.
-        let habit = |s: Sig| {
-            matches!(
-                s,
-                Sig::UnusualPostHour | Sig::PostBurst | Sig::NewLinkDomain | Sig::NewPostClient
-            )
-        };
-        let strongest = hits[start..]
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| habit(h.sig) && h.c > 0.0)
-            .max_by(|a, b| a.1.c.total_cmp(&b.1.c))
-            .map(|(i, _)| start + i);
-        if let Some(top) = strongest {
-            for (i, h) in hits.iter_mut().enumerate().skip(start) {
-                if i != top && habit(h.sig) && h.c > 0.0 {
-                    h.c *= w.correlated_novelty;
-                    h.raw = h.c;
-                }
-            }
-        }
+        discount_correlated(
+            &mut hits[start..],
+            w.correlated_novelty,
+            Sig::is_posting_habit,
+        );
         // A vouched actor's new tools and sites are the ones they were
         // brought in with.
         let acc_actor = ev.actor.as_deref().map_or(0, key32);

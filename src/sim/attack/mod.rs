@@ -14,7 +14,7 @@ mod session_hijack;
 mod sim_swap_slow;
 
 use super::Rng;
-use super::people::{Account, Device, Ev, Out, Staff, ip_in, new_device};
+use super::people::{Account, Device, Ev, Out, Place, Staff, ip_in, new_device};
 use super::world::{ATTACK_HOMES, ATTACK_HOSTING, City, Net};
 use crate::time::{Millis, SECOND};
 
@@ -85,27 +85,25 @@ impl Trail {
 }
 
 impl Attack<'_> {
+    /// The source of an event through the attacker's hosting exit.
     pub(crate) fn via_host(&self, rng: &mut Rng) -> Ev<'static> {
-        let (city, net) = self.host;
-        Ev {
-            ip: Some(ip_in(net, 200 + rng.below(20) as u32, rng.below(250))),
-            city: Some(city),
-            net: Some(net),
-            accuracy_km: Some(50.0),
-            ..Default::default()
-        }
+        via(self.host, 200, 50.0, rng)
     }
 
+    /// The source of an event from the attacker's own (residential) origin.
     pub(crate) fn via_home(&self, rng: &mut Rng) -> Ev<'static> {
-        let (city, net) = self.home;
-        Ev {
-            ip: Some(ip_in(net, 100 + rng.below(20) as u32, rng.below(250))),
-            city: Some(city),
-            net: Some(net),
-            accuracy_km: Some(30.0),
-            ..Default::default()
-        }
+        via(self.home, 100, 30.0, rng)
     }
+}
+
+/// An address in one of 20 ranges of `place`'s network from `range`.
+fn via((city, net): (City, Net), range: u32, accuracy_km: f64, rng: &mut Rng) -> Ev<'static> {
+    Ev::at(&Place {
+        city,
+        net,
+        ip: ip_in(net, range + rng.below(20) as u32, rng.below(250)),
+        accuracy_km,
+    })
 }
 
 fn scam_domain(rng: &mut Rng) -> String {
