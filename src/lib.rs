@@ -41,6 +41,7 @@
 //! - [`fuzz`]: the fuzz harness (decode then detect, invariants checked),
 //!   shared by `cargo fuzz` and the corpus test.
 
+pub mod adapt;
 pub mod config;
 pub mod decode;
 pub mod demo;

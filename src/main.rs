@@ -2,13 +2,14 @@
 //! stages below have their own typed errors.
 
 use std::fs::File;
-use std::io::{self, BufReader, IsTerminal, Read, Write};
+use std::io::{self, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use kawal::adapt::{Format, Input};
 use kawal::config::Config;
 use kawal::detect::Alert;
 use kawal::enrich::Enricher;
@@ -36,6 +37,11 @@ enum Command {
     Replay {
         /// Events file, or - for standard input.
         input: String,
+        /// Input format: native (kawal's contract, docs/EVENTS.md) or a
+        /// vendor log adapted on the way in: okta, entra, google_workspace,
+        /// ocsf (docs/adapters/).
+        #[arg(long, default_value = "native", value_parser = parse_format)]
+        format: Format,
         /// Configuration file (layered over the embedded defaults). Its
         /// [[webhooks]] get the alerts too, through their outboxes; the
         /// replay waits up to delivery.replay_wait for them (docs/DELIVERY.md).
@@ -150,6 +156,11 @@ enum Command {
     Produce {
         /// Events file, or - for standard input.
         input: String,
+        /// Input format: native (kawal's contract, docs/EVENTS.md) or a
+        /// vendor log adapted on the way in: okta, entra, google_workspace,
+        /// ocsf (docs/adapters/).
+        #[arg(long, default_value = "native", value_parser = parse_format)]
+        format: Format,
         /// The topic to produce to.
         #[arg(long)]
         topic: String,
@@ -263,34 +274,32 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
+fn parse_format(s: &str) -> std::result::Result<Format, String> {
+    Format::parse(s).ok_or_else(|| format!("{s:?} is not one of {}", Format::names()))
+}
+
 fn run_replay(
-    input: &str,
+    mut input: Input,
     cfg: &Config,
     sink: &mut dyn Sink,
     state: Option<&Path>,
-) -> Result<Summary> {
+) -> Result<(Summary, Option<String>)> {
     let enricher = Enricher::open_static(&cfg.geoip)?;
-    let (reader, len): (Box<dyn Read>, Option<u64>) = if input == "-" {
-        (Box::new(io::stdin().lock()), None)
-    } else {
-        let f = File::open(input).with_context(|| format!("cannot open events file {input}"))?;
-        let len = f.metadata().ok().map(|m| m.len());
-        (Box::new(f), len)
-    };
-    let pb = match len {
+    let pb = match input.len {
         Some(n) => bar(n, "replay"),
         None => ProgressBar::hidden(),
     };
+    let reader = input.take_reader();
     let summary = kawal::replay::replay_with_state(
         reader,
         cfg,
         enricher,
         sink,
-        &mut |b| pb.set_position(b),
+        &mut |b| pb.set_position(input.progress(b)),
         state,
     )?;
     pb.finish_and_clear();
-    Ok(summary)
+    Ok((summary, input.report()))
 }
 
 fn open_out(out: Option<&Path>) -> Result<Box<dyn Write + Send>> {
@@ -510,6 +519,7 @@ fn run() -> Result<()> {
         }
         Command::Replay {
             input,
+            format,
             config,
             out,
             partitions,
@@ -536,8 +546,14 @@ fn run() -> Result<()> {
             if let Some(p) = &history {
                 sinks.push(Box::new(p.sink()));
             }
-            let summary = run_replay(&input, &cfg, &mut Fanout(sinks), state.as_deref())?;
+            let events = Input::open(&input, format)
+                .with_context(|| format!("cannot open events file {input}"))?;
+            let (summary, adapted) =
+                run_replay(events, &cfg, &mut Fanout(sinks), state.as_deref())?;
             eprintln!("{}", summary.render());
+            if let Some(r) = adapted {
+                eprintln!("{r}");
+            }
             if let Some(p) = &history {
                 // The replay's flush waited for the writer: this reports.
                 eprintln!("postgres: {} alerts new to kawal_alerts", p.written());
@@ -701,6 +717,7 @@ fn run() -> Result<()> {
         }
         Command::Produce {
             input,
+            format,
             topic,
             brokers,
             rate,
@@ -715,25 +732,24 @@ fn run() -> Result<()> {
             if !(rate >= 0.0 && rate.is_finite()) {
                 bail!("--rate must be a non-negative number");
             }
-            let (reader, len): (Box<dyn Read>, Option<u64>) = if input == "-" {
-                (Box::new(io::stdin().lock()), None)
-            } else {
-                let f = File::open(&input)
-                    .with_context(|| format!("cannot open events file {input}"))?;
-                let len = f.metadata().ok().map(|m| m.len());
-                (Box::new(f), len)
-            };
-            let pb = len.map_or_else(ProgressBar::hidden, |n| bar(n, "produce"));
+            let mut events = Input::open(&input, format)
+                .with_context(|| format!("cannot open events file {input}"))?;
+            let pb = events
+                .len
+                .map_or_else(ProgressBar::hidden, |n| bar(n, "produce"));
             let producer = kawal::kafka::client_config(&cfg.kafka, kawal::kafka::Role::Producer);
             let out = kawal::produce::produce_within(
-                reader,
+                events.take_reader(),
                 &producer,
                 &topic,
                 rate,
                 timeout,
-                &mut |b| pb.set_position(b),
+                &mut |b| pb.set_position(events.progress(b)),
             )?;
             pb.finish_and_clear();
+            if let Some(r) = events.report() {
+                eprintln!("{r}");
+            }
             eprintln!(
                 "produced {} messages ({} without a readable account) to {topic} in {:.2}s, {:.0} messages/s",
                 out.messages,
