@@ -19,6 +19,8 @@
 //!
 //! - [`source`]: where events come from (NDJSON files, Kafka consumer
 //!   group with at-least-once offsets).
+//! - [`adapt`]: vendor logs (Okta, Entra ID, Google Workspace, OCSF)
+//!   translated to native events at the edge (`--format`).
 //! - [`decode`]: bytes to a borrowed [`decode::Event`], typed errors; a
 //!   schema-specific scanner for plain events, serde for the rest.
 //! - [`enrich`]: optional GeoIP enrichment of events that carry only an IP.

@@ -326,14 +326,7 @@ fn audit<'v>(v: &'v Value, rec: &Rec<'v>, out: &mut Batch<'v>) -> Result<(), Ada
         _ if to_other => ev.change.target = target_user.clone(),
         _ => {}
     }
-    match target_user.filter(|t| to_other && *t != account) {
-        Some(t) => {
-            let copy = super::on_target(&ev, t);
-            super::push(out, ev);
-            super::push(out, copy);
-        }
-        None => super::push(out, ev),
-    }
+    super::push_both(out, ev, target_user.filter(|_| to_other));
     Ok(())
 }
 

@@ -111,14 +111,7 @@ pub fn record<'v>(v: &'v Value, out: &mut Batch<'v>) -> Result<(), AdaptError> {
         }
         let target = to_user.then(|| param(e, "USER_EMAIL").map(lower)).flatten();
         ev.change.target = target.clone();
-        match target.filter(|t| *t != account) {
-            Some(t) => {
-                let copy = super::on_target(&ev, t);
-                super::push(out, ev);
-                super::push(out, copy);
-            }
-            None => super::push(out, ev),
-        }
+        super::push_both(out, ev, target);
     }
     Ok(())
 }

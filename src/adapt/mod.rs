@@ -289,12 +289,19 @@ pub(crate) fn other<'v>(mut ev: Event<'v>, type_name: &'static str) -> Event<'v>
     ev
 }
 
-/// The copy of an event that changed `target` for the target's own
-/// account: the same evidence, seen from the person it happened to.
-pub(crate) fn on_target<'v>(ev: &Event<'v>, target: Cow<'v, str>) -> Event<'v> {
-    let mut copy = ev.clone();
-    copy.account = target;
-    copy
+/// Pushes `ev`, and when it changed another user, `target`, a copy on the
+/// target's own account: the same evidence, seen from the person it
+/// happened to (the module rule).
+pub(crate) fn push_both<'v>(out: &mut Batch<'v>, ev: Event<'v>, target: Option<Cow<'v, str>>) {
+    match target.filter(|t| *t != ev.account) {
+        Some(t) => {
+            let mut copy = ev.clone();
+            copy.account = t;
+            push(out, ev);
+            push(out, copy);
+        }
+        None => push(out, ev),
+    }
 }
 
 /// Source fields the contract validates, made valid: a vendor's odd value

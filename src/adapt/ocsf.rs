@@ -96,15 +96,11 @@ pub fn record<'v>(v: &'v Value, out: &mut Batch<'v>) -> Result<(), AdaptError> {
         kind,
         EventKind::Login | EventKind::Logout | EventKind::Other
     );
-    match changed_other.filter(|_| to_target) {
-        Some(t) => {
-            ev.change.target = Some(t.clone());
-            let copy = super::on_target(&ev, t);
-            super::push(out, ev);
-            super::push(out, copy);
-        }
-        None => super::push(out, ev),
+    let target = changed_other.filter(|_| to_target);
+    if target.is_some() {
+        ev.change.target = target.clone();
     }
+    super::push_both(out, ev, target);
     Ok(())
 }
 

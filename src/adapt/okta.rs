@@ -88,14 +88,7 @@ pub fn record<'v>(v: &'v Value, out: &mut Batch<'v>) -> Result<(), AdaptError> {
     ev.outcome = result;
     context(v, &mut ev);
     change(v, &how, target.as_ref(), &mut ev);
-    let other = target.filter(|t| *t != account && matches!(how, Map::ToTarget(..)));
-    if let Some(t) = other {
-        let copy = super::on_target(&ev, t);
-        super::push(out, ev);
-        super::push(out, copy);
-    } else {
-        super::push(out, ev);
-    }
+    super::push_both(out, ev, target.filter(|_| matches!(how, Map::ToTarget(..))));
     Ok(())
 }
 
