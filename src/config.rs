@@ -314,6 +314,44 @@ pub struct KafkaConfig {
     pub common: BTreeMap<String, String>,
     pub consumer: BTreeMap<String, String>,
     pub producer: BTreeMap<String, String>,
+    /// `[kafka.adapt]`: vendor topics relayed as native events.
+    pub adapt: AdaptTopics,
+}
+
+/// `[kafka.adapt]`: the topics of each vendor format (docs/adapters/).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptTopics {
+    pub okta: Vec<String>,
+    pub entra: Vec<String>,
+    pub google_workspace: Vec<String>,
+    pub ocsf: Vec<String>,
+    pub to: String,
+}
+
+impl AdaptTopics {
+    /// Every vendor topic with its format.
+    pub fn inputs(&self) -> Vec<(String, crate::adapt::Format)> {
+        use crate::adapt::Format;
+        [
+            (&self.okta, Format::Okta),
+            (&self.entra, Format::Entra),
+            (&self.google_workspace, Format::GoogleWorkspace),
+            (&self.ocsf, Format::Ocsf),
+        ]
+        .into_iter()
+        .flat_map(|(topics, f)| topics.iter().map(move |t| (t.clone(), f)))
+        .collect()
+    }
+
+    /// Where the native events go.
+    pub fn destination<'a>(&'a self, kafka: &'a KafkaConfig) -> &'a str {
+        if self.to.is_empty() {
+            kafka.topics.first().map_or("", |t| t.as_str())
+        } else {
+            &self.to
+        }
+    }
 }
 
 impl KafkaConfig {
@@ -630,8 +668,34 @@ impl Config {
         }
     }
 
+    /// `[kafka.adapt]`: vendor topics are read by the relay only, and
+    /// its events go to a topic the workers read.
+    fn validate_adapt(&self, problems: &mut Vec<String>) {
+        let k = &self.kafka;
+        let inputs = k.adapt.inputs();
+        let mut seen = std::collections::BTreeSet::new();
+        for (t, f) in &inputs {
+            if t.is_empty() {
+                problems.push(format!("kafka.adapt.{f}: an empty topic name"));
+            } else if k.topics.contains(t) {
+                problems.push(format!(
+                    "kafka.adapt.{f}: {t:?} is also in kafka.topics; a vendor topic is read by the relay, which writes native events to kafka.topics"
+                ));
+            } else if !seen.insert(t.as_str()) {
+                problems.push(format!("kafka.adapt.{f}: {t:?} is listed twice"));
+            }
+        }
+        let to = k.adapt.destination(k);
+        if !inputs.is_empty() && !k.topics.iter().any(|t| t == to) {
+            problems.push(format!(
+                "kafka.adapt.to: {to:?} is not one of kafka.topics, so no worker would read the relayed events"
+            ));
+        }
+    }
+
     /// Semantic checks that types alone cannot express.
     fn validate(&self, problems: &mut Vec<String>) {
+        self.validate_adapt(problems);
         let mut dur = |key: &str, v: &str| match parse_duration(v) {
             Some(ms) if ms > 0 => {}
             _ => problems.push(format!(
@@ -993,7 +1057,12 @@ fn merge(
 fn empty_array_prototype(dotted: &str) -> Option<Value> {
     let proto = match dotted {
         "networks.hosting_asns" | "networks.corporate_asns" => Value::Integer(0),
-        "apps.trusted_link_domains" | "networks.platform_tokens" => Value::String(String::new()),
+        "apps.trusted_link_domains"
+        | "networks.platform_tokens"
+        | "kafka.adapt.okta"
+        | "kafka.adapt.entra"
+        | "kafka.adapt.google_workspace"
+        | "kafka.adapt.ocsf" => Value::String(String::new()),
         _ => return None,
     };
     Some(Value::Array(vec![proto]))

@@ -407,6 +407,8 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
     });
     let pipeline = kawal::source::kafka::start_with_metrics(cfg, enricher, sinks, metrics)?;
     let stop = pipeline.stopper();
+    // Vendor topics ([kafka.adapt]) re-keyed into the events topic.
+    let relay = kawal::source::relay::Relay::start(cfg, std::sync::Arc::clone(&pipeline.metrics))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -445,6 +447,7 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
                 _ = hup.recv() => reload_suppressions(Some(kawal::suppress::shared().reload())),
                 _ = tick.tick() => {
                     if pipeline.any_finished() { break; }
+                    if relay.as_ref().is_some_and(|r| r.is_finished()) { break; }
                     // The suppressions file is checked for changes every 2 s.
                     ticks += 1;
                     if ticks.is_multiple_of(10) {
@@ -455,6 +458,8 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
         }
         anyhow::Ok(())
     })?;
+    // The relay first: what it already produced reaches the workers.
+    let relayed = relay.map(|r| r.stop()).transpose();
     stop.store(true, std::sync::atomic::Ordering::Release);
     // Bounded shutdown: sinks wait at most drain_timeout; past that plus a
     // margin, exit with an error rather than hang.
@@ -483,6 +488,12 @@ fn run_pipeline(cfg: &Config) -> Result<()> {
         metrics.alerts_total(),
         end.stats.accounts
     );
+    if let Some(r) = relayed? {
+        eprintln!(
+            "kawal run: relayed {} vendor records into {} events ({} of unmapped types, {} not the format)",
+            r.records, r.events, r.unmapped, r.invalid
+        );
+    }
     Ok(())
 }
 

@@ -62,6 +62,48 @@ pub struct Metrics {
     pub up_workers: IntGauge,
     pub state: StateMetrics,
     pub webhooks: WebhookMetrics,
+    pub adapt: AdapterMetrics,
+}
+
+/// The relay of vendor topics (`source::relay`), by format (a bounded
+/// label set) and, for types kawal does not map, the vendor's type (capped
+/// per format by the relay: beyond it, `other`).
+pub struct AdapterMetrics {
+    pub records: IntCounterVec,
+    pub events: IntCounterVec,
+    pub unmapped: IntCounterVec,
+    pub invalid: IntCounterVec,
+}
+
+impl AdapterMetrics {
+    fn new(r: &Registry) -> AdapterMetrics {
+        AdapterMetrics {
+            records: counter_vec(
+                r,
+                "kawal_adapter_records_total",
+                "Vendor records read from [kafka.adapt] topics, by format.",
+                &["format"],
+            ),
+            events: counter_vec(
+                r,
+                "kawal_adapter_events_total",
+                "Native events the relay produced from vendor records, by format.",
+                &["format"],
+            ),
+            unmapped: counter_vec(
+                r,
+                "kawal_adapter_unmapped_total",
+                "Vendor events of types kawal does not map, by format and vendor type (at most 100 types per format, then other).",
+                &["format", "type"],
+            ),
+            invalid: counter_vec(
+                r,
+                "kawal_adapter_invalid_total",
+                "Records that were not the named format (dead-lettered), by format and kind (bad_json, too_large, not_format).",
+                &["format", "kind"],
+            ),
+        }
+    }
 }
 
 /// Webhook delivery (docs/DELIVERY.md), by endpoint name (from the
@@ -512,6 +554,7 @@ impl Metrics {
             up_workers: gauge(&r, "kawal_workers_running", "Pipeline workers running."),
             state: StateMetrics::new(&r),
             webhooks: WebhookMetrics::new(&r),
+            adapt: AdapterMetrics::new(&r),
             registry: r,
         }
     }

@@ -52,10 +52,12 @@ pub struct Produced {
     pub seconds: f64,
 }
 
-struct Counting {
-    delivered: AtomicU64,
-    failed: AtomicU64,
-    health: Arc<Health>,
+/// A producer context counting deliveries and failures (also the relay's,
+/// `source::relay`).
+pub(crate) struct Counting {
+    pub(crate) delivered: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) health: Arc<Health>,
 }
 
 impl ClientContext for Counting {

@@ -4,6 +4,9 @@
 //!   chunks split on line boundaries, for replay and tests.
 //! - [`kafka`]: a consumer group, one message per event, partitions owned
 //!   by worker threads; offsets stored only behind delivered alerts.
+//! - [`relay`]: vendor log topics (`[kafka.adapt]`) translated to native
+//!   events and produced, keyed by account, to the events topic.
 
 pub mod kafka;
 pub mod ndjson;
+pub mod relay;
