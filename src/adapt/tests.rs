@@ -206,3 +206,23 @@ fn hostile_values_never_panic() {
         }
     }
 }
+
+#[test]
+fn okta_event_hook_calls_and_system_actors() {
+    // An Event Hook call wraps LogEvents in data.events; a system actor's
+    // change to a user is that user's.
+    let call = r#"{"eventType":"com.okta.event_hook","data":{"events":[
+      {"uuid":"h1","published":"2026-03-02T08:00:00Z","eventType":"user.mfa.factor.reset_all",
+       "actor":{"type":"SystemPrincipal","alternateId":"system@okta.com","displayName":"Okta System"},
+       "target":[{"type":"User","alternateId":"rina@agency.go.id"}],"outcome":{"result":"SUCCESS"}},
+      {"uuid":"h2","published":"2026-03-02T08:01:00Z","eventType":"user.session.start",
+       "actor":{"type":"User","alternateId":"rina@agency.go.id"},"outcome":{"result":"FAILURE"}}]}}"#;
+    let (evs, unmapped) = events(Format::Okta, call);
+    assert!(unmapped.is_empty());
+    assert_eq!(evs.len(), 2, "{evs:?}");
+    let reset: Value = serde_json::from_str(&evs[0]).unwrap();
+    assert_eq!(reset["account"], "rina@agency.go.id");
+    assert_eq!(reset["actor"], "Okta System");
+    assert_eq!(reset["change"]["action"], "disable");
+    assert!(evs[1].contains(r#""outcome":"failure""#));
+}
