@@ -1,0 +1,278 @@
+//! Account changes: two-factor, recovery, passwords, roles, apps, profile;
+//! vouching of people and apps an established admin introduces, and the
+//! re-enrolment discount.
+//!
+//! Scoring and explanation of one family of signals, in one place.
+
+use super::*;
+
+impl Model {
+    /// Whether `actor` was vouched for: granted a role, within the vouch
+    /// window before `t`, in a grant that was trusted (by an established
+    /// actor from a familiar device outside any risky session; `learn`
+    /// decides). The newcomer is new to the account by definition: that
+    /// they first act while a case is open does not undo the vouching.
+    pub fn vouched(&self, t: Millis, actor: u32, st: &AccountState) -> bool {
+        actor != 0 && self.vouches(st.grants(), actor, t)
+    }
+
+    /// Whether `ev` is a post through an app granted in a trusted context
+    /// (see `learn`) within the vouch window.
+    pub fn app_vouched(&self, ev: &Event<'_>, st: &AccountState) -> bool {
+        let Some(client) = ev.post.as_ref().and_then(|p| p.client.as_deref()) else {
+            return false;
+        };
+        self.vouches(st.app_grants.iter(), key32_ignore_case(client), ev.time)
+    }
+
+    /// Whether one of `grants` is a trusted grant of `key` within the
+    /// vouch window before `t`.
+    pub(super) fn vouches<'a>(
+        &self,
+        mut grants: impl Iterator<Item = &'a Grant>,
+        key: u32,
+        t: Millis,
+    ) -> bool {
+        grants.any(|g| {
+            g.key == key
+                && g.trusted
+                && (0..=self.vouch_ms).contains(&(t - crate::detect::state::secs_to_ms(g.at)))
+        })
+    }
+
+    /// Whether a security change is the account's own people re-enrolling:
+    /// by an established actor (an admin, or ten actions or more), from a
+    /// network the account uses (three uses or more, not first seen in
+    /// the open case), in a case with no reset through recovery and no
+    /// replayed session. A phone replacement looks like this; a SIM swap
+    /// starts with a reset, a stolen session or phished password comes
+    /// from somewhere the account does not work.
+    pub(super) fn familiar_change(&self, acc: &Access, st: &AccountState) -> bool {
+        let case = st.case.as_ref();
+        // (A reset counts even when familiar context cancelled its score:
+        // the case's lock-out record keeps every reset of the short window.)
+        let alarming = case.is_some_and(|c| {
+            c.lockouts.iter().any(|(s, ..)| *s == Sig::PasswordReset)
+                || c.signals.iter().any(|s| {
+                    matches!(
+                        s.sig,
+                        Sig::PasswordReset | Sig::SessionWithoutSignIn | Sig::SessionMoved
+                    )
+                })
+        });
+        self.established(acc.actor, st) && self.familiar_place(acc, st) && !alarming
+    }
+
+    /// An admin, or an actor with ten actions or more on the account.
+    pub fn established(&self, actor: u32, st: &AccountState) -> bool {
+        actor != 0 && (st.is_admin(actor) || st.actors.count(actor) >= 10)
+    }
+
+    /// Where the account's people work from: a network (not a hosting
+    /// one) the account has used three times or more, or an IP range it
+    /// has used before; neither first seen in the open case. Broadband
+    /// ranges drift and carriers draw from shared pools, so the network
+    /// is the level that says "the office, someone's home, the usual
+    /// carrier". (A residential proxy on the staff's own ISP passes this
+    /// test; the `local_proxy` attack style measures what that costs.)
+    pub fn familiar_place(&self, acc: &Access, st: &AccountState) -> bool {
+        let tentative = |k| st.case.as_ref().is_some_and(|c| c.is_tentative(k));
+        let range =
+            acc.ip_range != 0 && st.ip_ranges.count(acc.ip_range) >= 2 && !tentative(acc.ip_range);
+        let network = !acc.hosting
+            && acc.network != 0
+            && st.networks.count(acc.network) >= 3
+            && !tentative(acc.network);
+        acc.located && (range || network)
+    }
+
+    /// Security and administration signals.
+    pub fn change_signals(
+        &self,
+        ev: &Event<'_>,
+        acc: &Access,
+        st: &AccountState,
+        learning: bool,
+        hits: &mut Vec<Hit>,
+    ) {
+        let w = &self.cfg.weights;
+        let ch = &ev.change;
+        let action = ch.action.as_deref().unwrap_or("");
+        // Re-enrolment (a phone replacement) by the account's own people
+        // from where they work counts less; see `familiar_change`.
+        let re_enrol = if self.familiar_change(acc, st) {
+            w.familiar_change
+        } else {
+            1.0
+        };
+        match ev.kind {
+            EventKind::MfaChange => match action {
+                "disable" => hits.push(Hit::new(Sig::MfaDisabled, w.mfa_disabled)),
+                "remove_method" => hits.push(Hit {
+                    // A lock-out cluster counts the change at full weight:
+                    // three kinds of change within minutes is no phone
+                    // replacement, in whatever order they arrive.
+                    raw: w.mfa_method_removed,
+                    ..Hit::new(Sig::MfaMethodRemoved, w.mfa_method_removed * re_enrol)
+                        .with(re_enrol, 0.0)
+                }),
+                _ => {}
+            },
+            EventKind::RecoveryChange => hits.push(Hit {
+                raw: w.recovery_changed,
+                ..Hit::new(Sig::RecoveryChanged, w.recovery_changed * re_enrol).with(re_enrol, 0.0)
+            }),
+            EventKind::PasswordReset => hits.push(Hit::new(Sig::PasswordReset, w.password_reset)),
+            EventKind::PasswordChange => {
+                hits.push(Hit::new(Sig::PasswordChanged, w.password_changed))
+            }
+            EventKind::RoleChange => {
+                let target = ch.target.as_deref().map_or(0, key32);
+                match action {
+                    "grant" => {
+                        if acc.actor != 0
+                            && !st.is_admin(acc.actor)
+                            && st.actors.count(acc.actor) < 3
+                        {
+                            hits.push(Hit::new(
+                                Sig::RoleGrantedByNewActor,
+                                w.role_granted_by_new_actor,
+                            ));
+                        }
+                        if target != 0 && st.actors.count(target) == 0 {
+                            let admin_role = is_admin_role(ch.role.as_deref().unwrap_or(""));
+                            let c = if admin_role {
+                                w.role_granted_admin_to_new_actor
+                            } else {
+                                w.role_granted_to_new_actor
+                            };
+                            hits.push(Hit::new(Sig::RoleGrantedToNewActor, c));
+                        }
+                    }
+                    "revoke" => {
+                        // While learning, nobody is established yet: revoking
+                        // anyone who has acted on the account counts.
+                        let seen = st.actors.count(target);
+                        let established =
+                            st.is_admin(target) || seen >= 20 || (learning && seen >= 1);
+                        if target != 0 && established {
+                            let n = st.actors.count(target) as f64;
+                            hits.push(Hit::new(Sig::AdminRevoked, w.admin_revoked).with(n, 0.0));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            EventKind::AppAuthorization if action == "grant" => {
+                let app = ch.app.as_deref().unwrap_or("");
+                let mut c = w.app_granted;
+                if self.is_management_app(app) {
+                    c *= 0.3;
+                }
+                hits.push(Hit::new(Sig::AppGranted, c));
+            }
+            EventKind::ProfileChange => {
+                let c = match ch.field.as_deref().unwrap_or("") {
+                    "handle" | "username" | "name" => w.profile_handle,
+                    "display_name" => w.profile_display_name,
+                    "avatar" | "banner" => w.profile_avatar,
+                    _ => w.profile_other,
+                };
+                hits.push(Hit::new(Sig::ProfileChanged, c));
+            }
+            _ => {}
+        }
+    }
+
+    /// The detail and phrase of this family's signals; false for others.
+    pub(super) fn explain_changes(
+        &self,
+        s: &Say<'_, '_>,
+        detail: &mut String,
+        phrase: &mut String,
+    ) -> bool {
+        let h = s.h;
+        let ev = s.ev;
+        match h.sig {
+            Sig::MfaDisabled => {
+                detail.push_str("two-factor authentication disabled");
+                phrase.push_str("two-factor disabled");
+            }
+            Sig::MfaMethodRemoved => {
+                detail.push_str("a two-factor method was removed");
+                phrase.push_str("a two-factor method removed");
+                if h.a < 1.0 {
+                    detail.push_str(RE_ENROL);
+                }
+            }
+            Sig::RecoveryChanged => {
+                let f = capped(ev.change.field.as_deref().unwrap_or("contact"), MAX_QUOTED);
+                let _ = write!(detail, "recovery {f} changed");
+                let _ = write!(phrase, "recovery {f} changed");
+                if h.a < 1.0 {
+                    detail.push_str(RE_ENROL);
+                }
+            }
+            Sig::PasswordReset => {
+                detail.push_str("password reset through recovery");
+                phrase.push_str("password reset");
+            }
+            Sig::PasswordChanged => {
+                detail.push_str("password changed");
+                phrase.push_str("password changed");
+            }
+            Sig::RoleGrantedToNewActor | Sig::RoleGrantedByNewActor => {
+                let role = capped(ev.change.role.as_deref().unwrap_or("a role"), MAX_QUOTED);
+                let target = quoted(ev.change.target.as_deref());
+                let actor = quoted(ev.actor.as_deref());
+                if h.sig == Sig::RoleGrantedToNewActor {
+                    let _ = write!(
+                        detail,
+                        "{role} granted to {target}, never seen on this account"
+                    );
+                } else {
+                    let _ = write!(
+                        detail,
+                        "{role} granted by {actor}, not an established admin"
+                    );
+                }
+                let _ = write!(phrase, "{role} granted to {target}");
+            }
+            Sig::AdminRevoked => {
+                let target = quoted(ev.change.target.as_deref());
+                let _ = write!(
+                    detail,
+                    "access of {target}, an established admin ({} actions), revoked",
+                    h.a
+                );
+                let _ = write!(phrase, "admin {target} revoked");
+            }
+            Sig::AppGranted => {
+                let app = quoted(ev.change.app.as_deref());
+                let _ = write!(detail, "third-party app {app:?} granted access");
+                let _ = write!(phrase, "app {app} granted access");
+            }
+            Sig::ProfileChanged => {
+                let f = capped(ev.change.field.as_deref().unwrap_or("profile"), MAX_QUOTED);
+                let _ = write!(detail, "profile {f} changed");
+                let _ = write!(phrase, "{f} changed");
+            }
+            Sig::SecurityCluster => {
+                let _ = write!(
+                    detail,
+                    "{} distinct security changes within {} min",
+                    h.a,
+                    self.short_ms / MINUTE
+                );
+                let _ = write!(phrase, "{} security changes in quick succession", h.a);
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// Appended to a security change's detail when it was discounted as a
+/// re-enrolment (`Model::familiar_change`).
+const RE_ENROL: &str =
+    " by an established actor from a familiar network (counted as a likely re-enrolment)";
