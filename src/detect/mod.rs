@@ -707,32 +707,109 @@ fn evaluate(
     out: &mut Vec<Alert>,
 ) -> f64 {
     let cfg = &model.cfg;
-    let (mut pos, mut neg, mut access_risk) = (0.0, 0.0, 0.0);
-    let mut lockout = false;
-    for h in hits.iter() {
-        if h.c > 0.0 {
-            pos += h.c;
-        } else {
-            neg += h.c;
-        }
-        // A reset through recovery is how a SIM swapper gets in: it is part
-        // of the access, not only an action.
-        if h.sig.is_access() || h.sig == Sig::PasswordReset {
-            access_risk += h.c;
-        }
-        lockout |= h.sig.is_lockout();
-    }
-    if pos <= 0.0 && !lockout {
+    let t = Tally::of(hits);
+    if t.pos <= 0.0 && !t.lockout {
         return 0.0;
     }
-    let net = (pos + neg).max(0.0);
+    let net = (t.pos + t.neg).max(0.0);
     // Familiar context discounts the event's suspicious signals evenly.
-    let factor = if pos > 0.0 { net / pos } else { 0.0 };
+    let factor = if t.pos > 0.0 { net / t.pos } else { 0.0 };
     // A late event's access is not a start of a sequence: what came
     // after it has been seen already, out of order.
-    let risky = access_risk >= cfg.detect.risky_access && in_order;
+    let risky = t.access_risk >= cfg.detect.risky_access && in_order;
+    let n_before = hits.len();
+    push_sequences(model, ev, st, hits, risky, t.access_risk, in_order);
 
-    // Sequence: an action after a risky access (earlier, or this event's).
+    let opens = net >= cfg.detect.open_threshold || t.lockout || hits.len() > n_before;
+    let joins = st.case.is_some()
+        && (net >= cfg.detect.join_threshold || t.lockout || hits.len() > n_before);
+    if !(opens || joins) {
+        return net;
+    }
+    // The case is taken out of the state while evidence is folded in, so
+    // explanations can read the baseline; it goes back at the end.
+    let half_life = cfg.detect.evidence_half_life_ms();
+    let mut case = st.case.take().unwrap_or_else(|| open_case(ev, st, stats));
+    case.last = case.last.max(ev.time);
+    // The latest risky access is the one later actions follow.
+    if risky && case.risky_access.is_none_or(|(t, _)| ev.time >= t) {
+        case.risky_access = Some((ev.time, t.access_risk));
+    }
+    lockout_cluster(model, ev, &mut case, hits, n_before);
+    let fold = Fold {
+        ev,
+        acc,
+        st,
+        n_before,
+        factor,
+        half_life,
+    };
+    fold.evidence(model, &mut case, hits, detail, phrase, subject, stats);
+
+    case.add_event(&ev.id, cfg.detect.max_evidence);
+    case.rescore(ev.time, half_life);
+    let severity = case.severity(&cfg.severity);
+    if let Some(sev) = severity
+        && Some(sev) > case.emitted
+    {
+        case.emitted = Some(sev);
+        stats.alerts[sev as usize] += 1;
+        let mut alert = build_alert(ev, &case, sev, learning, half_life);
+        if budget::fit_alert(&mut alert, cfg.detect.alert_max_bytes) {
+            stats.alerts_trimmed += 1;
+        }
+        out.push(alert);
+    }
+    st.case = Some(case);
+    net
+}
+
+/// An event's hits summed: suspicious, reassuring, the part that is
+/// access, and whether one is a lock-out change.
+struct Tally {
+    pos: f64,
+    neg: f64,
+    access_risk: f64,
+    lockout: bool,
+}
+
+impl Tally {
+    fn of(hits: &[Hit]) -> Tally {
+        let mut t = Tally {
+            pos: 0.0,
+            neg: 0.0,
+            access_risk: 0.0,
+            lockout: false,
+        };
+        for h in hits {
+            if h.c > 0.0 {
+                t.pos += h.c;
+            } else {
+                t.neg += h.c;
+            }
+            // A reset through recovery is how a SIM swapper gets in: it is
+            // part of the access, not only an action.
+            if h.sig.is_access() || h.sig == Sig::PasswordReset {
+                t.access_risk += h.c;
+            }
+            t.lockout |= h.sig.is_lockout();
+        }
+        t
+    }
+}
+
+/// Sequence hits: this event's actions after a risky access (earlier, or
+/// this event's), and, when this event is a risky access that arrived
+/// late, the actions already seen after it.
+fn push_sequences(
+    model: &Model,
+    ev: &Event<'_>,
+    st: &AccountState,
+    hits: &mut Vec<Hit>,
+    risky: bool,
+    access_risk: f64,
+    in_order: bool,
+) {
     let (risky_at, risk) = if risky {
         (Some(ev.time), access_risk)
     } else {
@@ -762,46 +839,42 @@ fn evaluate(
             }
         }
     }
+}
 
-    let opens = net >= cfg.detect.open_threshold || lockout || hits.len() > n_before;
-    let joins =
-        st.case.is_some() && (net >= cfg.detect.join_threshold || lockout || hits.len() > n_before);
-    if !(opens || joins) {
-        return net;
+/// A new case on the account of `ev`.
+fn open_case(ev: &Event<'_>, st: &AccountState, stats: &mut Stats) -> Box<Case> {
+    stats.cases_opened += 1;
+    let id = hash_bytes(format!("{}\0{}", ev.account, ev.id).as_bytes());
+    let mut case = Box::new(Case::new(id, ev.time));
+    // Values first seen today, once or twice, came just before the
+    // case: possibly with it (a sign-in that arrived before the reset
+    // it followed, within the allowed lateness). They are tentative
+    // like those seen during the case, so they never reassure.
+    let today = day16(ev.time);
+    let fresh = |s: &state::Slot| s.count <= 2 && s.last_day == today;
+    let keys = st
+        .devices
+        .iter()
+        .filter(|s| fresh(s))
+        .chain(st.networks.iter().filter(|s| fresh(s)))
+        .chain(st.ip_ranges.iter().filter(|s| fresh(s)))
+        .chain(st.agents.iter().filter(|s| fresh(s)))
+        .map(|s| s.key);
+    for k in keys {
+        case.add_tentative(k);
     }
-    // The case is taken out of the state while evidence is folded in, so
-    // explanations can read the baseline; it goes back at the end.
-    let half_life = cfg.detect.evidence_half_life_ms();
-    let mut case = st.case.take().unwrap_or_else(|| {
-        stats.cases_opened += 1;
-        let id = hash_bytes(format!("{}\0{}", ev.account, ev.id).as_bytes());
-        let mut case = Box::new(Case::new(id, ev.time));
-        // Values first seen today, once or twice, came just before the
-        // case: possibly with it (a sign-in that arrived before the reset
-        // it followed, within the allowed lateness). They are tentative
-        // like those seen during the case, so they never reassure.
-        let today = day16(ev.time);
-        let fresh = |s: &state::Slot| s.count <= 2 && s.last_day == today;
-        let keys = st
-            .devices
-            .iter()
-            .filter(|s| fresh(s))
-            .chain(st.networks.iter().filter(|s| fresh(s)))
-            .chain(st.ip_ranges.iter().filter(|s| fresh(s)))
-            .chain(st.agents.iter().filter(|s| fresh(s)))
-            .map(|s| s.key);
-        for k in keys {
-            case.add_tentative(k);
-        }
-        case
-    });
-    case.last = case.last.max(ev.time);
-    // The latest risky access is the one later actions follow.
-    if risky && case.risky_access.is_none_or(|(t, _)| ev.time >= t) {
-        case.risky_access = Some((ev.time, access_risk));
-    }
+    case
+}
 
-    // Lock-out cluster: distinct lock-out kinds within the short window.
+/// Lock-out cluster: three distinct lock-out kinds (two-factor, recovery,
+/// password, admin) within the short window add `security_cluster`.
+fn lockout_cluster(
+    model: &Model,
+    ev: &Event<'_>,
+    case: &mut Case,
+    hits: &mut Vec<Hit>,
+    n_before: usize,
+) {
     for h in hits[..n_before].iter().filter(|h| h.sig.is_lockout()) {
         case.lockouts.push((h.sig, ev.time, h.raw));
     }
@@ -823,79 +896,91 @@ fn evaluate(
         let sum: f64 = kinds.iter().map(|(_, r)| r).sum();
         hits.push(Hit {
             sig: Sig::SecurityCluster,
-            c: cfg.weights.security_cluster + 0.5 * sum,
+            c: model.cfg.weights.security_cluster + 0.5 * sum,
             a: kinds.len() as f64,
             b: 0.0,
             raw: 0.0,
         });
     }
+}
 
-    for (i, h) in hits.iter().enumerate() {
-        let sequence = i >= n_before && h.sig != Sig::SecurityCluster;
-        let contribution = if sequence {
-            h.raw * factor.max(0.5)
-        } else if h.sig == Sig::SecurityCluster {
-            h.c
-        } else if h.c > 0.0 {
-            h.c * factor
-        } else {
-            continue;
-        };
-        if contribution < 0.05 {
-            continue;
-        }
-        stats.evidence[h.sig as usize] += 1;
-        let mut key = 0;
-        if sequence {
-            detail.clear();
-            phrase.clear();
-            subject.clear();
-            let what = h.sig.name().replace('_', " ");
-            let _ = write!(detail, "{what} {:.0} min after a risky sign-in", h.a);
-            let _ = write!(phrase, "{what} {:.0} min after it", h.a);
-        } else {
-            model.render(h, ev, acc, st, detail, phrase);
-            key = recovery::subject(h, ev, acc, st, subject);
-            if factor < 0.999 && h.sig != Sig::SecurityCluster {
-                let _ = write!(
-                    detail,
-                    " (discounted to {:.0}% by familiar context)",
-                    factor * 100.0
-                );
+/// What folding an event's hits into its case needs to know.
+struct Fold<'a, 'e> {
+    ev: &'a Event<'e>,
+    acc: &'a signals::Access,
+    st: &'a AccountState,
+    /// Hits before this index are the event's own; after it, sequences
+    /// (and the lock-out cluster).
+    n_before: usize,
+    /// The familiar-context discount.
+    factor: f64,
+    half_life: Millis,
+}
+
+impl Fold<'_, '_> {
+    /// Adds each hit's contribution, explained, to the case.
+    #[allow(clippy::too_many_arguments)]
+    fn evidence(
+        &self,
+        model: &Model,
+        case: &mut Case,
+        hits: &[Hit],
+        detail: &mut String,
+        phrase: &mut String,
+        subject: &mut String,
+        stats: &mut Stats,
+    ) {
+        let (ev, acc, st, factor) = (self.ev, self.acc, self.st, self.factor);
+        for (i, h) in hits.iter().enumerate() {
+            let sequence = i >= self.n_before && h.sig != Sig::SecurityCluster;
+            let contribution = if sequence {
+                h.raw * factor.max(0.5)
+            } else if h.sig == Sig::SecurityCluster {
+                h.c
+            } else if h.c > 0.0 {
+                h.c * factor
+            } else {
+                continue;
+            };
+            if contribution < 0.05 {
+                continue;
             }
+            stats.evidence[h.sig as usize] += 1;
+            let mut key = 0;
+            if sequence {
+                detail.clear();
+                phrase.clear();
+                subject.clear();
+                let what = h.sig.name().replace('_', " ");
+                let _ = write!(detail, "{what} {:.0} min after a risky sign-in", h.a);
+                let _ = write!(phrase, "{what} {:.0} min after it", h.a);
+            } else {
+                model.render(h, ev, acc, st, detail, phrase);
+                key = recovery::subject(h, ev, acc, st, subject);
+                if factor < 0.999 && h.sig != Sig::SecurityCluster {
+                    let _ = write!(
+                        detail,
+                        " (discounted to {:.0}% by familiar context)",
+                        factor * 100.0
+                    );
+                }
+            }
+            case.add_signal(
+                CaseSignal {
+                    sig: h.sig,
+                    sequence,
+                    contribution,
+                    detail: detail.clone(),
+                    phrase: phrase.clone(),
+                    at: ev.time,
+                    subject: subject.clone(),
+                    key,
+                    access: acc.keys(),
+                },
+                self.half_life,
+            );
         }
-        case.add_signal(
-            CaseSignal {
-                sig: h.sig,
-                sequence,
-                contribution,
-                detail: detail.clone(),
-                phrase: phrase.clone(),
-                at: ev.time,
-                subject: subject.clone(),
-                key,
-                access: acc.keys(),
-            },
-            half_life,
-        );
     }
-
-    case.add_event(&ev.id, cfg.detect.max_evidence);
-    case.rescore(ev.time, half_life);
-    let severity = case.severity(&cfg.severity);
-    if let Some(sev) = severity
-        && Some(sev) > case.emitted
-    {
-        case.emitted = Some(sev);
-        stats.alerts[sev as usize] += 1;
-        let mut alert = build_alert(ev, &case, sev, learning, half_life);
-        if budget::fit_alert(&mut alert, cfg.detect.alert_max_bytes) {
-            stats.alerts_trimmed += 1;
-        }
-        out.push(alert);
-    }
-    st.case = Some(case);
-    net
 }
 
 /// Adds the sequence hit of an action `dt` after a risky access of
