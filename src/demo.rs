@@ -190,77 +190,11 @@ pub fn run(
     on_outcome: &mut dyn FnMut(&DemoOutcome) -> std::io::Result<()>,
 ) -> Result<DemoOutcome, DemoError> {
     let started = Instant::now();
-    std::fs::create_dir_all(&opts.dir)?;
     progress("simulating activity");
-    let events_path = opts.dir.join("events.ndjson");
-    let truth = {
-        let mut f = BufWriter::new(std::fs::File::create(&events_path)?);
-        let t = sim::simulate(&opts.sim, &mut f, &mut |_| {})?;
-        std::io::Write::flush(&mut f)?;
-        t
-    };
-    std::fs::write(
-        opts.dir.join("truth.json"),
-        serde_json::to_vec_pretty(&truth).expect("truth serialises"),
-    )?;
-
+    let (events_path, truth) = simulate_files(opts)?;
     progress("starting the embedded Kafka (librdkafka mock cluster)");
-    // The mock cluster keeps at most 100,000 messages or 5 MiB (compressed)
-    // per partition and silently drops older ones; JSON events compress
-    // about 5x, so ask for more partitions before that bites.
-    let bytes = std::fs::metadata(&events_path)?.len();
-    let per_partition = bytes / opts.partitions.max(1) as u64;
-    if per_partition > 20 << 20 {
-        return Err(DemoError::TooLarge(format!(
-            "{} MiB of events over {} partitions is more than the embedded cluster keeps per partition (5 MiB compressed); use --partitions {} or fewer accounts or days",
-            bytes >> 20,
-            opts.partitions,
-            bytes / (20 << 20) + 1
-        )));
-    }
-    let cluster = MockCluster::new(1)?;
-    let brokers = cluster.bootstrap_servers();
-    let events_topic = "kawal-events";
-    cfg.kafka.brokers = brokers.clone();
-    cfg.kafka.topics = vec![events_topic.to_string()];
-    cfg.kafka.alerts_topic = "kawal-alerts".into();
-    cfg.kafka.dead_letter_topic = "kawal-dead-letters".into();
-    // librdkafka's mock coordinator waits out a member's whole session
-    // (45 s by default) when the group forms unevenly, which stalled the
-    // demo's start now and then; its own in-process cluster needs no
-    // long session (the mock-cluster tests shorten it the same way).
-    cfg.kafka
-        .consumer
-        .entry("session.timeout.ms".into())
-        .or_insert_with(|| "6000".into());
-    cluster.create_topic(events_topic, opts.partitions, 1)?;
-    cluster.create_topic(&cfg.kafka.alerts_topic, opts.partitions, 1)?;
-    cluster.create_topic(&cfg.kafka.dead_letter_topic, 1, 1)?;
-    // The mock cluster has no CreateTopics: the state topic is made here.
-    cfg.state.topic = "kawal-state".into();
-    // A short demo: snapshots every ten seconds, so that the state panel
-    // and metrics have something to show (docs/STATE.md).
-    cfg.state.snapshot_interval = "10s".into();
-    cluster.create_topic(&cfg.state.topic, opts.partitions, 1)?;
-
-    // Alerts also go to a signed webhook: a receiver on loopback that
-    // checks every signature (docs/DELIVERY.md).
-    let secret = demo_secret();
-    let verified = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
-    let receiver = loopback::Receiver::start(
-        std::net::TcpListener::bind("127.0.0.1:0")?,
-        verifying(&secret, Arc::clone(&verified)),
-    )?;
-    let outbox = opts.dir.join("outbox");
-    let _ = std::fs::remove_dir_all(&outbox);
-    cfg.delivery.outbox_dir = outbox.display().to_string();
-    cfg.webhooks.push(WebhookConfig {
-        name: "demo".into(),
-        url: receiver.url.clone(),
-        secret,
-        min_severity: DEMO_WEBHOOK_MIN.as_str().into(),
-        ..cfg.delivery.webhook.clone()
-    });
+    let (cluster, brokers, events_topic) = embedded_kafka(opts, &events_path, &mut cfg)?;
+    let (_receiver, verified) = demo_webhook(opts, &mut cfg)?;
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let delivery = Delivery::start(&cfg, Arc::clone(&metrics))?.map(Arc::new);
 
@@ -333,31 +267,10 @@ pub fn run(
             }
         };
         progress("waiting for the pipeline to catch up");
-        // Done when every produced message has been handled (or a worker
-        // has stopped early, which join reports).
-        // A stall is no progress for a minute (joining the group on a
-        // loaded machine can take a while; it counts too).
-        let mut last = (0, Instant::now());
-        while counters.messages.load(Ordering::Acquire) < produced.messages
-            && !pipeline.any_finished()
-        {
-            std::thread::sleep(Duration::from_millis(20));
-            if opts.interrupt.load(Ordering::Acquire) {
-                pipeline.stop();
-                reader_stop.store(true, Ordering::Release);
-                return Err(DemoError::Interrupted);
-            }
-            let n = counters.messages.load(Ordering::Acquire);
-            if n != last.0 {
-                last = (n, Instant::now());
-            } else if last.1.elapsed() > Duration::from_secs(60) {
-                pipeline.stop();
-                reader_stop.store(true, Ordering::Release);
-                return Err(DemoError::Stalled(format!(
-                    "{n} of {} messages handled, none for 60 s",
-                    produced.messages
-                )));
-            }
+        if let Err(e) = catch_up(&pipeline, &counters, produced.messages, &opts.interrupt) {
+            pipeline.stop();
+            reader_stop.store(true, Ordering::Release);
+            return Err(e);
         }
         // Everything is handled: read every alert delivered (the count
         // is final), then compare and evaluate while the pipeline idles.
@@ -412,6 +325,138 @@ pub fn run(
     });
     drop(cluster);
     result
+}
+
+/// The simulation's files in the demo's folder: events and truth.
+fn simulate_files(opts: &DemoOptions) -> Result<(std::path::PathBuf, sim::Truth), DemoError> {
+    std::fs::create_dir_all(&opts.dir)?;
+    let events_path = opts.dir.join("events.ndjson");
+    let truth = {
+        let mut f = BufWriter::new(std::fs::File::create(&events_path)?);
+        let t = sim::simulate(&opts.sim, &mut f, &mut |_| {})?;
+        std::io::Write::flush(&mut f)?;
+        t
+    };
+    std::fs::write(
+        opts.dir.join("truth.json"),
+        serde_json::to_vec_pretty(&truth).expect("truth serialises"),
+    )?;
+    Ok((events_path, truth))
+}
+
+/// The in-process cluster with the demo's topics, and `cfg` pointed at it.
+fn embedded_kafka(
+    opts: &DemoOptions,
+    events_path: &std::path::Path,
+    cfg: &mut Config,
+) -> Result<
+    (
+        MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+        String,
+        &'static str,
+    ),
+    DemoError,
+> {
+    // The mock cluster keeps at most 100,000 messages or 5 MiB (compressed)
+    // per partition and silently drops older ones; JSON events compress
+    // about 5x, so ask for more partitions before that bites.
+    let bytes = std::fs::metadata(events_path)?.len();
+    let per_partition = bytes / opts.partitions.max(1) as u64;
+    if per_partition > 20 << 20 {
+        return Err(DemoError::TooLarge(format!(
+            "{} MiB of events over {} partitions is more than the embedded cluster keeps per partition (5 MiB compressed); use --partitions {} or fewer accounts or days",
+            bytes >> 20,
+            opts.partitions,
+            bytes / (20 << 20) + 1
+        )));
+    }
+    let cluster = MockCluster::new(1)?;
+    let brokers = cluster.bootstrap_servers();
+    let events_topic = "kawal-events";
+    cfg.kafka.brokers = brokers.clone();
+    cfg.kafka.topics = vec![events_topic.to_string()];
+    cfg.kafka.alerts_topic = "kawal-alerts".into();
+    cfg.kafka.dead_letter_topic = "kawal-dead-letters".into();
+    // librdkafka's mock coordinator waits out a member's whole session
+    // (45 s by default) when the group forms unevenly, which stalled the
+    // demo's start now and then; its own in-process cluster needs no
+    // long session (the mock-cluster tests shorten it the same way).
+    cfg.kafka
+        .consumer
+        .entry("session.timeout.ms".into())
+        .or_insert_with(|| "6000".into());
+    cluster.create_topic(events_topic, opts.partitions, 1)?;
+    cluster.create_topic(&cfg.kafka.alerts_topic, opts.partitions, 1)?;
+    cluster.create_topic(&cfg.kafka.dead_letter_topic, 1, 1)?;
+    // The mock cluster has no CreateTopics: the state topic is made here.
+    cfg.state.topic = "kawal-state".into();
+    // A short demo: snapshots every ten seconds, so that the state panel
+    // and metrics have something to show (docs/STATE.md).
+    cfg.state.snapshot_interval = "10s".into();
+    cluster.create_topic(&cfg.state.topic, opts.partitions, 1)?;
+
+    Ok((cluster, brokers, events_topic))
+}
+
+/// A receiver on loopback that checks every signature, configured as the
+/// demo's webhook; the ids it verified.
+#[allow(clippy::type_complexity)]
+fn demo_webhook(
+    opts: &DemoOptions,
+    cfg: &mut Config,
+) -> Result<
+    (
+        loopback::Receiver,
+        Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    ),
+    DemoError,
+> {
+    // Alerts also go to a signed webhook: a receiver on loopback that
+    // checks every signature (docs/DELIVERY.md).
+    let secret = demo_secret();
+    let verified = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let receiver = loopback::Receiver::start(
+        std::net::TcpListener::bind("127.0.0.1:0")?,
+        verifying(&secret, Arc::clone(&verified)),
+    )?;
+    let outbox = opts.dir.join("outbox");
+    let _ = std::fs::remove_dir_all(&outbox);
+    cfg.delivery.outbox_dir = outbox.display().to_string();
+    cfg.webhooks.push(WebhookConfig {
+        name: "demo".into(),
+        url: receiver.url.clone(),
+        secret,
+        min_severity: DEMO_WEBHOOK_MIN.as_str().into(),
+        ..cfg.delivery.webhook.clone()
+    });
+    Ok((receiver, verified))
+}
+
+/// Waits until every produced message is handled (or a worker stopped
+/// early, which `join` reports); a stall is no progress for a minute
+/// (joining the group on a loaded machine can take a while; it counts).
+fn catch_up(
+    pipeline: &crate::source::kafka::Pipeline,
+    counters: &crate::source::kafka::Counters,
+    produced: u64,
+    interrupt: &AtomicBool,
+) -> Result<(), DemoError> {
+    let mut last = (0, Instant::now());
+    while counters.messages.load(Ordering::Acquire) < produced && !pipeline.any_finished() {
+        std::thread::sleep(Duration::from_millis(20));
+        if interrupt.load(Ordering::Acquire) {
+            return Err(DemoError::Interrupted);
+        }
+        let n = counters.messages.load(Ordering::Acquire);
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(60) {
+            return Err(DemoError::Stalled(format!(
+                "{n} of {produced} messages handled, none for 60 s"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What the Kafka run gave, for [`finish`].
