@@ -91,6 +91,11 @@ pub fn main(args: Args) -> Result<()> {
     if let Some(d) = delivery {
         finish_delivery(&d, &cfg, &metrics);
     }
+    if summary.stats.events == 0 && format != Format::Native {
+        bail!(
+            "no event made from {input} as {format} (the {format} line above counts its records; is it {format}?)"
+        );
+    }
     if summary.stats.events == 0 {
         bail!(
             "no valid event in {input} ({} lines, {} blank, {} invalid): nothing was detected on (the warnings above say why)",
