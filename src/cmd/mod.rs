@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use kawal::adapt::Format;
+use kawal::adapt::{Format, Input};
 use kawal::config::Config;
 use kawal::detect::Alert;
 
@@ -106,4 +106,23 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+/// The events `replay` and `produce` read: a file and its format.
+#[derive(clap::Args)]
+pub struct EventsArg {
+    /// Events file, or - for standard input.
+    pub input: String,
+    /// Input format: native (kawal's contract, docs/EVENTS.md) or a
+    /// vendor log adapted on the way in: okta, entra, google_workspace,
+    /// ocsf (docs/adapters/).
+    #[arg(long, default_value = "native", value_parser = parse_format)]
+    pub format: Format,
+}
+
+impl EventsArg {
+    pub(crate) fn open(&self) -> Result<Input> {
+        Input::open(&self.input, self.format)
+            .with_context(|| format!("cannot open events file {}", self.input))
+    }
 }

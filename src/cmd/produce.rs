@@ -3,24 +3,17 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use indicatif::ProgressBar;
 
-use kawal::adapt::{Format, Input};
-
-use super::{bar, load_config, parse_format, parse_timeout};
+use super::{EventsArg, bar, load_config, parse_timeout};
 
 /// The options of `kawal produce` (its description is on `Command` in
 /// main.rs).
 #[derive(clap::Args)]
 pub struct Args {
-    /// Events file, or - for standard input.
-    pub input: String,
-    /// Input format: native (kawal's contract, docs/EVENTS.md) or a
-    /// vendor log adapted on the way in: okta, entra, google_workspace,
-    /// ocsf (docs/adapters/).
-    #[arg(long, default_value = "native", value_parser = parse_format)]
-    pub format: Format,
+    #[command(flatten)]
+    pub events: EventsArg,
     /// The topic to produce to.
     #[arg(long)]
     pub topic: String,
@@ -42,8 +35,7 @@ pub struct Args {
 
 pub fn main(args: Args) -> Result<()> {
     let Args {
-        input,
-        format,
+        events,
         topic,
         brokers,
         rate,
@@ -58,8 +50,7 @@ pub fn main(args: Args) -> Result<()> {
     if !(rate >= 0.0 && rate.is_finite()) {
         bail!("--rate must be a non-negative number");
     }
-    let mut events =
-        Input::open(&input, format).with_context(|| format!("cannot open events file {input}"))?;
+    let mut events = events.open()?;
     let pb = events
         .len
         .map_or_else(ProgressBar::hidden, |n| bar(n, "produce"));

@@ -4,7 +4,7 @@
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use indicatif::ProgressBar;
 
 use kawal::adapt::{Format, Input};
@@ -15,19 +15,14 @@ use kawal::sink::ndjson::NdjsonSink;
 use kawal::sink::webhook::Delivery;
 use kawal::sink::{Fanout, Sink};
 
-use super::{bar, load_config, open_out, parse_format, start_postgres};
+use super::{EventsArg, bar, load_config, open_out, start_postgres};
 
 /// The options of `kawal replay` (its description is on `Command` in
 /// main.rs).
 #[derive(clap::Args)]
 pub struct Args {
-    /// Events file, or - for standard input.
-    pub input: String,
-    /// Input format: native (kawal's contract, docs/EVENTS.md) or a
-    /// vendor log adapted on the way in: okta, entra, google_workspace,
-    /// ocsf (docs/adapters/).
-    #[arg(long, default_value = "native", value_parser = parse_format)]
-    pub format: Format,
+    #[command(flatten)]
+    pub events: EventsArg,
     /// Configuration file (layered over the embedded defaults). Its
     /// [[webhooks]] get the alerts too, through their outboxes; the
     /// replay waits up to delivery.replay_wait for them (docs/DELIVERY.md).
@@ -49,8 +44,7 @@ pub struct Args {
 
 pub fn main(args: Args) -> Result<()> {
     let Args {
-        input,
-        format,
+        events,
         config,
         out,
         partitions,
@@ -77,8 +71,8 @@ pub fn main(args: Args) -> Result<()> {
     if let Some(p) = &history {
         sinks.push(Box::new(p.sink()));
     }
-    let events =
-        Input::open(&input, format).with_context(|| format!("cannot open events file {input}"))?;
+    let (input, format) = (events.input.clone(), events.format);
+    let events = events.open()?;
     let (summary, adapted) = run_replay(events, &cfg, &mut Fanout(sinks), state.as_deref())?;
     eprintln!("{}", summary.render());
     if let Some(r) = adapted {
