@@ -104,6 +104,7 @@ impl Relay {
                 labels: HashMap::new(),
                 stats: RelayStats::default(),
                 line: Vec::with_capacity(1024),
+                consumer_errors: 0,
             },
         };
         let stop = Arc::new(AtomicBool::new(false));
@@ -146,6 +147,7 @@ struct Work {
     labels: HashMap<Format, std::collections::HashSet<String>>,
     stats: RelayStats,
     line: Vec<u8>,
+    consumer_errors: u64,
 }
 
 impl Relayer {
@@ -178,7 +180,11 @@ impl Relayer {
             let msg = match msg {
                 Ok(m) => m,
                 Err(e) => {
-                    tracing::warn!(error = %e, "relay: consumer error");
+                    // Rate-limited: a missing topic errs on every poll.
+                    w.consumer_errors += 1;
+                    if w.consumer_errors <= 3 || w.consumer_errors.is_power_of_two() {
+                        tracing::warn!(error = %e, count = w.consumer_errors, "relay: consumer error");
+                    }
                     continue;
                 }
             };
@@ -205,8 +211,16 @@ impl Relayer {
         for ((t, p), o) in &next {
             tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
         }
-        self.consumer.commit(&tpl, CommitMode::Sync)?;
-        w.stats.commits += 1;
+        // A commit refused because the group is rebalancing (another
+        // instance joined) is not a failure of the relay: the partitions'
+        // new owner reads those records again and re-produces them (at
+        // least once; the detector skips an account's repeated event ids).
+        match self.consumer.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => w.stats.commits += 1,
+            Err(e) => {
+                tracing::warn!(error = %e, "relay: commit refused (a rebalance?); the records' next owner reads them again")
+            }
+        }
         Ok(())
     }
 }
