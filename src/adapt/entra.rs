@@ -293,7 +293,7 @@ fn audit<'v>(v: &'v Value, rec: &Rec<'v>, out: &mut Batch<'v>) -> Result<(), Ada
         out.skip(activity);
         return Ok(());
     };
-    let mut ev = event(id, time, account.clone(), kind);
+    let mut ev = event(id, time, account, kind);
     ev.actor = by_user.or(by_app);
     let result = rec.text("result").and_then(|r| super::outcome_word(&r));
     ev.outcome = result;

@@ -29,7 +29,9 @@ use std::io::{self, BufRead, Read};
 
 use serde_json::Value;
 
-use crate::decode::{Change, Device, Event, EventKind, MAX_EVENT_BYTES, Outcome, Source};
+use crate::decode::{
+    Change, Device, Event, EventKind, MAX_EVENT_BYTES, NO_COUNTRY, Outcome, Source, country_code,
+};
 use crate::time::{Millis, parse_rfc3339};
 
 pub use input::Input;
@@ -81,10 +83,6 @@ impl Format {
     pub fn names() -> String {
         Format::ALL.map(|f| f.as_str()).join(", ")
     }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
 }
 
 impl std::fmt::Display for Format {
@@ -102,11 +100,6 @@ pub struct Batch<'v> {
 }
 
 impl<'v> Batch<'v> {
-    pub fn clear(&mut self) {
-        self.events.clear();
-        self.unmapped.clear();
-    }
-
     fn skip(&mut self, vendor_type: impl Into<Cow<'v, str>>) {
         self.unmapped.push(vendor_type.into());
     }
@@ -316,11 +309,8 @@ pub(crate) fn sanitize(ev: &mut Event<'_>) {
         s.lat = None;
         s.lon = None;
     }
-    if let Some(c) = s.country.as_deref() {
-        let b = c.as_bytes();
-        if b.len() != 2 || !b.iter().all(u8::is_ascii_uppercase) {
-            s.country = None;
-        }
+    if s.country.as_deref().map(country_code) == Some(NO_COUNTRY) {
+        s.country = None;
     }
 }
 

@@ -83,7 +83,7 @@ pub fn record<'v>(v: &'v Value, out: &mut Batch<'v>) -> Result<(), AdaptError> {
         Map::Kind(k) | Map::Change(k, _) | Map::ToTarget(k, _) => k,
         Map::FailureOnly => EventKind::Login,
     };
-    let mut ev = event(id, time, account.clone(), kind);
+    let mut ev = event(id, time, account, kind);
     ev.actor = actor_login.or_else(|| text(v, &["actor", "displayName"]).map(Cow::Borrowed));
     ev.outcome = result;
     context(v, &mut ev);
