@@ -92,6 +92,31 @@ impl ProducerContext for Counting {
     }
 }
 
+/// Queues `record`, waiting while librdkafka's queue is full
+/// (back-pressure instead of an error); `waiting` runs before each wait and
+/// may give up. Shared with the vendor-topic relay (`source::relay`).
+pub(crate) fn send_waiting<C, E>(
+    producer: &ThreadedProducer<C>,
+    mut record: BaseRecord<'_, [u8], [u8]>,
+    mut waiting: impl FnMut() -> Result<(), E>,
+) -> Result<(), E>
+where
+    C: ProducerContext<DeliveryOpaque = ()>,
+    E: From<KafkaError>,
+{
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                record = r;
+                waiting()?;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err((e, _)) => return Err(e.into()),
+        }
+    }
+}
+
 /// [`produce_within`] with the default timeout.
 pub fn produce<R: Read>(
     input: R,
@@ -156,17 +181,7 @@ pub fn produce_within<R: Read>(
             if let Some(k) = key.as_deref() {
                 record = record.key(k);
             }
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                        record = r;
-                        give_up(out.messages)?;
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Err((e, _)) => return Err(e.into()),
-                }
-            }
+            send_waiting(&producer, record, || give_up(out.messages))?;
             out.messages += 1;
             if rate > 0.0 && out.messages.is_multiple_of(64) {
                 let due = Duration::from_secs_f64(out.messages as f64 / rate);

@@ -155,10 +155,7 @@ impl KafkaSink {
             health,
         })?;
         let topic = |t: &str| (!t.is_empty()).then(|| t.to_string());
-        let max_message_bytes = config
-            .get("message.max.bytes")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES);
+        let max_message_bytes = max_message_bytes(config);
         Ok(KafkaSink {
             producer,
             alerts_topic: topic(alerts_topic),
@@ -214,10 +211,10 @@ impl KafkaSink {
 
     /// Sends a message that could not be processed to the dead-letter
     /// topic: its original key, bytes and headers, plus `kawal.*` headers
-    /// naming the error and where the message came from. A message that
-    /// would not fit under `message.max.bytes` with those headers is cut
-    /// to fit (see [`Fit`]): a dead letter the producer refuses would stop
-    /// the partition on the message it was meant to set aside.
+    /// naming the error and where the message came from, cut to fit under
+    /// `message.max.bytes` ([`dead_letter_record`]): a dead letter the
+    /// producer refuses would stop the partition on the message it was
+    /// meant to set aside.
     pub fn dead_letter(
         &mut self,
         key: Option<&[u8]>,
@@ -229,82 +226,119 @@ impl KafkaSink {
         let Some(topic) = self.dead_letter_topic.as_deref() else {
             return Ok(());
         };
-        let error = crate::detect::budget::capped(why.error, MAX_ERROR_TEXT);
-        let partition = why.partition.to_string();
-        let offset = why.offset.to_string();
-        let ours = [
-            ("kawal.error.kind", why.kind),
-            ("kawal.error", &error),
-            ("kawal.source.topic", why.topic),
-            ("kawal.source.partition", &partition),
-            ("kawal.source.offset", &offset),
-        ];
-        let header_bytes = |it: &mut dyn Iterator<Item = (usize, usize)>| -> usize {
-            it.map(|(k, v)| k + v + 8).sum()
-        };
-        let orig_bytes = headers.map_or(0, |hs| {
-            header_bytes(
-                &mut hs
-                    .iter()
-                    .map(|o| (o.key.len(), o.value.map_or(0, <[u8]>::len))),
-            )
-        });
-        let ours_bytes = header_bytes(&mut ours.iter().map(|(k, v)| (k.len(), v.len())));
         let null_payload = payload.is_none();
         let (key, payload) = (key.unwrap_or(&[]), payload.unwrap_or(&[]));
-        let fit = fit_dead_letter(
-            self.max_message_bytes,
-            key.len(),
-            payload.len(),
-            orig_bytes,
-            ours_bytes,
-        );
-        let mut h = OwnedHeaders::new_with_capacity(8 + headers.map_or(0, |h| h.count()));
-        if let Some(orig) = headers.filter(|_| fit.keep_headers) {
-            for o in orig.iter() {
-                h = h.insert(Header {
-                    key: o.key,
-                    value: o.value,
-                });
-            }
+        let d = dead_letter_record(self.max_message_bytes, key, payload, headers, why);
+        ack.hold();
+        let mut record =
+            BaseRecord::with_opaque_to(topic, Box::new(ack.clone())).headers(d.headers);
+        if !key.is_empty() {
+            record = record.key(&key[..d.key_len]);
         }
-        for (k, v) in ours {
+        if !null_payload {
+            record = record.payload(&payload[..d.payload_len]);
+        }
+        self.enqueue(record)
+    }
+}
+
+/// A dead letter ready to send: its headers (the original ones, when they
+/// fit, then `kawal.*`), and how much of the original key and payload
+/// fit under `message.max.bytes` (see [`Fit`]). Shared by the workers'
+/// sink and the vendor-topic relay (`source::relay`).
+pub struct DeadLetterRecord {
+    pub headers: OwnedHeaders,
+    pub key_len: usize,
+    pub payload_len: usize,
+}
+
+/// Builds the dead letter of a message: `kawal.error.kind`, `kawal.error`,
+/// `kawal.source.topic`, `.partition`, `.offset`, and when it had to be cut,
+/// `kawal.original.length`, `.sha256` and `kawal.truncated`.
+pub fn dead_letter_record(
+    max_message_bytes: usize,
+    key: &[u8],
+    payload: &[u8],
+    headers: Option<&rdkafka::message::BorrowedHeaders>,
+    why: DeadLetter<'_>,
+) -> DeadLetterRecord {
+    let error = crate::detect::budget::capped(why.error, MAX_ERROR_TEXT);
+    let partition = why.partition.to_string();
+    let offset = why.offset.to_string();
+    let ours = [
+        ("kawal.error.kind", why.kind),
+        ("kawal.error", &error),
+        ("kawal.source.topic", why.topic),
+        ("kawal.source.partition", &partition),
+        ("kawal.source.offset", &offset),
+    ];
+    let header_bytes = |it: &mut dyn Iterator<Item = (usize, usize)>| -> usize {
+        it.map(|(k, v)| k + v + 8).sum()
+    };
+    let orig_bytes = headers.map_or(0, |hs| {
+        header_bytes(
+            &mut hs
+                .iter()
+                .map(|o| (o.key.len(), o.value.map_or(0, <[u8]>::len))),
+        )
+    });
+    let ours_bytes = header_bytes(&mut ours.iter().map(|(k, v)| (k.len(), v.len())));
+    let fit = fit_dead_letter(
+        max_message_bytes,
+        key.len(),
+        payload.len(),
+        orig_bytes,
+        ours_bytes,
+    );
+    let mut h = OwnedHeaders::new_with_capacity(8 + headers.map_or(0, |h| h.count()));
+    if let Some(orig) = headers.filter(|_| fit.keep_headers) {
+        for o in orig.iter() {
+            h = h.insert(Header {
+                key: o.key,
+                value: o.value,
+            });
+        }
+    }
+    for (k, v) in ours {
+        h = h.insert(Header {
+            key: k,
+            value: Some(v.as_bytes()),
+        });
+    }
+    if fit.truncated {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(payload);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let len = payload.len().to_string();
+        let what = if fit.keep_headers {
+            "payload"
+        } else {
+            "payload,headers"
+        };
+        for (k, v) in [
+            ("kawal.original.length", len.as_str()),
+            ("kawal.original.sha256", hex.as_str()),
+            ("kawal.truncated", what),
+        ] {
             h = h.insert(Header {
                 key: k,
                 value: Some(v.as_bytes()),
             });
         }
-        if fit.truncated {
-            use sha2::{Digest, Sha256};
-            let digest = Sha256::digest(payload);
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            let len = payload.len().to_string();
-            let what = if fit.keep_headers {
-                "payload"
-            } else {
-                "payload,headers"
-            };
-            for (k, v) in [
-                ("kawal.original.length", len.as_str()),
-                ("kawal.original.sha256", hex.as_str()),
-                ("kawal.truncated", what),
-            ] {
-                h = h.insert(Header {
-                    key: k,
-                    value: Some(v.as_bytes()),
-                });
-            }
-        }
-        ack.hold();
-        let mut record = BaseRecord::with_opaque_to(topic, Box::new(ack.clone())).headers(h);
-        if !key.is_empty() {
-            record = record.key(&key[..fit.key_len]);
-        }
-        if !null_payload {
-            record = record.payload(&payload[..fit.payload_len]);
-        }
-        self.enqueue(record)
     }
+    DeadLetterRecord {
+        headers: h,
+        key_len: fit.key_len,
+        payload_len: fit.payload_len,
+    }
+}
+
+/// The `message.max.bytes` a producer made from `config` enforces.
+pub fn max_message_bytes(config: &ClientConfig) -> usize {
+    config
+        .get("message.max.bytes")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES)
 }
 
 /// CloudEvents' Kafka protocol binding, binary mode: the attributes as

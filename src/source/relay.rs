@@ -21,8 +21,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
@@ -32,16 +32,14 @@ use crate::config::Config;
 use crate::decode::MAX_EVENT_BYTES;
 use crate::kafka::{Health, Role, client_config};
 use crate::metrics::Metrics;
-use crate::produce::Counting;
+use crate::produce::{Counting, send_waiting};
+use crate::sink::kafka::{DeadLetter, dead_letter_record, max_message_bytes};
 
 /// Distinct vendor types per format that get their own metric label.
 const MAX_TYPE_LABELS: usize = 100;
 /// Records handled between two commits, and the longest a batch stays open.
 const BATCH_MAX: usize = 1024;
 const BATCH_LINGER: Duration = Duration::from_millis(50);
-/// Dead letters keep at most this much of the record (under librdkafka's
-/// default message.max.bytes of 1 MB, with room for the headers).
-const DEAD_LETTER_MAX: usize = 512 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -86,12 +84,12 @@ impl Relay {
         let topics: Vec<&str> = inputs.iter().map(|(t, _)| t.as_str()).collect();
         consumer.subscribe(&topics)?;
         let health = Health::new(&cfg.kafka.brokers);
-        let producer: ThreadedProducer<Counting> = client_config(&cfg.kafka, Role::Producer)
-            .create_with_context(Counting {
-                delivered: Default::default(),
-                failed: Default::default(),
-                health,
-            })?;
+        let producer_cfg = client_config(&cfg.kafka, Role::Producer);
+        let producer: ThreadedProducer<Counting> = producer_cfg.create_with_context(Counting {
+            delivered: Default::default(),
+            failed: Default::default(),
+            health,
+        })?;
         let mut r = Relayer {
             consumer,
             work: Work {
@@ -99,6 +97,7 @@ impl Relay {
                 formats: inputs.into_iter().collect(),
                 to: cfg.kafka.adapt.destination(&cfg.kafka).to_owned(),
                 dead_letters: Some(cfg.kafka.dead_letter_topic.clone()).filter(|t| !t.is_empty()),
+                max_message_bytes: max_message_bytes(&producer_cfg),
                 drain: Duration::from_millis(cfg.kafka.drain_timeout_ms().max(1) as u64),
                 metrics,
                 labels: HashMap::new(),
@@ -141,6 +140,8 @@ struct Work {
     formats: HashMap<String, Format>,
     to: String,
     dead_letters: Option<String>,
+    /// The producer's `message.max.bytes`, which dead letters are cut to.
+    max_message_bytes: usize,
     drain: Duration,
     metrics: Arc<Metrics>,
     /// Vendor types with their own label, per format.
@@ -254,13 +255,10 @@ impl Work {
         for ev in &b.events {
             self.line.clear();
             write_native(ev, &mut self.line);
-            send(
-                &self.producer,
-                &self.to,
-                Some(ev.account.as_bytes()),
-                &self.line,
-                None,
-            )?;
+            let record = BaseRecord::<[u8], [u8]>::to(&self.to)
+                .key(ev.account.as_bytes())
+                .payload(&self.line);
+            send_waiting(&self.producer, record, || Ok::<_, RelayError>(()))?;
             self.stats.events += 1;
             self.metrics.adapt.events.with_label_values(&[f]).inc();
         }
@@ -286,7 +284,9 @@ impl Work {
     }
 
     /// The one place a record that is not the format is counted, logged
-    /// (the first few, then every power of two) and dead-lettered.
+    /// (the first few, then every power of two) and dead-lettered, as the
+    /// workers' dead letters are (`sink::kafka::dead_letter_record`: its
+    /// headers kept, `kawal.*` headers added, cut to fit).
     fn invalid(
         &mut self,
         format: Format,
@@ -306,56 +306,22 @@ impl Work {
         let Some(dlq) = &self.dead_letters else {
             return Ok(());
         };
-        let payload = msg.payload().unwrap_or(&[]);
         let error = e.to_string();
-        let partition = msg.partition().to_string();
-        let offset = msg.offset().to_string();
-        let len = payload.len().to_string();
-        let mut h = OwnedHeaders::new_with_capacity(7);
-        for (k, v) in [
-            ("kawal.error.kind", e.kind()),
-            (
-                "kawal.error",
-                crate::detect::budget::capped(&error, 1024).as_ref(),
-            ),
-            ("kawal.source.topic", msg.topic()),
-            ("kawal.source.partition", &partition),
-            ("kawal.source.offset", &offset),
-            ("kawal.source.length", &len),
-        ] {
-            h = h.insert(Header {
-                key: k,
-                value: Some(v.as_bytes()),
-            });
+        let (key, payload) = (msg.key().unwrap_or(&[]), msg.payload().unwrap_or(&[]));
+        let why = DeadLetter {
+            kind: e.kind(),
+            error: &error,
+            topic: msg.topic(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+        };
+        let d = dead_letter_record(self.max_message_bytes, key, payload, msg.headers(), why);
+        let mut record = BaseRecord::<[u8], [u8]>::to(dlq)
+            .payload(&payload[..d.payload_len])
+            .headers(d.headers);
+        if !key.is_empty() {
+            record = record.key(&key[..d.key_len]);
         }
-        let kept = &payload[..payload.len().min(DEAD_LETTER_MAX)];
-        send(&self.producer, dlq, msg.key(), kept, Some(h))
-    }
-}
-
-/// Sends one message, waiting while librdkafka's queue is full.
-fn send(
-    producer: &ThreadedProducer<Counting>,
-    topic: &str,
-    key: Option<&[u8]>,
-    payload: &[u8],
-    headers: Option<OwnedHeaders>,
-) -> Result<(), RelayError> {
-    let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(payload);
-    if let Some(k) = key {
-        record = record.key(k);
-    }
-    if let Some(h) = headers {
-        record = record.headers(h);
-    }
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                record = r;
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            Err((e, _)) => return Err(RelayError::Kafka(e)),
-        }
+        send_waiting(&self.producer, record, || Ok::<_, RelayError>(()))
     }
 }
