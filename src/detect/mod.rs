@@ -730,7 +730,15 @@ fn evaluate(
     // explanations can read the baseline; it goes back at the end.
     let half_life = cfg.detect.evidence_half_life_ms();
     let mut case = st.case.take().unwrap_or_else(|| open_case(ev, st, stats));
-    case.last = case.last.max(ev.time);
+    // Only evidence that would open a case keeps it open: weak evidence
+    // joins it but does not extend its life. Until 2026-11-27 every join
+    // did, and an integration posting from a cloud network first seen in
+    // a case kept that case (and so the network's tentativeness) alive
+    // for weeks on its own weak signals (kawal's simulation, seed 1: 201
+    // of 556 false alerts came from cases two days old or more).
+    if opens {
+        case.last = case.last.max(ev.time);
+    }
     // The latest risky access is the one later actions follow.
     if risky && case.risky_access.is_none_or(|(t, _)| ev.time >= t) {
         case.risky_access = Some((ev.time, t.access_risk));
@@ -748,7 +756,7 @@ fn evaluate(
 
     case.add_event(&ev.id, cfg.detect.max_evidence);
     case.rescore(ev.time, half_life);
-    let severity = case.severity(&cfg.severity);
+    let severity = case.severity(&cfg.severity, ev.time, half_life);
     if let Some(sev) = severity
         && Some(sev) > case.emitted
     {
@@ -1023,7 +1031,7 @@ fn build_alert(
         .signals
         .iter()
         .map(|s| (s.effective(ev.time, half_life), s))
-        .filter(|(c, _)| *c >= 0.05)
+        .filter(|(c, _)| *c >= score::SHOWN)
         .collect();
     signals.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.name().cmp(b.1.name())));
 
@@ -1184,7 +1192,7 @@ fn learn(
                 Some("grant") => {
                     // Onboarding is trusted only when an established actor
                     // grants from a familiar device, outside any risky session.
-                    let g = GrantContext::of(model, st, acc);
+                    let g = GrantContext::of(model, st, acc, ev.time);
                     let trusted =
                         !suspicious && !g.case_risky && g.familiar_device && g.established;
                     st.push_role_grant(Grant {
@@ -1206,7 +1214,7 @@ fn learn(
             // established or vouched actor, from a familiar device (or the
             // vouched actor's own), outside any risky session.
             let vouched = model.vouched(ev.time, acc.actor, st);
-            let g = GrantContext::of(model, st, acc);
+            let g = GrantContext::of(model, st, acc, ev.time);
             push_grant(
                 &mut st.app_grants,
                 Grant {
@@ -1234,19 +1242,29 @@ struct GrantContext {
     established: bool,
     /// No device, or one used three times or more.
     familiar_device: bool,
-    /// The open case has a risky access, or the device is new to it.
+    /// The grant is part of a risky session: the open case's latest
+    /// risky access is at most the short window (one sitting) before
+    /// it, or the device is new to the case.
     case_risky: bool,
 }
 
 impl GrantContext {
-    fn of(model: &Model, st: &AccountState, acc: &signals::Access) -> GrantContext {
+    /// Until 2026-11-27 any risky access in the open case made a grant
+    /// risky, however long before; a case can stay open for weeks while
+    /// weak evidence keeps joining it, so an admin's grant from the
+    /// office vouched for nobody because someone else had signed in from
+    /// abroad days earlier. A hijacker's grant follows their access in
+    /// the same sitting, from their own device (new to the case) or from
+    /// a stolen session (suspicious by itself).
+    fn of(model: &Model, st: &AccountState, acc: &signals::Access, t: Millis) -> GrantContext {
+        let sitting = model.cfg.detect.short_window_ms();
         GrantContext {
             established: model.established(acc.actor, st),
             familiar_device: acc.device == 0 || st.devices.count(acc.device) >= 3,
-            case_risky: st
-                .case
-                .as_ref()
-                .is_some_and(|c| c.risky_access.is_some() || c.is_tentative(acc.device)),
+            case_risky: st.case.as_ref().is_some_and(|c| {
+                c.risky_access.is_some_and(|(at, _)| t - at <= sitting)
+                    || c.is_tentative(acc.device)
+            }),
         }
     }
 }

@@ -204,23 +204,46 @@ pub struct Case {
     pub tentative: Vec<u32>,
 }
 
+/// Evidence that has faded below this (in nats, at the time of the
+/// alert) is neither shown in an alert nor counted by the evidence
+/// policy: what the analyst reads is what the decision rested on.
+pub const SHOWN: f64 = 0.05;
+
 impl Case {
-    /// The severity the case's score earns under the evidence policy
-    /// (`[severity]` in the configuration): evidence of access and of
-    /// action alerts at any severity; critical needs a misuse (a change,
-    /// grant, burst or new link); access alone alerts from
-    /// `access_only_min` up; action alone
-    /// from `action_only_min` up; posting habits alone at most
-    /// `posting_habits_max`.
-    pub fn severity(&self, cfg: &crate::config::SeverityConfig) -> Option<Severity> {
+    /// The severity the case's score earns at `now` under the evidence
+    /// policy (`[severity]` in the configuration): evidence of access and
+    /// of action alerts at any severity; critical needs a misuse (a
+    /// change, grant, burst or new link); access alone alerts from
+    /// `access_only_min` up; action alone from `action_only_min` up;
+    /// posting habits alone at most `posting_habits_max`.
+    ///
+    /// The policy weighs evidence as it stands at `now`, faded by its
+    /// half-life, as the score does. It weighed the raw contributions
+    /// until 2026-11-27: a case kept open for days by weak evidence then
+    /// paired a new device seen a week earlier with tonight's burst of
+    /// posts as one "access and action" story. On kawal's simulation
+    /// (seed 1, 2,000 accounts x 60 days, held-out styles left out) 316
+    /// of the 725 false alerts came from cases opened two days or more
+    /// before the alert.
+    pub fn severity(
+        &self,
+        cfg: &crate::config::SeverityConfig,
+        now: Millis,
+        half_life: Millis,
+    ) -> Option<Severity> {
         let mut sev = Severity::from_score(self.score, cfg)?;
+        let live = || {
+            self.signals
+                .iter()
+                .map(move |s| (s.effective(now, half_life), s))
+                .filter(|(c, _)| *c >= SHOWN)
+        };
         // Each kind must carry weight (a nat or more in all), not only a
         // trace of some weak signal.
         let weight = |access: bool| -> f64 {
-            self.signals
-                .iter()
-                .filter(|s| s.sig.is_access() == access)
-                .map(|s| s.contribution)
+            live()
+                .filter(|(_, s)| s.sig.is_access() == access)
+                .map(|(c, _)| c)
                 .sum()
         };
         // Access and action make one story when the action came from the
@@ -229,28 +252,23 @@ impl Case {
         // thread by the office are two stories, each of one kind.
         let linked = |s: &CaseSignal| {
             s.sequence
-                || self.signals.iter().any(|a| {
+                || live().any(|(_, a)| {
                     a.sig.is_access()
                         && ((a.access[3] != 0 && a.access[3] == s.access[3])
                             || (a.access[5] != 0 && a.access[5] == s.access[5]))
                 })
         };
-        let linked_action: f64 = self
-            .signals
-            .iter()
-            .filter(|s| !s.sig.is_access() && linked(s))
-            .map(|s| s.contribution)
+        let linked_action: f64 = live()
+            .filter(|(_, s)| !s.sig.is_access() && linked(s))
+            .map(|(c, _)| c)
             .sum();
         let (access, action) = (weight(true) >= 1.0, weight(false) >= 1.0);
         let story = access && linked_action >= 1.0;
-        let habits_only = self
-            .signals
-            .iter()
-            .all(|s| !s.sequence && s.sig.is_posting_habit());
+        let habits_only = live().all(|(_, s)| !s.sequence && s.sig.is_posting_habit());
         let min = |name: &str| Severity::parse(name).unwrap_or(Severity::High);
         // Critical is a promise of misuse: a change, a grant, a burst or a
         // new link, not only access or a new posting client or hour.
-        if !self.signals.iter().any(|s| s.sig.is_sequence_action()) {
+        if !live().any(|(_, s)| s.sig.is_sequence_action()) {
             sev = sev.min(Severity::High);
         }
         if habits_only {
@@ -420,14 +438,14 @@ mod tests {
         let cfg = crate::config::Config::default().severity;
         // Access and action from one device: a story, alerts from low.
         let story = case_of(&[(Sig::NewCountry, 3.0, 7), (Sig::ProfileChanged, 2.0, 7)]);
-        assert_eq!(story.severity(&cfg), Some(Severity::Low));
+        assert_eq!(story.severity(&cfg, 0, 0), Some(Severity::Low));
         // The same weights from two devices: two stories of one kind
         // each, below medium: nothing.
         let apart = case_of(&[(Sig::NewCountry, 3.0, 7), (Sig::ProfileChanged, 2.0, 8)]);
-        assert_eq!(apart.severity(&cfg), None);
+        assert_eq!(apart.severity(&cfg, 0, 0), None);
         // Access alone: nothing until high, and never critical.
         assert_eq!(
-            case_of(&[(Sig::NewCountry, 3.0, 7), (Sig::NewDevice, 3.5, 7)]).severity(&cfg),
+            case_of(&[(Sig::NewCountry, 3.0, 7), (Sig::NewDevice, 3.5, 7)]).severity(&cfg, 0, 0),
             None
         );
         let strong = case_of(&[
@@ -435,14 +453,16 @@ mod tests {
             (Sig::NewDevice, 4.0, 7),
             (Sig::HostingNetwork, 4.0, 7),
         ]);
-        assert_eq!(strong.severity(&cfg), Some(Severity::High));
+        assert_eq!(strong.severity(&cfg, 0, 0), Some(Severity::High));
         // Action alone: from medium.
         assert_eq!(
-            case_of(&[(Sig::MfaDisabled, 3.0, 0), (Sig::RecoveryChanged, 2.0, 0)]).severity(&cfg),
+            case_of(&[(Sig::MfaDisabled, 3.0, 0), (Sig::RecoveryChanged, 2.0, 0)])
+                .severity(&cfg, 0, 0),
             None
         );
         assert_eq!(
-            case_of(&[(Sig::MfaDisabled, 3.0, 0), (Sig::RecoveryChanged, 3.5, 0)]).severity(&cfg),
+            case_of(&[(Sig::MfaDisabled, 3.0, 0), (Sig::RecoveryChanged, 3.5, 0)])
+                .severity(&cfg, 0, 0),
             Some(Severity::Medium)
         );
         // Posting habits alone: at most medium, however strong.
@@ -452,12 +472,42 @@ mod tests {
             (Sig::NewLinkDomain, 3.0, 7),
         ]);
         assert!(habits.score >= cfg.high);
-        assert_eq!(habits.severity(&cfg), Some(Severity::Medium));
+        assert_eq!(habits.severity(&cfg, 0, 0), Some(Severity::Medium));
         // A trace of access (under a nat) does not make a story.
         assert_eq!(
-            case_of(&[(Sig::NewIpRange, 0.5, 7), (Sig::ProfileChanged, 4.5, 7)]).severity(&cfg),
+            case_of(&[(Sig::NewIpRange, 0.5, 7), (Sig::ProfileChanged, 4.5, 7)])
+                .severity(&cfg, 0, 0),
             None
         );
+    }
+
+    #[test]
+    fn faded_evidence_makes_no_story_with_fresh_evidence() {
+        let cfg = crate::config::Config::default().severity;
+        let hour = crate::time::HOUR;
+        // A new device on Monday and a burst of posts from it on Friday:
+        // the device is weeks-old news by then, not the access behind
+        // the burst.
+        let mut case = Case::new(1, 0);
+        let mut device = sig(Sig::NewDevice, 4.0);
+        device.access[3] = 7;
+        case.add_signal(device, 3 * hour);
+        for (s, c) in [(Sig::PostBurst, 3.0), (Sig::NewLinkDomain, 2.0)] {
+            let mut post = sig(s, c);
+            post.access[3] = 7;
+            post.at = 96 * hour;
+            case.add_signal(post, 3 * hour);
+        }
+        case.rescore(96 * hour, 3 * hour);
+        assert!(case.score >= cfg.low && case.score < cfg.medium);
+        assert_eq!(case.severity(&cfg, 96 * hour, 3 * hour), None);
+        // The same evidence within the hour is one story.
+        let at_once = case_of(&[
+            (Sig::NewDevice, 4.0, 7),
+            (Sig::PostBurst, 3.0, 7),
+            (Sig::NewLinkDomain, 2.0, 7),
+        ]);
+        assert_eq!(at_once.severity(&cfg, 0, 3 * hour), Some(Severity::High));
     }
 
     #[test]

@@ -226,8 +226,11 @@ struct Run {
 
 impl Run {
     fn new() -> Run {
+        Run::with(Config::default())
+    }
+    fn with(cfg: Config) -> Run {
         Run {
-            det: Detector::new(Config::default()),
+            det: Detector::new(cfg),
             alerts: Vec::new(),
             n: 0,
         }
@@ -1442,4 +1445,101 @@ fn a_phone_replaced_at_the_office_is_not_a_page_but_from_abroad_it_is() {
             .all(|s| !s.detail.contains("re-enrolment")),
         "{last:#?}"
     );
+}
+
+/// Andi signs in from a hotel in Tokyo on a new laptop (a trip): a risky
+/// access that opens a case.
+fn andis_trip(r: &mut Run, at: Millis) {
+    r.feed(
+        ev("trip-1", at, "login")
+            .ok()
+            .actor("staff:andi")
+            .from(&TOKYO_HOTEL)
+            .device("d-andi-travel", ANDI_LAPTOP.1),
+    );
+    let case = r.det.state(ACCT).unwrap().case.as_ref().expect("a case");
+    assert!(case.risky_access.is_some(), "{case:#?}");
+}
+
+#[test]
+fn a_grant_from_the_office_a_day_after_someone_elses_trip_vouches() {
+    let grant = |r: &mut Run, at: Millis| {
+        r.feed(
+            ev("vg-0", at, "role_change")
+                .device(LAPTOP.0, LAPTOP.1)
+                .from(&OFFICE)
+                .with(r#""change":{"action":"grant","target":"sari@kreasi","role":"editor"}"#),
+        );
+    };
+    let day = t0() + 36 * DAY;
+    let mut r = Run::new();
+    r.warm(35);
+    andis_trip(&mut r, day + HOUR);
+    // Rina grants from the office the next day; Andi's case is still open.
+    grant(&mut r, day + 25 * HOUR);
+    assert!(r.det.state(ACCT).unwrap().case.is_some());
+    assert!(r.det.model.vouched(
+        day + 26 * HOUR,
+        key32("sari@kreasi"),
+        r.det.state(ACCT).unwrap()
+    ));
+
+    // The same grant ten minutes after the risky sign-in is part of its
+    // sitting: it vouches for nobody.
+    let mut r = Run::new();
+    r.warm(35);
+    andis_trip(&mut r, day + HOUR);
+    grant(&mut r, day + HOUR + 10 * MINUTE);
+    assert!(!r.det.model.vouched(
+        day + 2 * HOUR,
+        key32("sari@kreasi"),
+        r.det.state(ACCT).unwrap()
+    ));
+}
+
+#[test]
+fn weak_evidence_joins_a_case_but_does_not_keep_it_open() {
+    // An opening threshold above a lone unusual posting hour (2.5 nats
+    // at most) makes one: evidence that joins a case but would not open one.
+    let mut cfg = Config::default();
+    cfg.detect.open_threshold = 3.0;
+    let day = t0() + 36 * DAY;
+    let mut r = Run::with(cfg);
+    r.warm(35);
+    andis_trip(&mut r, day + HOUR);
+    let (id, last, before) = {
+        let case = r.det.state(ACCT).unwrap().case.as_ref().unwrap();
+        (case.id, case.last, case.signals.len())
+    };
+    // Andi posts from the hotel the next evening, at an hour the account
+    // never posts: weak evidence, which joins the case.
+    r.feed(
+        ev("evening", day + 40 * HOUR, "post")
+            .actor("staff:andi")
+            .from(&TOKYO_HOTEL)
+            .device("d-andi-travel", ANDI_LAPTOP.1)
+            .with(r#""post":{"client":"Hootsuite","links":["https://kemkes.go.id/berita"]}"#),
+    );
+    let case = r
+        .det
+        .state(ACCT)
+        .unwrap()
+        .case
+        .as_ref()
+        .expect("still open");
+    assert_eq!(case.id, id);
+    assert!(case.signals.len() > before, "{case:#?}");
+    assert_eq!(
+        case.last, last,
+        "weak evidence extended the case: {case:#?}"
+    );
+    // Two days after the trip's sign-in the case has closed, though the
+    // post was ten hours ago.
+    r.feed(
+        ev("later", day + 50 * HOUR, "login")
+            .ok()
+            .from(&OFFICE)
+            .device(LAPTOP.0, LAPTOP.1),
+    );
+    assert!(r.det.state(ACCT).unwrap().case.is_none());
 }
