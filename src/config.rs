@@ -750,6 +750,19 @@ impl Config {
             problems.push("detect.short_window is longer than detect.long_window".into());
         }
         let s = &self.severity;
+        let names = ["low", "medium", "high", "critical"];
+        for (key, v, none) in [
+            ("access_only_min", &s.access_only_min, false),
+            ("action_only_min", &s.action_only_min, false),
+            ("posting_habits_max", &s.posting_habits_max, true),
+        ] {
+            if !(names.contains(&v.as_str()) || none && v == "none") {
+                problems.push(format!(
+                    "severity.{key}: {v:?} is not one of {}\"low\", \"medium\", \"high\", \"critical\"",
+                    if none { "\"none\", " } else { "" }
+                ));
+            }
+        }
         if !(s.low > 0.0 && s.low < s.medium && s.medium < s.high && s.high < s.critical) {
             problems.push(format!(
                 "severity: cut-offs must rise strictly from a positive low (low {} < medium {} < high {} < critical {})",
@@ -1263,10 +1276,22 @@ url = "https://y"
                 ("KAWAL__SEVERITY__LOW", "9"),
                 ("KAWAL__WEIGHTS__ATTACKER_HOSTING", "1.5"),
                 ("KAWAL__REPLAY__SHARDS", "0"),
+                ("KAWAL__SEVERITY__ACCESS_ONLY_MIN", "none"),
+                ("KAWAL__SEVERITY__POSTING_HABITS_MAX", "never"),
             ]),
         )
         .unwrap_err();
-        assert_eq!(err.problems.len(), 4, "{err}");
+        assert_eq!(err.problems.len(), 6, "{err}");
+        // A misspelt severity is an error, not silently "high".
+        let text = err.to_string();
+        assert!(
+            text.contains("severity.access_only_min: \"none\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("severity.posting_habits_max: \"never\""),
+            "{text}"
+        );
     }
 
     #[test]

@@ -215,7 +215,8 @@ impl Case {
     /// of action alerts at any severity; critical needs a misuse (a
     /// change, grant, burst or new link); access alone alerts from
     /// `access_only_min` up; action alone from `action_only_min` up;
-    /// posting habits alone at most `posting_habits_max`.
+    /// posting habits alone at most `posting_habits_max` (by default
+    /// never: "none").
     ///
     /// The policy weighs evidence as it stands at `now`, faded by its
     /// half-life, as the score does. It weighed the raw contributions
@@ -272,7 +273,8 @@ impl Case {
             sev = sev.min(Severity::High);
         }
         if habits_only {
-            sev = sev.min(min(&cfg.posting_habits_max));
+            // "none": posting habits alone never alert.
+            sev = sev.min(Severity::parse(&cfg.posting_habits_max)?);
         }
         let floor = match (story, access, action) {
             (true, ..) => Severity::Low,
@@ -465,14 +467,27 @@ mod tests {
                 .severity(&cfg, 0, 0),
             Some(Severity::Medium)
         );
-        // Posting habits alone: at most medium, however strong.
+        // Posting habits alone: never, however strong; or at most the
+        // configured severity.
         let habits = case_of(&[
             (Sig::PostBurst, 4.0, 7),
             (Sig::UnusualPostHour, 2.5, 7),
             (Sig::NewLinkDomain, 3.0, 7),
         ]);
         assert!(habits.score >= cfg.high);
-        assert_eq!(habits.severity(&cfg, 0, 0), Some(Severity::Medium));
+        assert_eq!(habits.severity(&cfg, 0, 0), None);
+        let medium = crate::config::SeverityConfig {
+            posting_habits_max: "medium".into(),
+            ..cfg.clone()
+        };
+        assert_eq!(habits.severity(&medium, 0, 0), Some(Severity::Medium));
+        // With access from the same device, they are a story.
+        let mut access = habits.clone();
+        let mut device = sig(Sig::NewDevice, 2.0);
+        device.access[3] = 7;
+        access.add_signal(device, 0);
+        access.rescore(0, 0);
+        assert_eq!(access.severity(&cfg, 0, 0), Some(Severity::Critical));
         // A trace of access (under a nat) does not make a story.
         assert_eq!(
             case_of(&[(Sig::NewIpRange, 0.5, 7), (Sig::ProfileChanged, 4.5, 7)])
