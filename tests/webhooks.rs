@@ -273,3 +273,52 @@ fn pagerduty_incidents_trigger_then_resolve_with_the_same_dedup_key_across_a_res
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(actions(&got).len(), 3);
 }
+
+/// Slack, Teams, OCSF and CloudEvents receivers hear when an incident
+/// closes: once quiet for resolve_after, each gets its format's closing
+/// message, once.
+#[test]
+fn chat_ocsf_and_cloudevents_receivers_hear_when_an_incident_closes() {
+    let got: Got = Arc::default();
+    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got)).unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.delivery.outbox_dir = outbox.path().display().to_string();
+    cfg.delivery.resend_interval = "200ms".into();
+    cfg.delivery.resolve_after = "1500ms".into();
+    cfg.webhooks = ["slack", "teams", "ocsf", "cloudevents"]
+        .into_iter()
+        .map(|f| webhook(&cfg, f, &r.url, f))
+        .collect();
+    let d = Delivery::start(&cfg, Arc::new(Metrics::new()))
+        .unwrap()
+        .unwrap();
+    d.sink()
+        .send(&[alert("inc-7", Severity::High)], &Ack::new())
+        .unwrap();
+    assert_eq!(d.wait_idle(Duration::from_secs(10)), 0);
+    wait_for("four closings", Duration::from_secs(15), || {
+        got.lock().unwrap().len() >= 8
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    d.shutdown();
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), 8, "one alert and one closing each: {got:#?}");
+    let closings: Vec<&serde_json::Value> = got
+        .iter()
+        .filter(|(id, _)| id == "inc-7-resolve")
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(closings.len(), 4, "{got:#?}");
+    let has = |f: &dyn Fn(&serde_json::Value) -> bool| closings.iter().any(|b| f(b));
+    assert!(has(&|b| b["text"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("Resolved: incident inc-7"))));
+    assert!(has(
+        &|b| b["attachments"][0]["content"]["body"][0]["color"] == "Good"
+    ));
+    assert!(has(&|b| b["class_uid"] == 2004 && b["status"] == "Resolved"));
+    assert!(has(
+        &|b| b["type"] == "kawal.incident.resolved" && b["subject"] == "x:kemkominfo"
+    ));
+}

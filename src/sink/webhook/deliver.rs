@@ -266,7 +266,7 @@ impl Deliverer {
                         if ep.format == Format::Alertmanager {
                             self.resend_open(&mut open).await;
                         } else {
-                            self.resolve_pagerduty(&mut open).await;
+                            self.resolve_quiet(&mut open).await;
                         }
                     }
                     if tracks {
@@ -534,26 +534,30 @@ impl Deliverer {
         }
     }
 
-    /// PagerDuty: an incident quiet for `resolve_after` is resolved (Events
-    /// API v2 `resolve` with its `dedup_key`). A resolve that fails for a
+    /// An incident quiet for `resolve_after` is closed by its format's
+    /// closing message (PagerDuty: Events API v2 `resolve` with its
+    /// `dedup_key`; see `format::closing`). A close that fails for a
     /// reason worth retrying is tried again at the next check.
-    async fn resolve_pagerduty(&self, open: &mut Incidents) {
+    async fn resolve_quiet(&self, open: &mut Incidents) {
         let now = wall_clock_ms();
+        let quiet = self.resolve_after.as_millis() as i64;
         for a in open.take_quiet(self.resolve_after, now) {
-            let body =
-                serde_json::to_vec(&format::pagerduty_resolve(&a.incident, &self.routing_key))
-                    .expect("values serialise");
+            let Some(body) = format::closing(self.ep.format, &a, &self.context(None), quiet) else {
+                continue;
+            };
+            let body = serde_json::to_vec(&body).expect("values serialise");
             let id = format!("{}-resolve", a.incident);
+            self.pace().await; // Slack: one message a second, closings too
             match self.attempt(&id, &body).await {
                 Attempt::Ok => {
-                    tracing::info!(endpoint = %self.ep.name, incident = %a.incident, "incident quiet: resolved in PagerDuty");
+                    tracing::info!(endpoint = %self.ep.name, incident = %a.incident, "incident quiet: closed");
                 }
                 Attempt::Retry { result, .. } => {
-                    tracing::warn!(endpoint = %self.ep.name, incident = %a.incident, result, "PagerDuty resolve failed; trying again later");
-                    open.reopen(a, now - self.resolve_after.as_millis() as i64);
+                    tracing::warn!(endpoint = %self.ep.name, incident = %a.incident, result, "closing message failed; trying again later");
+                    open.reopen(a, now - quiet);
                 }
                 r => {
-                    tracing::warn!(endpoint = %self.ep.name, incident = %a.incident, result = ?r, "PagerDuty refused the resolve");
+                    tracing::warn!(endpoint = %self.ep.name, incident = %a.incident, result = ?r, "the receiver refused the closing message");
                 }
             }
         }

@@ -45,10 +45,14 @@ impl Format {
         Format::ALL.iter().find(|(n, _)| *n == s).map(|(_, f)| *f)
     }
 
-    /// Formats whose receivers keep incidents open until told they are
-    /// resolved: the deliverer tracks open incidents for them.
+    /// Formats whose receivers are told when an incident closes: the
+    /// deliverer tracks open incidents for them. Alertmanager and
+    /// PagerDuty keep incidents open until resolved; Slack and Teams
+    /// channels get a closing message, OCSF a Close of the finding,
+    /// CloudEvents an `kawal.incident.resolved` event. Native receivers
+    /// get alerts only (the alert contract has no closing record).
     pub fn tracks_incidents(self) -> bool {
-        matches!(self, Format::Alertmanager | Format::PagerDuty)
+        !matches!(self, Format::Native)
     }
 
     pub fn content_type(self) -> &'static str {
@@ -253,6 +257,92 @@ pub fn pagerduty_resolve(incident: &str, routing_key: &str) -> Value {
     })
 }
 
+/// The message that closes the incident whose latest alert is `last`,
+/// after `quiet_ms` without a new one (Alertmanager is resolved by its
+/// own re-send; native receivers get alerts only).
+pub fn closing(format: Format, last: &Alert, ctx: &Context<'_>, quiet_ms: i64) -> Option<Value> {
+    let hours = quiet_ms as f64 / 3_600_000.0;
+    let said = format!(
+        "Resolved: incident {} on {} (last alert {}, {}) had no new alert for {hours:.1} h",
+        last.incident,
+        last.account,
+        last.severity.as_str(),
+        last.time
+    );
+    Some(match format {
+        Format::Native | Format::Alertmanager => return None,
+        Format::PagerDuty => pagerduty_resolve(&last.incident, ctx.routing_key),
+        Format::Slack => {
+            let text = cut(&slack_escape(&said), 3000);
+            json!({
+                "text": text,
+                "blocks": [
+                    {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                    {"type": "context", "elements": [
+                        {"type": "mrkdwn", "text": cut(&slack_escape(&format!("incident {} · last alert {}", last.incident, last.id)), 2000)},
+                    ]},
+                ],
+            })
+        }
+        Format::Teams => json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": null,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [
+                        {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true,
+                         "color": "Good", "text": format!("Resolved: {}", last.account)},
+                        {"type": "TextBlock", "text": said, "wrap": true},
+                    ],
+                },
+            }],
+        }),
+        Format::Ocsf => ocsf_close(last, ctx, &said),
+        Format::CloudEvents => json!({
+            "specversion": "1.0",
+            "id": format!("{}-resolved", last.incident),
+            "source": ctx.source,
+            "type": "kawal.incident.resolved",
+            "subject": last.account,
+            "time": rfc3339(ctx.now_ms),
+            "datacontenttype": "application/json",
+            "data": {
+                "incident": last.incident,
+                "account": last.account,
+                "last_alert": last.id,
+                "severity": last.severity.as_str(),
+                "quiet_seconds": quiet_ms / 1000,
+            },
+        }),
+    })
+}
+
+/// OCSF: the incident's latest finding closed (activity 3 Close, status
+/// 4 Resolved), the same `finding_info.uid` as when it was created.
+fn ocsf_close(last: &Alert, ctx: &Context<'_>, said: &str) -> Value {
+    let mut v = ocsf(last);
+    let o = v.as_object_mut().expect("an object");
+    for (k, val) in [
+        ("activity_id", json!(3)),
+        ("activity_name", json!("Close")),
+        ("type_uid", json!(200403)),
+        ("type_name", json!("Detection Finding: Close")),
+        ("status_id", json!(4)),
+        ("status", json!("Resolved")),
+        ("time", json!(ctx.now_ms)),
+        ("end_time", json!(ctx.now_ms)),
+        ("message", json!(said)),
+    ] {
+        o.insert(k.into(), val);
+    }
+    v["metadata"]["uid"] = json!(format!("{}-resolved", last.incident));
+    v
+}
+
 fn ms_of(rfc: &str) -> i64 {
     crate::time::parse_rfc3339(rfc).unwrap_or(0)
 }
@@ -445,6 +535,56 @@ mod tests {
         assert_eq!(am[0]["labels"].as_object().unwrap().len(), 4);
         let ends = crate::time::parse_rfc3339(am[0]["endsAt"].as_str().unwrap()).unwrap();
         assert_eq!(ends, ctx().now_ms + 300_000);
+    }
+
+    #[test]
+    fn closing_messages_name_the_incident_in_each_format() {
+        let mut a = crate::sink::webhook::tests::alert("x:<!here>", Severity::Critical);
+        a.incident = "inc-0000000000000042".into();
+        let quiet = 24 * 3_600_000;
+        let close = |f| closing(f, &a, &ctx(), quiet);
+        assert!(close(Format::Native).is_none());
+        assert!(close(Format::Alertmanager).is_none(), "resolved by re-send");
+        let pd = close(Format::PagerDuty).unwrap();
+        assert_eq!(
+            (&pd["event_action"], &pd["dedup_key"]),
+            (&json!("resolve"), &json!(a.incident))
+        );
+        let slack = close(Format::Slack).unwrap();
+        let text = slack["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("Resolved: incident inc-0000000000000042"),
+            "{text}"
+        );
+        assert!(
+            text.contains("24.0 h") && text.contains("&lt;!here&gt;"),
+            "{text}"
+        );
+        assert!(!slack.to_string().contains("<!here>"), "unescaped mention");
+        let teams = close(Format::Teams).unwrap();
+        let body = &teams["attachments"][0]["content"]["body"];
+        assert_eq!(body[0]["color"], "Good");
+        assert!(body[1]["text"].as_str().unwrap().contains(&a.incident));
+        // OCSF: the same finding, closed.
+        let created = rendered(Format::Ocsf, &a);
+        let ocsf = close(Format::Ocsf).unwrap();
+        assert_eq!(ocsf["finding_info"]["uid"], created["finding_info"]["uid"]);
+        assert_eq!(ocsf["metadata"]["correlation_uid"], a.incident.as_str());
+        assert_eq!(
+            (&ocsf["activity_id"], &ocsf["type_uid"]),
+            (&json!(3), &json!(200403))
+        );
+        assert_eq!(
+            (&ocsf["status_id"], &ocsf["status"]),
+            (&json!(4), &json!("Resolved"))
+        );
+        assert_eq!(ocsf["time"], ctx().now_ms);
+        assert_ne!(ocsf["metadata"]["uid"], created["metadata"]["uid"]);
+        let ce = close(Format::CloudEvents).unwrap();
+        assert_eq!(ce["type"], "kawal.incident.resolved");
+        assert_eq!(ce["id"], format!("{}-resolved", a.incident));
+        assert_eq!(ce["data"]["last_alert"], a.id.as_str());
+        assert_eq!(ce["data"]["quiet_seconds"], 86_400);
     }
 
     #[test]
