@@ -124,18 +124,25 @@ fn alert(incident: &str, severity: Severity) -> Alert {
 
 const GOLDEN_ALERT: &str = r#"{"id":"x","account":"x:kemkominfo","time":"2026-03-09T19:02:44Z","detected_at":"2026-03-09T19:02:44.031Z","severity":"high","score":9.5,"summary":"Likely takeover","signals":[{"name":"new_country","contribution":3.1,"detail":"NG never seen"}],"events":["e-1"],"incident":"INC","learning":false,"first_event_time":"2026-03-09T18:22:00Z"}"#;
 
-/// Alertmanager's client contract: an open incident is re-sent with
-/// endsAt ahead; an escalation ends the old severity's label set; an
-/// incident quiet for resolve_after is sent with endsAt now (resolved).
-#[test]
-fn alertmanager_alerts_are_re_sent_while_open_and_resolved_when_quiet() {
+/// A recording receiver and a configuration whose incidents close after
+/// 1.5 s of quiet, checked every `resend`.
+fn quick_closing(resend: &str) -> (Got, Receiver, tempfile::TempDir, Config) {
     let got: Got = Arc::default();
     let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got)).unwrap();
     let outbox = tempfile::tempdir().unwrap();
     let mut cfg = Config::default();
     cfg.delivery.outbox_dir = outbox.path().display().to_string();
-    cfg.delivery.resend_interval = "300ms".into();
+    cfg.delivery.resend_interval = resend.into();
     cfg.delivery.resolve_after = "1500ms".into();
+    (got, r, outbox, cfg)
+}
+
+/// Alertmanager's client contract: an open incident is re-sent with
+/// endsAt ahead; an escalation ends the old severity's label set; an
+/// incident quiet for resolve_after is sent with endsAt now (resolved).
+#[test]
+fn alertmanager_alerts_are_re_sent_while_open_and_resolved_when_quiet() {
+    let (got, r, _outbox, mut cfg) = quick_closing("300ms");
     cfg.delivery.ends_after = "5m".into();
     let base = r.url.trim_end_matches("/hook").to_string();
     cfg.webhooks = vec![webhook(&cfg, "am", &base, "alertmanager")];
@@ -212,13 +219,7 @@ fn alertmanager_alerts_are_re_sent_while_open_and_resolved_when_quiet() {
 /// process (open incidents are kept beside the outbox).
 #[test]
 fn pagerduty_incidents_trigger_then_resolve_with_the_same_dedup_key_across_a_restart() {
-    let got: Got = Arc::default();
-    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got)).unwrap();
-    let outbox = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.delivery.outbox_dir = outbox.path().display().to_string();
-    cfg.delivery.resend_interval = "200ms".into();
-    cfg.delivery.resolve_after = "1500ms".into();
+    let (got, r, _outbox, mut cfg) = quick_closing("200ms");
     let mut pd = webhook(&cfg, "pd", &r.url, "pagerduty");
     pd.routing_key = "R0UT1NG".into();
     cfg.webhooks = vec![pd];
@@ -279,13 +280,7 @@ fn pagerduty_incidents_trigger_then_resolve_with_the_same_dedup_key_across_a_res
 /// message, once.
 #[test]
 fn chat_ocsf_and_cloudevents_receivers_hear_when_an_incident_closes() {
-    let got: Got = Arc::default();
-    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got)).unwrap();
-    let outbox = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.delivery.outbox_dir = outbox.path().display().to_string();
-    cfg.delivery.resend_interval = "200ms".into();
-    cfg.delivery.resolve_after = "1500ms".into();
+    let (got, r, _outbox, mut cfg) = quick_closing("200ms");
     cfg.webhooks = ["slack", "teams", "ocsf", "cloudevents"]
         .into_iter()
         .map(|f| webhook(&cfg, f, &r.url, f))

@@ -203,6 +203,11 @@ fn teams(a: &Alert) -> Value {
                 .map(|l| json!({"type": "TextBlock", "text": l, "wrap": true, "spacing": "None"})),
         );
     }
+    teams_card(body)
+}
+
+/// A Workflows webhook message holding one Adaptive Card 1.4 of `body`.
+fn teams_card(body: Vec<Value>) -> Value {
     json!({
         "type": "message",
         "attachments": [{
@@ -284,23 +289,11 @@ pub fn closing(format: Format, last: &Alert, ctx: &Context<'_>, quiet_ms: i64) -
                 ],
             })
         }
-        Format::Teams => json!({
-            "type": "message",
-            "attachments": [{
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "contentUrl": null,
-                "content": {
-                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard",
-                    "version": "1.4",
-                    "body": [
-                        {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true,
-                         "color": "Good", "text": format!("Resolved: {}", last.account)},
-                        {"type": "TextBlock", "text": said, "wrap": true},
-                    ],
-                },
-            }],
-        }),
+        Format::Teams => teams_card(vec![
+            json!({"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true,
+                   "color": "Good", "text": format!("Resolved: {}", last.account)}),
+            json!({"type": "TextBlock", "text": said, "wrap": true}),
+        ]),
         Format::Ocsf => ocsf_close(last, ctx, &said),
         Format::CloudEvents => json!({
             "specversion": "1.0",
