@@ -50,6 +50,7 @@ pub struct Config {
     pub learning: LearningConfig,
     pub severity: SeverityConfig,
     pub travel: TravelConfig,
+    pub familiar: FamiliarConfig,
     pub posting: PostingConfig,
     pub networks: NetworksConfig,
     pub apps: AppsConfig,
@@ -212,6 +213,20 @@ pub struct TravelConfig {
     pub min_distance_km: f64,
     pub default_accuracy_km: f64,
     pub regular_place_logins: u32,
+}
+
+/// How often a value must have been seen on an account before it counts
+/// as the account's own (`[familiar]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamiliarConfig {
+    pub network_uses: u16,
+    pub ip_range_uses: u16,
+    pub device_uses: u16,
+    pub country_uses: u16,
+    pub established_actions: u16,
+    pub admin_actions: u16,
+    pub place_radius_km: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -749,6 +764,27 @@ impl Config {
         if problems.is_empty() && self.detect.short_window_ms() > self.detect.long_window_ms() {
             problems.push("detect.short_window is longer than detect.long_window".into());
         }
+        let f = &self.familiar;
+        for (key, v) in [
+            ("network_uses", f.network_uses),
+            ("ip_range_uses", f.ip_range_uses),
+            ("device_uses", f.device_uses),
+            ("country_uses", f.country_uses),
+            ("established_actions", f.established_actions),
+            ("admin_actions", f.admin_actions),
+        ] {
+            if v == 0 {
+                problems.push(format!(
+                    "familiar.{key}: 0 would make a value never seen familiar (1 or more)"
+                ));
+            }
+        }
+        if !(f.place_radius_km > 0.0 && f.place_radius_km.is_finite()) {
+            problems.push(format!(
+                "familiar.place_radius_km: {} is not a positive distance",
+                f.place_radius_km
+            ));
+        }
         let s = &self.severity;
         let names = ["low", "medium", "high", "critical"];
         for (key, v, none) in [
@@ -1278,10 +1314,12 @@ url = "https://y"
                 ("KAWAL__REPLAY__SHARDS", "0"),
                 ("KAWAL__SEVERITY__ACCESS_ONLY_MIN", "none"),
                 ("KAWAL__SEVERITY__POSTING_HABITS_MAX", "never"),
+                ("KAWAL__FAMILIAR__DEVICE_USES", "0"),
             ]),
         )
         .unwrap_err();
-        assert_eq!(err.problems.len(), 6, "{err}");
+        assert_eq!(err.problems.len(), 7, "{err}");
+        assert!(err.to_string().contains("familiar.device_uses: 0"), "{err}");
         // A misspelt severity is an error, not silently "high".
         let text = err.to_string();
         assert!(

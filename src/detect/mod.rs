@@ -1154,7 +1154,7 @@ fn learn(
                 && in_order
                 && let Some((lat, lon)) = ev.source.position()
             {
-                learn_place(st, lat, lon, day);
+                learn_place(st, lat, lon, day, model.cfg.familiar.place_radius_km);
                 st.set_last_login(state::LastLogin {
                     actor: acc.actor,
                     at: secs32(ev.time),
@@ -1230,7 +1230,11 @@ fn learn(
         _ => {}
     }
     // Actors active for weeks with many actions are established admins.
-    if acc.actor != 0 && !quarantined && st.actors.count(acc.actor) >= 40 && !suspicious {
+    if acc.actor != 0
+        && !quarantined
+        && st.actors.count(acc.actor) >= model.cfg.familiar.admin_actions
+        && !suspicious
+    {
         st.add_admin(acc.actor);
     }
 }
@@ -1260,7 +1264,8 @@ impl GrantContext {
         let sitting = model.cfg.detect.short_window_ms();
         GrantContext {
             established: model.established(acc.actor, st),
-            familiar_device: acc.device == 0 || st.devices.count(acc.device) >= 3,
+            familiar_device: acc.device == 0
+                || st.devices.count(acc.device) >= model.cfg.familiar.device_uses,
             case_risky: st.case.as_ref().is_some_and(|c| {
                 c.risky_access.is_some_and(|(at, _)| t - at <= sitting)
                     || c.is_tentative(acc.device)
@@ -1276,9 +1281,9 @@ fn tentative(st: &mut AccountState, key: u32) {
     }
 }
 
-fn learn_place(st: &mut AccountState, lat: f64, lon: f64, day: state::Day) {
+fn learn_place(st: &mut AccountState, lat: f64, lon: f64, day: state::Day, radius_km: f64) {
     if let Some(p) = st.places.iter_mut().find(|p| {
-        p.count > 0 && signals::haversine_km(lat, lon, p.lat as f64, p.lon as f64) <= 50.0
+        p.count > 0 && signals::haversine_km(lat, lon, p.lat as f64, p.lon as f64) <= radius_km
     }) {
         p.count = p.count.saturating_add(1);
         p.last_day = day;

@@ -1543,3 +1543,28 @@ fn weak_evidence_joins_a_case_but_does_not_keep_it_open() {
     );
     assert!(r.det.state(ACCT).unwrap().case.is_none());
 }
+
+#[test]
+fn how_often_makes_a_network_familiar_is_configuration() {
+    // Rina's laptop posts from the carrier the account uses (the warm-up
+    // signs in from it every third weekday): familiar by default. With
+    // [familiar] network_uses above what the account has seen, the same
+    // post is a session acting where it never signed in.
+    let post = || {
+        ev("tether", t0() + 36 * DAY + 9 * HOUR, "post")
+            .from(&MOBILE_MEDAN)
+            .device(LAPTOP.0, LAPTOP.1)
+            .with(r#""post":{"client":"Hootsuite","links":["https://kemkes.go.id/x"]}"#)
+    };
+    let mut r = Run::new();
+    r.warm(35);
+    r.feed(post());
+    assert_eq!(r.det.stats.fired[Sig::SessionWithoutSignIn as usize], 0);
+
+    let mut cfg = Config::default();
+    cfg.familiar.network_uses = 1000;
+    let mut r = Run::with(cfg);
+    r.warm(35);
+    r.feed(post());
+    assert_eq!(r.det.stats.fired[Sig::SessionWithoutSignIn as usize], 1);
+}

@@ -71,7 +71,7 @@ impl Model {
             if acc.hosting {
                 let p_user = (st.hosting_logins as f64 + 0.5) / (st.logins_ok as f64 + 1.0);
                 let c = self.cap((w.attacker_hosting / p_user).ln());
-                if c > 0.0 && st.networks.count(acc.network) < 3 {
+                if c > 0.0 && st.networks.count(acc.network) < self.cfg.familiar.network_uses {
                     hits.push(
                         Hit::new(Sig::HostingNetwork, c)
                             .with(st.hosting_logins as f64, st.logins_ok as f64),
@@ -122,7 +122,9 @@ impl Model {
             let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new());
             hits.push(Hit::new(Sig::NewUserAgent, c.max(0.0)));
         }
-        if acc.automation && st.agents.count(acc.agent) < 3 {
+        // An automation agent the account has seen as often as a familiar
+        // network is its own integration.
+        if acc.automation && st.agents.count(acc.agent) < self.cfg.familiar.network_uses {
             hits.push(Hit::new(Sig::AutomationUserAgent, w.automation_user_agent));
         }
 
@@ -134,7 +136,14 @@ impl Model {
             );
         }
 
-        // Failed sign-ins from many places, then this success.
+        // Failed sign-ins from many places, then this success. The shape
+        // of credential stuffing and password spraying as identity
+        // providers describe it (Entra's "password spray", Okta's
+        // ThreatInsight): five or more failures in the hour before, from
+        // three networks or two countries. One person mistyping fails from
+        // one place; a proxy pool rotates. The weight grows with the log
+        // of the count past five, half a nat per e-fold. kawal's own
+        // judgement of those descriptions, not measured.
         if login && ev.is_success() && in_order {
             let f = &st.failures;
             let recent = secs32(ev.time).saturating_sub(f.last) <= 3600;

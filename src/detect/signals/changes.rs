@@ -65,7 +65,9 @@ impl Model {
 
     /// An admin, or an actor with ten actions or more on the account.
     pub fn established(&self, actor: u32, st: &AccountState) -> bool {
-        actor != 0 && (st.is_admin(actor) || st.actors.count(actor) >= 10)
+        actor != 0
+            && (st.is_admin(actor)
+                || st.actors.count(actor) >= self.cfg.familiar.established_actions)
     }
 
     /// Where the account's people work from: a network (not a hosting
@@ -77,11 +79,13 @@ impl Model {
     /// test; the `local_proxy` attack style measures what that costs.)
     pub fn familiar_place(&self, acc: &Access, st: &AccountState) -> bool {
         let tentative = |k| st.case.as_ref().is_some_and(|c| c.is_tentative(k));
-        let range =
-            acc.ip_range != 0 && st.ip_ranges.count(acc.ip_range) >= 2 && !tentative(acc.ip_range);
+        let f = &self.cfg.familiar;
+        let range = acc.ip_range != 0
+            && st.ip_ranges.count(acc.ip_range) >= f.ip_range_uses
+            && !tentative(acc.ip_range);
         let network = !acc.hosting
             && acc.network != 0
-            && st.networks.count(acc.network) >= 3
+            && st.networks.count(acc.network) >= f.network_uses
             && !tentative(acc.network);
         acc.located && (range || network)
     }
@@ -130,9 +134,11 @@ impl Model {
                 let target = ch.target.as_deref().map_or(0, key32);
                 match action {
                     "grant" => {
+                        // A granter with fewer actions than a familiar
+                        // device has uses is as new as such a device.
                         if acc.actor != 0
                             && !st.is_admin(acc.actor)
-                            && st.actors.count(acc.actor) < 3
+                            && st.actors.count(acc.actor) < self.cfg.familiar.device_uses
                         {
                             hits.push(Hit::new(
                                 Sig::RoleGrantedByNewActor,
@@ -151,10 +157,14 @@ impl Model {
                     }
                     "revoke" => {
                         // While learning, nobody is established yet: revoking
-                        // anyone who has acted on the account counts.
+                        // anyone who has acted on the account counts. Else
+                        // an admin, or half an admin's actions: revoking a
+                        // regular who was not yet made admin still locks
+                        // a person out.
                         let seen = st.actors.count(target);
-                        let established =
-                            st.is_admin(target) || seen >= 20 || (learning && seen >= 1);
+                        let established = st.is_admin(target)
+                            || seen >= self.cfg.familiar.admin_actions / 2
+                            || (learning && seen >= 1);
                         if target != 0 && established {
                             let n = st.actors.count(target) as f64;
                             hits.push(Hit::new(Sig::AdminRevoked, w.admin_revoked).with(n, 0.0));
@@ -166,6 +176,11 @@ impl Model {
             EventKind::AppAuthorization if action == "grant" => {
                 let app = ch.app.as_deref().unwrap_or("");
                 let mut c = w.app_granted;
+                // A management tool the configuration names (apps.management)
+                // is expected; its grant is still said, at 0.3 of the
+                // weight: kawal's own judgement, of the order of the
+                // familiar-context discounts (weights.familiar_change 0.35,
+                // weights.session_residential 0.3).
                 if self.is_management_app(app) {
                     c *= 0.3;
                 }

@@ -355,7 +355,12 @@ impl Population {
 
     /// Rarity adjustment in nats: positive for values few accounts use,
     /// negative for values most use. Zero until the population is large
-    /// enough to say.
+    /// enough to say (20 located accounts: below that one account moves
+    /// a share by 5%). The reference share is 5%: a value used by one
+    /// account in twenty is neither rare nor common; half a nat per
+    /// e-fold away from it, capped at -1 and +1.5 so that population
+    /// evidence never outweighs the account's own (a novelty weighs up to
+    /// `weights.novelty_cap`). kawal's own judgement, not measured.
     pub fn rarity(&self, users: u32) -> f64 {
         let total = self.located_accounts;
         if total < 20 {

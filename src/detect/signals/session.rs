@@ -42,13 +42,13 @@ impl Model {
             .case
             .as_ref()
             .is_some_and(|c| c.is_tentative(acc.network));
-        if st.networks.count(acc.network) >= 3 && !tentative {
+        if st.networks.count(acc.network) >= self.cfg.familiar.network_uses && !tentative {
             return false;
         }
         let w = &self.cfg.weights;
         let domestic = !acc.hosting
             && acc.country != NO_COUNTRY
-            && st.countries.count(country_key(acc.country)) >= 3;
+            && st.countries.count(country_key(acc.country)) >= self.cfg.familiar.country_uses;
         let scale = if domestic { w.session_residential } else { 1.0 };
         let hit = match behind {
             Some(b) if acc.session_id => {

@@ -31,7 +31,9 @@ impl Model {
         let regular = |la: f64, lo: f64| {
             st.places.iter().any(|p| {
                 p.count as u32 >= t.regular_place_logins
-                    && haversine_km(la, lo, p.lat as f64, p.lon as f64) <= 100.0
+                    // Two points of one place are at most two radii apart.
+                    && haversine_km(la, lo, p.lat as f64, p.lon as f64)
+                        <= 2.0 * self.cfg.familiar.place_radius_km
             })
         };
         // Places used regularly (an office, the corporate VPN exit abroad).
