@@ -560,7 +560,7 @@ impl Detector {
         hits.clear();
         model.access_signals(ev, &acc, st, pop, in_order, hits);
         match ev.kind {
-            EventKind::Post => model.post_signals(ev, st, in_order, hits),
+            EventKind::Post => model.post_signals(ev, st, pop, in_order, hits),
             EventKind::Login | EventKind::Logout | EventKind::Other => {}
             _ => model.change_signals(ev, &acc, st, learning, hits),
         }
@@ -1184,7 +1184,7 @@ fn learn(
     }
 
     match ev.kind {
-        EventKind::Post => learn_post(model, st, ev, day, quarantined),
+        EventKind::Post => learn_post(model, st, pop, ev, day, quarantined),
         EventKind::RoleChange => {
             let ch = &ev.change;
             let target = ch.target.as_deref().map_or(0, key32);
@@ -1305,6 +1305,7 @@ fn learn_place(st: &mut AccountState, lat: f64, lon: f64, day: state::Day, radiu
 fn learn_post(
     model: &Model,
     st: &mut AccountState,
+    pop: &mut Population,
     ev: &Event<'_>,
     day: state::Day,
     quarantined: bool,
@@ -1357,11 +1358,18 @@ fn learn_post(
         if let Some(client) = post.client.as_deref() {
             st.post_clients.observe(key32_ignore_case(client), day);
         }
+        let first_links = st.domains.n == 0;
         for link in post.links.iter() {
             let host = signals::url_host(link);
             if !host.is_empty() {
-                st.domains.observe(key32_ignore_case(host), day);
+                let key = key32_ignore_case(host);
+                if st.domains.observe(key, day) {
+                    pop.add_domain(key);
+                }
             }
+        }
+        if first_links && st.domains.n > 0 {
+            pop.linking_accounts = pop.linking_accounts.saturating_add(1);
         }
     }
 }

@@ -33,11 +33,27 @@ use crate::config::Config;
 /// Format 2 added the subject and key of each piece of case evidence;
 /// format 1 still loads (those read as empty). Format 3 added
 /// `AccountState::ext` (session sign-ins, two more role grants); formats 1
-/// and 2 still load (it reads as empty).
-pub const STATE_FORMAT: u32 = 3;
+/// and 2 still load (it reads as empty). Format 4 added the population's
+/// linked domains to the head; older formats rebuild them from the
+/// accounts' own domain tables at load.
+pub const STATE_FORMAT: u32 = 4;
 
 #[derive(Serialize, Deserialize)]
 struct Head {
+    hand: u64,
+    watermark: Option<i64>,
+    countries: Vec<(u16, u32)>,
+    networks: Vec<(u32, u32)>,
+    located_accounts: u32,
+    accounts: u64,
+    domains: Vec<(u32, u32)>,
+    linking_accounts: u32,
+}
+
+/// The head of formats 1 to 3 (postcard reads a struct as the tuple of
+/// its fields, so the reader must know which).
+#[derive(Deserialize)]
+struct HeadV3 {
     hand: u64,
     watermark: Option<i64>,
     countries: Vec<(u16, u32)>,
@@ -65,6 +81,8 @@ impl Detector {
         let mut networks: Vec<(u32, u32)> =
             self.pop.networks.iter().map(|(k, v)| (*k, *v)).collect();
         networks.sort_unstable();
+        let mut domains: Vec<(u32, u32)> = self.pop.domains.iter().map(|(k, v)| (*k, *v)).collect();
+        domains.sort_unstable();
         let head = Head {
             hand: self.hand as u64,
             watermark: self.watermark,
@@ -72,6 +90,8 @@ impl Detector {
             networks,
             located_accounts: self.pop.located_accounts,
             accounts: self.states.len() as u64,
+            domains,
+            linking_accounts: self.pop.linking_accounts,
         };
         let mut w = postcard::to_io(&head, w)?;
         for (k, st) in self.keys.iter().zip(&self.states) {
@@ -93,12 +113,27 @@ impl Detector {
         raw: &[u8],
         format: u32,
     ) -> Result<Detector, StateDecodeError> {
-        super::score::reading_format(format, || Self::decode_body(cfg, raw))
+        super::score::reading_format(format, || Self::decode_body(cfg, raw, format))
     }
 
-    fn decode_body(cfg: Config, raw: &[u8]) -> Result<Detector, StateDecodeError> {
+    fn decode_body(cfg: Config, raw: &[u8], format: u32) -> Result<Detector, StateDecodeError> {
         let mut det = Detector::new(cfg);
-        let (head, mut rest): (Head, &[u8]) = postcard::take_from_bytes(raw)?;
+        let (head, mut rest): (Head, &[u8]) = if format >= 4 {
+            postcard::take_from_bytes(raw)?
+        } else {
+            let (h, rest): (HeadV3, &[u8]) = postcard::take_from_bytes(raw)?;
+            let head = Head {
+                hand: h.hand,
+                watermark: h.watermark,
+                countries: h.countries,
+                networks: h.networks,
+                located_accounts: h.located_accounts,
+                accounts: h.accounts,
+                domains: Vec::new(),
+                linking_accounts: 0,
+            };
+            (head, rest)
+        };
         let n = usize::try_from(head.accounts).unwrap_or(usize::MAX);
         // Reserve only what the bytes can hold (a corrupt count must not
         // allocate terabytes): an account takes well over 16 bytes.
@@ -107,6 +142,8 @@ impl Detector {
             countries: head.countries.into_iter().collect(),
             networks: head.networks.into_iter().collect(),
             located_accounts: head.located_accounts,
+            domains: head.domains.into_iter().collect(),
+            linking_accounts: head.linking_accounts,
         };
         det.watermark = head.watermark;
         for i in 0..n {
@@ -124,6 +161,18 @@ impl Detector {
         }
         if !rest.is_empty() {
             return Err(StateDecodeError::Trailing(rest.len()));
+        }
+        if format < 4 {
+            // Older formats kept no linked-domain table: rebuild it from
+            // the accounts (each counts once per domain it holds).
+            for st in &det.states {
+                for s in st.domains.iter() {
+                    det.pop.add_domain(s.key);
+                }
+                if st.domains.n > 0 {
+                    det.pop.linking_accounts = det.pop.linking_accounts.saturating_add(1);
+                }
+            }
         }
         det.stats.accounts = det.states.len() as u64;
         det.hand = usize::try_from(head.hand).unwrap_or(0);

@@ -1568,3 +1568,45 @@ fn how_often_makes_a_network_familiar_is_configuration() {
     r.feed(post());
     assert_eq!(r.det.stats.fired[Sig::SessionWithoutSignIn as usize], 1);
 }
+
+#[test]
+fn a_domain_many_accounts_link_weighs_less_as_a_new_link() {
+    // The new link's weight in Andi's trip case, after `others` other
+    // accounts linked the same domain.
+    let weight = |others: usize| -> f64 {
+        let mut r = Run::new();
+        r.warm(35);
+        for i in 0..others {
+            let line = format!(
+                r#"{{"id":"o{i}","time":"{}","account":"x:other{i}","type":"post","actor":"staff:x","post":{{"client":"Hootsuite","links":["https://www.detik.com/a"]}}}}"#,
+                crate::time::rfc3339(t0() + 36 * DAY + i as i64 * MINUTE)
+            );
+            let mut out = Vec::new();
+            r.det.process(&decode(line.as_bytes()).unwrap(), &mut out);
+        }
+        andis_trip(&mut r, t0() + 36 * DAY + 2 * HOUR);
+        r.feed(
+            ev(
+                "trip-post",
+                t0() + 36 * DAY + 2 * HOUR + 20 * MINUTE,
+                "post",
+            )
+            .actor("staff:andi")
+            .from(&TOKYO_HOTEL)
+            .device("d-andi-travel", ANDI_LAPTOP.1)
+            .with(r#""post":{"client":"Hootsuite","links":["https://www.detik.com/berita"]}"#),
+        );
+        let case = r.det.state(ACCT).unwrap().case.as_ref().expect("a case");
+        case.signals
+            .iter()
+            .find(|s| s.sig == Sig::NewLinkDomain && !s.sequence)
+            .expect("the new link")
+            .contribution
+    };
+    let (alone, common) = (weight(0), weight(40));
+    // 40 of 41 linking accounts: as common as a domain can be, up to a
+    // nat less (the cap; the event's familiar-context factor scales it).
+    assert!(common < alone - 0.5, "{alone} {common}");
+    // Too few accounts to say (under 20): no change.
+    assert_eq!(weight(10), alone);
+}

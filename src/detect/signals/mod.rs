@@ -314,6 +314,10 @@ pub struct Population {
     pub networks: HashMap<u32, u32>,
     /// Accounts with at least one located sign-in.
     pub located_accounts: u32,
+    /// Accounts that linked each domain (key32 of the host).
+    pub domains: HashMap<u32, u32>,
+    /// Accounts that posted a link.
+    pub linking_accounts: u32,
 }
 
 /// Networks a population table holds at most (a flood of made-up ASNs
@@ -332,8 +336,30 @@ impl Population {
         *n = n.saturating_add(1);
     }
 
-    /// Takes an evicted account's countries and networks out.
+    /// Counts one more account linking `domain`, within the same bound as
+    /// networks (past it, domains not yet held stay uncounted: "rare").
+    pub fn add_domain(&mut self, domain: u32) {
+        if self.domains.len() >= MAX_POPULATION_NETWORKS && !self.domains.contains_key(&domain) {
+            return;
+        }
+        let n = self.domains.entry(domain).or_default();
+        *n = n.saturating_add(1);
+    }
+
+    /// Takes an evicted account's countries, networks and linked domains
+    /// out.
     pub fn forget(&mut self, st: &AccountState) {
+        for s in st.domains.iter() {
+            if let Some(n) = self.domains.get_mut(&s.key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.domains.remove(&s.key);
+                }
+            }
+        }
+        if st.domains.n > 0 {
+            self.linking_accounts = self.linking_accounts.saturating_sub(1);
+        }
         for s in st.countries.iter() {
             let c = country_of_key(s.key);
             if let Some(n) = self.countries.get_mut(&c) {
@@ -368,6 +394,16 @@ impl Population {
         }
         let share = (users as f64 + 0.5) / (total as f64 + 1.0);
         (0.5 * (0.05 / share).ln()).clamp(-1.0, 1.5)
+    }
+    /// How widely linked a domain is, in nats, never positive: a domain
+    /// many accounts link is not a hijacker's fresh one.
+    pub fn domain_commonness(&self, users: u32) -> f64 {
+        let total = self.linking_accounts;
+        if total < 20 {
+            return 0.0;
+        }
+        let share = (users as f64 + 0.5) / (total as f64 + 1.0);
+        (0.5 * (0.05 / share).ln()).clamp(-1.0, 0.0)
     }
     pub fn country_rarity(&self, c: u16) -> f64 {
         self.rarity(self.countries.get(&c).copied().unwrap_or(0))

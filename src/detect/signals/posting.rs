@@ -10,6 +10,7 @@ impl Model {
         &self,
         ev: &Event<'_>,
         st: &AccountState,
+        pop: &Population,
         in_order: bool,
         hits: &mut Vec<Hit>,
     ) {
@@ -71,7 +72,7 @@ impl Model {
 
         let Some(post) = ev.post.as_ref() else { return };
         let first = hits.len();
-        let new_domains = self.new_link_domains(post, st);
+        let (new_domains, fewest) = self.new_link_domains(post, st, pop);
         if let Some(client) = post.client.as_deref() {
             let key = key32_ignore_case(client);
             let grant = st.app_grants.iter().find(|g| {
@@ -108,7 +109,9 @@ impl Model {
             }
         }
         if new_domains > 0 {
-            let c = self.novelty(0.8, st.domains.p_new()).min(3.0);
+            let c = (self.novelty(0.8, st.domains.p_new()).min(3.0)
+                + pop.domain_commonness(fewest))
+            .max(0.0);
             if c > 0.0 {
                 hits.push(
                     Hit::new(Sig::NewLinkDomain, c).with(new_domains as f64, st.domains.n as f64),
@@ -141,21 +144,24 @@ impl Model {
         &self,
         post: &crate::decode::Post<'_>,
         st: &AccountState,
-    ) -> u32 {
+        pop: &Population,
+    ) -> (u32, u32) {
         if st.domains.n < 5 {
-            return 0;
+            return (0, 0);
         }
-        let mut new = 0;
+        let (mut new, mut fewest) = (0, u32::MAX);
         for link in post.links.iter() {
             let host = url_host(link);
             if host.is_empty() || self.trusted_domain(host) {
                 continue;
             }
-            if st.domains.count(key32_ignore_case(host)) == 0 {
+            let key = key32_ignore_case(host);
+            if st.domains.count(key) == 0 {
                 new += 1;
+                fewest = fewest.min(pop.domains.get(&key).copied().unwrap_or(0));
             }
         }
-        new
+        (new, fewest)
     }
 
     /// The detail and phrase of this family's signals; false for others.
