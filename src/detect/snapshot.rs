@@ -38,28 +38,24 @@ use crate::config::Config;
 /// accounts' own domain tables at load.
 pub const STATE_FORMAT: u32 = 4;
 
+/// What every format's head holds; format 4 follows it with the linked
+/// domains. (postcard writes a struct as its fields in order, with no
+/// framing, so `Head` is `Base` then the rest.)
 #[derive(Serialize, Deserialize)]
-struct Head {
+struct Base {
     hand: u64,
     watermark: Option<i64>,
     countries: Vec<(u16, u32)>,
     networks: Vec<(u32, u32)>,
     located_accounts: u32,
     accounts: u64,
-    domains: Vec<(u32, u32)>,
-    linking_accounts: u32,
 }
 
-/// The head of formats 1 to 3 (postcard reads a struct as the tuple of
-/// its fields, so the reader must know which).
-#[derive(Deserialize)]
-struct HeadV3 {
-    hand: u64,
-    watermark: Option<i64>,
-    countries: Vec<(u16, u32)>,
-    networks: Vec<(u32, u32)>,
-    located_accounts: u32,
-    accounts: u64,
+#[derive(Serialize, Deserialize)]
+struct Head {
+    base: Base,
+    domains: Vec<(u32, u32)>,
+    linking_accounts: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,12 +80,14 @@ impl Detector {
         let mut domains: Vec<(u32, u32)> = self.pop.domains.iter().map(|(k, v)| (*k, *v)).collect();
         domains.sort_unstable();
         let head = Head {
-            hand: self.hand as u64,
-            watermark: self.watermark,
-            countries,
-            networks,
-            located_accounts: self.pop.located_accounts,
-            accounts: self.states.len() as u64,
+            base: Base {
+                hand: self.hand as u64,
+                watermark: self.watermark,
+                countries,
+                networks,
+                located_accounts: self.pop.located_accounts,
+                accounts: self.states.len() as u64,
+            },
             domains,
             linking_accounts: self.pop.linking_accounts,
         };
@@ -121,19 +119,19 @@ impl Detector {
         let (head, mut rest): (Head, &[u8]) = if format >= 4 {
             postcard::take_from_bytes(raw)?
         } else {
-            let (h, rest): (HeadV3, &[u8]) = postcard::take_from_bytes(raw)?;
+            let (base, rest): (Base, &[u8]) = postcard::take_from_bytes(raw)?;
             let head = Head {
-                hand: h.hand,
-                watermark: h.watermark,
-                countries: h.countries,
-                networks: h.networks,
-                located_accounts: h.located_accounts,
-                accounts: h.accounts,
+                base,
                 domains: Vec::new(),
                 linking_accounts: 0,
             };
             (head, rest)
         };
+        let Head {
+            base: head,
+            domains,
+            linking_accounts,
+        } = head;
         let n = usize::try_from(head.accounts).unwrap_or(usize::MAX);
         // Reserve only what the bytes can hold (a corrupt count must not
         // allocate terabytes): an account takes well over 16 bytes.
@@ -142,8 +140,8 @@ impl Detector {
             countries: head.countries.into_iter().collect(),
             networks: head.networks.into_iter().collect(),
             located_accounts: head.located_accounts,
-            domains: head.domains.into_iter().collect(),
-            linking_accounts: head.linking_accounts,
+            domains: domains.into_iter().collect(),
+            linking_accounts,
         };
         det.watermark = head.watermark;
         for i in 0..n {

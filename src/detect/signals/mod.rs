@@ -320,6 +320,17 @@ pub struct Population {
     pub linking_accounts: u32,
 }
 
+/// Half a nat per e-fold between the share of `total` accounts that use
+/// a value (`users`) and the 5% reference; 0 under 20 accounts (see
+/// [`Population::rarity`]).
+fn share_nats(users: u32, total: u32) -> f64 {
+    if total < 20 {
+        return 0.0;
+    }
+    let share = (users as f64 + 0.5) / (total as f64 + 1.0);
+    0.5 * (0.05 / share).ln()
+}
+
 /// Networks a population table holds at most (a flood of made-up ASNs
 /// must not grow it without bound; there are about 80,000 ASNs in use).
 pub const MAX_POPULATION_NETWORKS: usize = 1 << 18;
@@ -388,22 +399,13 @@ impl Population {
     /// evidence never outweighs the account's own (a novelty weighs up to
     /// `weights.novelty_cap`). kawal's own judgement, not measured.
     pub fn rarity(&self, users: u32) -> f64 {
-        let total = self.located_accounts;
-        if total < 20 {
-            return 0.0;
-        }
-        let share = (users as f64 + 0.5) / (total as f64 + 1.0);
-        (0.5 * (0.05 / share).ln()).clamp(-1.0, 1.5)
+        share_nats(users, self.located_accounts).clamp(-1.0, 1.5)
     }
     /// How widely linked a domain is, in nats, never positive: a domain
-    /// many accounts link is not a hijacker's fresh one.
+    /// many accounts link is not a hijacker's fresh one (the same scale
+    /// as [`Population::rarity`], the discount side only).
     pub fn domain_commonness(&self, users: u32) -> f64 {
-        let total = self.linking_accounts;
-        if total < 20 {
-            return 0.0;
-        }
-        let share = (users as f64 + 0.5) / (total as f64 + 1.0);
-        (0.5 * (0.05 / share).ln()).clamp(-1.0, 0.0)
+        share_nats(users, self.linking_accounts).clamp(-1.0, 0.0)
     }
     pub fn country_rarity(&self, c: u16) -> f64 {
         self.rarity(self.countries.get(&c).copied().unwrap_or(0))
