@@ -950,7 +950,8 @@ impl Fold<'_, '_> {
             } else {
                 continue;
             };
-            if contribution < 0.05 {
+            // Below what an alert shows, it is not evidence.
+            if contribution < score::SHOWN {
                 continue;
             }
             stats.evidence[h.sig as usize] += 1;

@@ -1,7 +1,8 @@
 //! A detector's state as bytes, and back: what `process` depends on.
 //!
 //! The body is a sequence of postcard items: a [`Head`] (the sweep hand,
-//! the watermark, the population tables, the account count) and then one
+//! the watermark, the population tables, the account count), a [`Tail`]
+//! (the linked-domain table; format 4 on) and then one
 //! `(key, AccountState)` per account in slab order. Slab order is kept
 //! because eviction samples at the hand's slab position: a restored
 //! detector must evict the same accounts as one that never stopped. The
@@ -38,11 +39,11 @@ use crate::config::Config;
 /// accounts' own domain tables at load.
 pub const STATE_FORMAT: u32 = 4;
 
-/// What every format's head holds; format 4 follows it with the linked
-/// domains. (postcard writes a struct as its fields in order, with no
-/// framing, so `Head` is `Base` then the rest.)
+/// The head of every format. Format 4 follows it with the population's
+/// linked domains and the count of linking accounts (`Tail`); formats 1
+/// to 3 end the head here.
 #[derive(Serialize, Deserialize)]
-struct Base {
+struct Head {
     hand: u64,
     watermark: Option<i64>,
     countries: Vec<(u16, u32)>,
@@ -51,11 +52,15 @@ struct Base {
     accounts: u64,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Head {
-    base: Base,
-    domains: Vec<(u32, u32)>,
-    linking_accounts: u32,
+/// Format 4's linked domains and linking accounts, after the head.
+type Tail = (Vec<(u32, u32)>, u32);
+
+/// A population table as sorted pairs: two detectors with the same state
+/// write the same bytes.
+fn sorted<K: Copy + Ord>(table: &std::collections::HashMap<K, u32>) -> Vec<(K, u32)> {
+    let mut v: Vec<(K, u32)> = table.iter().map(|(k, n)| (*k, *n)).collect();
+    v.sort_unstable();
+    v
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,27 +76,17 @@ pub enum StateDecodeError {
 impl Detector {
     /// Writes this detector's state to `w` (see the module comment).
     pub fn save_state<W: Write>(&self, w: W) -> Result<W, postcard::Error> {
-        let mut countries: Vec<(u16, u32)> =
-            self.pop.countries.iter().map(|(k, v)| (*k, *v)).collect();
-        countries.sort_unstable();
-        let mut networks: Vec<(u32, u32)> =
-            self.pop.networks.iter().map(|(k, v)| (*k, *v)).collect();
-        networks.sort_unstable();
-        let mut domains: Vec<(u32, u32)> = self.pop.domains.iter().map(|(k, v)| (*k, *v)).collect();
-        domains.sort_unstable();
         let head = Head {
-            base: Base {
-                hand: self.hand as u64,
-                watermark: self.watermark,
-                countries,
-                networks,
-                located_accounts: self.pop.located_accounts,
-                accounts: self.states.len() as u64,
-            },
-            domains,
-            linking_accounts: self.pop.linking_accounts,
+            hand: self.hand as u64,
+            watermark: self.watermark,
+            countries: sorted(&self.pop.countries),
+            networks: sorted(&self.pop.networks),
+            located_accounts: self.pop.located_accounts,
+            accounts: self.states.len() as u64,
         };
-        let mut w = postcard::to_io(&head, w)?;
+        let tail: Tail = (sorted(&self.pop.domains), self.pop.linking_accounts);
+        let w = postcard::to_io(&head, w)?;
+        let mut w = postcard::to_io(&tail, w)?;
         for (k, st) in self.keys.iter().zip(&self.states) {
             w = postcard::to_io(&(k, st), w)?;
         }
@@ -116,22 +111,12 @@ impl Detector {
 
     fn decode_body(cfg: Config, raw: &[u8], format: u32) -> Result<Detector, StateDecodeError> {
         let mut det = Detector::new(cfg);
-        let (head, mut rest): (Head, &[u8]) = if format >= 4 {
-            postcard::take_from_bytes(raw)?
+        let (head, rest): (Head, &[u8]) = postcard::take_from_bytes(raw)?;
+        let ((domains, linking_accounts), mut rest): (Tail, &[u8]) = if format >= 4 {
+            postcard::take_from_bytes(rest)?
         } else {
-            let (base, rest): (Base, &[u8]) = postcard::take_from_bytes(raw)?;
-            let head = Head {
-                base,
-                domains: Vec::new(),
-                linking_accounts: 0,
-            };
-            (head, rest)
+            (Tail::default(), rest)
         };
-        let Head {
-            base: head,
-            domains,
-            linking_accounts,
-        } = head;
         let n = usize::try_from(head.accounts).unwrap_or(usize::MAX);
         // Reserve only what the bytes can hold (a corrupt count must not
         // allocate terabytes): an account takes well over 16 bytes.
@@ -164,12 +149,7 @@ impl Detector {
             // Older formats kept no linked-domain table: rebuild it from
             // the accounts (each counts once per domain it holds).
             for st in &det.states {
-                for s in st.domains.iter() {
-                    det.pop.add_domain(s.key);
-                }
-                if st.domains.n > 0 {
-                    det.pop.linking_accounts = det.pop.linking_accounts.saturating_add(1);
-                }
+                det.pop.count_domains_of(st);
             }
         }
         det.stats.accounts = det.states.len() as u64;

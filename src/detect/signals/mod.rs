@@ -331,6 +331,27 @@ fn share_nats(users: u32, total: u32) -> f64 {
     0.5 * (0.05 / share).ln()
 }
 
+/// One more account on `key` in a bounded population table; past
+/// [`MAX_POPULATION_NETWORKS`], keys not yet held are not counted (they
+/// stay "rare", the cautious reading).
+fn count_one(table: &mut HashMap<u32, u32>, key: u32) {
+    if table.len() >= MAX_POPULATION_NETWORKS && !table.contains_key(&key) {
+        return;
+    }
+    let n = table.entry(key).or_default();
+    *n = n.saturating_add(1);
+}
+
+/// One account fewer on `key`; a key no account uses leaves the table.
+fn uncount_one(table: &mut HashMap<u32, u32>, key: u32) {
+    if let Some(n) = table.get_mut(&key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            table.remove(&key);
+        }
+    }
+}
+
 /// Networks a population table holds at most (a flood of made-up ASNs
 /// must not grow it without bound; there are about 80,000 ASNs in use).
 pub const MAX_POPULATION_NETWORKS: usize = 1 << 18;
@@ -340,33 +361,32 @@ impl Population {
     /// not yet held are not counted (they stay "rare", the cautious
     /// reading).
     pub fn add_network(&mut self, network: u32) {
-        if self.networks.len() >= MAX_POPULATION_NETWORKS && !self.networks.contains_key(&network) {
-            return;
-        }
-        let n = self.networks.entry(network).or_default();
-        *n = n.saturating_add(1);
+        count_one(&mut self.networks, network);
     }
 
     /// Counts one more account linking `domain`, within the same bound as
     /// networks (past it, domains not yet held stay uncounted: "rare").
     pub fn add_domain(&mut self, domain: u32) {
-        if self.domains.len() >= MAX_POPULATION_NETWORKS && !self.domains.contains_key(&domain) {
-            return;
+        count_one(&mut self.domains, domain);
+    }
+
+    /// Counts an account's linked domains in (the reverse of that part of
+    /// [`Population::forget`]): state formats before 4 kept no domain
+    /// table, so loading one rebuilds it from the accounts.
+    pub fn count_domains_of(&mut self, st: &AccountState) {
+        for s in st.domains.iter() {
+            self.add_domain(s.key);
         }
-        let n = self.domains.entry(domain).or_default();
-        *n = n.saturating_add(1);
+        if st.domains.n > 0 {
+            self.linking_accounts = self.linking_accounts.saturating_add(1);
+        }
     }
 
     /// Takes an evicted account's countries, networks and linked domains
     /// out.
     pub fn forget(&mut self, st: &AccountState) {
         for s in st.domains.iter() {
-            if let Some(n) = self.domains.get_mut(&s.key) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.domains.remove(&s.key);
-                }
-            }
+            uncount_one(&mut self.domains, s.key);
         }
         if st.domains.n > 0 {
             self.linking_accounts = self.linking_accounts.saturating_sub(1);
@@ -378,12 +398,7 @@ impl Population {
             }
         }
         for s in st.networks.iter() {
-            if let Some(n) = self.networks.get_mut(&s.key) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.networks.remove(&s.key);
-                }
-            }
+            uncount_one(&mut self.networks, s.key);
         }
         if st.countries.n > 0 || st.networks.n > 0 {
             self.located_accounts = self.located_accounts.saturating_sub(1);
