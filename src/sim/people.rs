@@ -197,6 +197,15 @@ impl Out {
     }
 }
 
+/// Who published a post made through a third-party tool, as the
+/// platform's log says: Meta's (fb, ig) name the person who published
+/// through the tool; the others attribute the post to the app alone. So
+/// on those a team's tool post and a malicious app's post both come
+/// without an actor, and the detector cannot tell them apart by who.
+pub(crate) fn tool_publisher<'a>(acct: &Account, person: &'a str) -> Option<&'a str> {
+    (acct.id.starts_with("fb:") || acct.id.starts_with("ig:")).then_some(person)
+}
+
 pub(crate) fn ip_in(net: Net, range: u32, host: u64) -> String {
     // A stable /16 per network, then the /24 "range" and a host.
     let h = crate::hash::mix64(net.asn as u64);

@@ -28,7 +28,13 @@ pub(crate) fn run(a: &Attack<'_>, tr: &mut Trail, rng: &mut Rng, out: &mut Out) 
         ..Default::default()
     };
     tr.emit(out, a.acct, at, &e);
-    tr.step(rng, 300, 1800);
+    if rng.chance(0.25) {
+        // A sleeper: the app waits hours before it posts, past any window
+        // that ties its posts to the grant.
+        tr.step(rng, 3 * 3600, 20 * 3600);
+    } else {
+        tr.step(rng, 300, 1800);
+    }
     let base = Ev {
         device_client_only: Some("api"),
         post_client: Some(app),

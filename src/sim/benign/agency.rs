@@ -141,7 +141,7 @@ pub(crate) fn day(acct: &mut Account, life: &mut Life, d: Today, rng: &mut Rng, 
                 let (city, net) = super::posting::tool_server(plan.tool);
                 Ev {
                     kind: "post",
-                    actor: Some(actor),
+                    actor: crate::sim::people::tool_publisher(acct, actor),
                     device_client_only: Some("api"),
                     post_client: Some(plan.tool),
                     links,

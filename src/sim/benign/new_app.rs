@@ -5,8 +5,9 @@
 
 use super::{Life, Today};
 use crate::sim::Rng;
+use crate::sim::people::Staff;
 use crate::sim::people::{Account, Ev, Out, ip_in};
-use crate::time::DAY;
+use crate::time::{DAY, Millis, SECOND};
 
 pub(crate) struct Plan {
     first: u32,
@@ -54,6 +55,9 @@ pub(crate) fn day(acct: &Account, life: &mut Life, d: Today, rng: &mut Rng, out:
         out.emit(acct, at, &grant);
         life.told(acct, "new_app", at, at + 20 * DAY);
         life.ended("new_app");
+        if rng.chance(0.5) {
+            try_out(acct, admin, app, at, rng, out);
+        }
     }
     if !d.weekday || !rng.chance(0.5) {
         return;
@@ -64,7 +68,7 @@ pub(crate) fn day(acct: &Account, life: &mut Life, d: Today, rng: &mut Rng, out:
         let s = &acct.staff[rng.below(acct.staff.len() as u64) as usize];
         let ev = Ev {
             kind: "post",
-            actor: Some(&s.actor),
+            actor: crate::sim::people::tool_publisher(acct, &s.actor),
             device_client_only: Some("api"),
             post_client: Some(app),
             links: vec![super::posting::usual_link(acct, rng)],
@@ -75,5 +79,51 @@ pub(crate) fn day(acct: &Account, life: &mut Life, d: Today, rng: &mut Rng, out:
             ..Default::default()
         };
         out.emit(acct, t, &ev);
+    }
+}
+
+/// The admin tries the tool out minutes after granting it: the post links
+/// the tool's own page (a link-in-bio page, a shared design), a new
+/// campaign site no other account links, or a usual site. This is the
+/// benign traffic that fires `posts_via_new_app_soon` (an app linking a
+/// new domain within the short window of its grant).
+fn try_out(
+    acct: &Account,
+    admin: &Staff,
+    app: &str,
+    granted: Millis,
+    rng: &mut Rng,
+    out: &mut Out,
+) {
+    let link = match rng.below(10) {
+        0..=3 => format!("https://{}/{}", tool_site(app), rng.below(100_000)),
+        4 => format!("https://kampanye{}.id/", rng.below(1_000_000)),
+        _ => super::posting::usual_link(acct, rng),
+    };
+    let (city, net) = super::posting::tool_server(app);
+    let ev = Ev {
+        kind: "post",
+        actor: crate::sim::people::tool_publisher(acct, &admin.actor),
+        device_client_only: Some("api"),
+        post_client: Some(app),
+        links: vec![link],
+        ip: Some(ip_in(net, 90, rng.below(250))),
+        city: Some(city),
+        net: Some(net),
+        accuracy_km: Some(50.0),
+        ..Default::default()
+    };
+    out.emit(acct, granted + rng.range(300, 2700) * SECOND, &ev);
+}
+
+/// The site of a tool's own pages.
+fn tool_site(app: &str) -> &'static str {
+    match app {
+        "Canva" => "canva.com",
+        "Linktree" => "linktr.ee",
+        "Flick" => "flick.social",
+        "Sked Social" => "skedsocial.com",
+        "Iconosquare" => "iconosquare.com",
+        _ => "vistasocial.com",
     }
 }

@@ -90,7 +90,7 @@ pub(crate) fn day(acct: &Account, d: Today, rng: &mut Rng, out: &mut Out) {
             let (city, net) = tool_server(client);
             Ev {
                 kind: "post",
-                actor: Some(&s.actor),
+                actor: crate::sim::people::tool_publisher(acct, &s.actor),
                 device_client_only: Some("api"),
                 post_client: Some(client),
                 links,
