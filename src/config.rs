@@ -168,6 +168,7 @@ pub struct DetectConfig {
     pub long_window_weight: f64,
     pub evidence_half_life: String,
     pub vouch_window: String,
+    pub onboarding_window: String,
     pub vouched_weight: f64,
 }
 
@@ -183,6 +184,9 @@ impl DetectConfig {
     }
     pub fn vouch_window_ms(&self) -> Millis {
         parse_duration(&self.vouch_window).unwrap_or(0)
+    }
+    pub fn onboarding_window_ms(&self) -> Millis {
+        parse_duration(&self.onboarding_window).unwrap_or(0)
     }
 }
 
@@ -296,6 +300,7 @@ pub struct Weights {
     pub sequence: f64,
     pub security_cluster: f64,
     pub posts_via_new_app: f64,
+    pub posts_via_new_app_soon: f64,
     pub session_without_sign_in: f64,
     pub session_moved: f64,
     pub familiar_change: f64,
@@ -722,6 +727,7 @@ impl Config {
         dur("posting.burst_window", &self.posting.burst_window);
         dur("detect.evidence_half_life", &self.detect.evidence_half_life);
         dur("detect.vouch_window", &self.detect.vouch_window);
+        dur("detect.onboarding_window", &self.detect.onboarding_window);
         dur("kafka.batch_linger", &self.kafka.batch_linger);
         dur("kafka.commit_interval", &self.kafka.commit_interval);
         dur("kafka.drain_timeout", &self.kafka.drain_timeout);

@@ -41,7 +41,7 @@ use index::Index;
 pub use score::{Alert, AlertSignal, Case, CaseSignal, Severity};
 pub use signals::{Hit, Model, Population, Sig};
 pub use state::AccountState;
-use state::{Grant, day16, push_grant, secs32};
+use state::{Grant, Trust, day16, push_grant, secs32};
 
 /// Counters of what the detector did; the metrics layer reads them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -587,9 +587,17 @@ impl Detector {
             .as_ref()
             .is_some_and(|c| c.emitted >= Some(Severity::High));
         let suspicious = net >= cfg.detect.open_threshold;
+        // The part of the event that says where it came from and who did
+        // it (the event's own hits; sequences follow them in `hits`).
+        let access: f64 = hits
+            .iter()
+            .filter(|h| h.sig.is_access() && h.c > 0.0)
+            .map(|h| h.c)
+            .sum();
         let how = How {
             quarantined,
             suspicious,
+            calm_access: access < cfg.detect.open_threshold,
             in_order,
         };
         learn(model, pop, st, ev, &acc, how);
@@ -1099,6 +1107,8 @@ struct How {
     quarantined: bool,
     /// The event itself reached the open threshold.
     suspicious: bool,
+    /// Its access part (where, which device, who) stayed below it.
+    calm_access: bool,
     /// Not late (see the event-time policy in `process`).
     in_order: bool,
 }
@@ -1115,6 +1125,7 @@ fn learn(
     let How {
         quarantined,
         suspicious,
+        calm_access,
         in_order,
     } = how;
     let day = day16(ev.time);
@@ -1199,7 +1210,7 @@ fn learn(
                     st.push_role_grant(Grant {
                         key: target,
                         at: secs32(ev.time),
-                        trusted,
+                        trust: if trusted { Trust::Trusted } else { Trust::None },
                     });
                     if trusted && signals::is_admin_role(ch.role.as_deref().unwrap_or("")) {
                         st.add_admin(target);
@@ -1212,19 +1223,35 @@ fn learn(
         EventKind::AppAuthorization if ev.change.action.as_deref() == Some("grant") => {
             let app = ev.change.app.as_deref().map_or(0, key32_ignore_case);
             // An app is vouched for like a person: granted by an
-            // established or vouched actor, from a familiar device (or the
-            // vouched actor's own), outside any risky session.
+            // established actor from a familiar device outside any risky
+            // session. A vouched newcomer's app came with them (their
+            // scheduling tool): its posts are theirs, whoever the platform
+            // names as publisher. Their grant is weighed in full (a
+            // newcomer's grants are not discounted) and their device is
+            // new to any open case, so what decides is that they signed
+            // in as themselves: a calm access, not within a sitting of the
+            // case's risky access.
             let vouched = model.vouched(ev.time, acc.actor, st);
             let g = GrantContext::of(model, st, acc, ev.time);
+            let trust = if !suspicious && !g.case_risky && g.established && g.familiar_device {
+                // An admin who brought newcomers in (an agency) and now
+                // connects an app brings it in with them: their tool.
+                if model.onboarding(ev.time, acc.actor, st) {
+                    Trust::Brought
+                } else {
+                    Trust::Trusted
+                }
+            } else if vouched && calm_access && !g.risky_sitting {
+                Trust::Brought
+            } else {
+                Trust::None
+            };
             push_grant(
                 &mut st.app_grants,
                 Grant {
                     key: app,
                     at: secs32(ev.time),
-                    trusted: !suspicious
-                        && !g.case_risky
-                        && (g.established || vouched)
-                        && (g.familiar_device || vouched),
+                    trust,
                 },
             );
         }
@@ -1251,6 +1278,8 @@ struct GrantContext {
     /// risky access is at most the short window (one sitting) before
     /// it, or the device is new to the case.
     case_risky: bool,
+    /// The first half of that: within a sitting of the risky access.
+    risky_sitting: bool,
 }
 
 impl GrantContext {
@@ -1263,14 +1292,15 @@ impl GrantContext {
     /// a stolen session (suspicious by itself).
     fn of(model: &Model, st: &AccountState, acc: &signals::Access, t: Millis) -> GrantContext {
         let sitting = model.cfg.detect.short_window_ms();
+        let case = st.case.as_ref();
+        let risky_sitting =
+            case.is_some_and(|c| c.risky_access.is_some_and(|(at, _)| t - at <= sitting));
         GrantContext {
             established: model.established(acc.actor, st),
             familiar_device: acc.device == 0
                 || st.devices.count(acc.device) >= model.cfg.familiar.device_uses,
-            case_risky: st.case.as_ref().is_some_and(|c| {
-                c.risky_access.is_some_and(|(at, _)| t - at <= sitting)
-                    || c.is_tentative(acc.device)
-            }),
+            case_risky: risky_sitting || case.is_some_and(|c| c.is_tentative(acc.device)),
+            risky_sitting,
         }
     }
 }

@@ -36,8 +36,11 @@ use crate::config::Config;
 /// `AccountState::ext` (session sign-ins, two more role grants); formats 1
 /// and 2 still load (it reads as empty). Format 4 added the population's
 /// linked domains to the head; older formats rebuild them from the
-/// accounts' own domain tables at load.
-pub const STATE_FORMAT: u32 = 4;
+/// accounts' own domain tables at load. Format 5 lets a grant's trust
+/// byte be 2 (`Trust::Brought`, an app a vouched newcomer granted), where
+/// formats 1 to 4 wrote a bool: their bytes read unchanged, and an older
+/// kawal refuses format 5 instead of failing on the new value.
+pub const STATE_FORMAT: u32 = 5;
 
 /// The head of every format. Format 4 follows it with the population's
 /// linked domains and the count of linking accounts (`Tail`); formats 1

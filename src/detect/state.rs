@@ -266,8 +266,48 @@ impl Failures {
 pub struct Grant {
     pub key: u32,
     pub at: Secs,
+    /// Who granted it, from where (see `learn`).
+    pub trust: Trust,
+}
+
+impl Grant {
+    /// Granted in a trusted context: it vouches for what it introduces.
+    pub fn trusted(&self) -> bool {
+        self.trust != Trust::None
+    }
+}
+
+/// How far a grant is trusted. One byte, written as 0, 1 or 2: formats 1
+/// to 4 wrote a `bool` here (0 or 1, the same bytes as `None` and
+/// `Trusted`), so their snapshots read unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Trust {
+    /// Granted by a newcomer, from an unfamiliar device, or in a risky
+    /// sitting.
+    #[default]
+    None,
     /// Granted by an established actor from a familiar context.
-    pub trusted: bool,
+    Trusted,
+    /// An app granted by a vouched newcomer (an agency's own scheduling
+    /// tool): it came with them, so its posts are theirs (format 5).
+    Brought,
+}
+
+impl Serialize for Trust {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(*self as u8)
+    }
+}
+
+impl<'de> Deserialize<'de> for Trust {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u8::deserialize(d)? {
+            0 => Ok(Trust::None),
+            1 => Ok(Trust::Trusted),
+            2 => Ok(Trust::Brought),
+            n => Err(serde::de::Error::custom(format!("grant trust {n}"))),
+        }
+    }
 }
 
 /// Weight of one post in the hour profile.
@@ -519,6 +559,30 @@ pub fn push_grant(grants: &mut [Grant], g: Grant) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A grant's trust is the byte formats 1-4 wrote as a bool: those
+    /// bytes read as before, the new value round-trips, and any other
+    /// byte is refused rather than misread.
+    #[test]
+    fn grant_trust_reads_the_old_bool_and_refuses_unknown_bytes() {
+        for (byte, trust) in [(0u8, Trust::None), (1, Trust::Trusted), (2, Trust::Brought)] {
+            let g = Grant {
+                key: 7,
+                at: 9,
+                trust,
+            };
+            let bytes = postcard::to_allocvec(&g).unwrap();
+            assert_eq!(*bytes.last().unwrap(), byte);
+            assert_eq!(postcard::from_bytes::<Grant>(&bytes).unwrap(), g);
+        }
+        let old = postcard::to_allocvec(&(7u32, 9u32, true)).unwrap();
+        let g: Grant = postcard::from_bytes(&old).unwrap();
+        assert_eq!(g.trust, Trust::Trusted);
+        assert!(g.trusted());
+        let mut bad = old;
+        *bad.last_mut().unwrap() = 3;
+        assert!(postcard::from_bytes::<Grant>(&bad).is_err());
+    }
 
     #[test]
     fn account_state_fits_the_memory_budget() {

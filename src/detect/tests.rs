@@ -59,6 +59,12 @@ impl E {
         self.actor = Some(a);
         self
     }
+    /// An event the platform names no actor for (a post it attributes
+    /// to the app that published it).
+    fn no_actor(mut self) -> E {
+        self.actor = None;
+        self
+    }
     fn ok(mut self) -> E {
         self.outcome = Some("success");
         self
@@ -628,7 +634,7 @@ fn posts_through_a_freshly_granted_unknown_app() {
             .with(r#""change":{"action":"grant","app":"Blue Tick Helper"}"#),
     );
     for i in 0..6 {
-        r.feed(ev(format!("o-p{i}"), at + 20 * MINUTE + i * 60_000, "post").with(r#""device":{"client":"api"},"post":{"client":"Blue Tick Helper","links":["https://airdrop-gov-7.top/x"]}"#));
+        r.feed(ev(format!("o-p{i}"), at + 20 * MINUTE + i * 60_000, "post").no_actor().with(r#""device":{"client":"api"},"post":{"client":"Blue Tick Helper","links":["https://airdrop-gov-7.top/x"]}"#));
     }
     let names: Vec<&str> = r.alerts.iter().flat_map(Run::signals).collect();
     assert!(names.contains(&"posts_via_new_app"), "{:#?}", r.alerts);
@@ -637,6 +643,60 @@ fn posts_through_a_freshly_granted_unknown_app() {
         "{:#?}",
         r.alerts
     );
+    // Twenty minutes after its grant, with a link no account has linked:
+    // the app spreading its own, weighed with posts_via_new_app_soon.
+    let w = &r.det.model.cfg.weights;
+    let spreading = w.posts_via_new_app + w.posts_via_new_app_soon;
+    let s = app_signal(&r.alerts);
+    assert!((s.contribution - spreading).abs() < 1e-9, "{s:#?}");
+    // The posts came 20 to 25 minutes after the grant.
+    assert!(
+        (20..=25).any(|m| s.detail.contains(&format!("granted access {m} min before"))),
+        "{s:#?}"
+    );
+}
+
+/// The strongest `posts_via_new_app` of `alerts`.
+fn app_signal(alerts: &[Alert]) -> crate::detect::AlertSignal {
+    alerts
+        .iter()
+        .flat_map(|a| a.signals.iter())
+        .filter(|s| s.name == "posts_via_new_app")
+        .max_by(|a, b| a.contribution.total_cmp(&b.contribution))
+        .cloned()
+        .expect("a posts_via_new_app signal")
+}
+
+/// The team trying its new tool right after granting it, posting as a
+/// known person, is not an app spreading its own links; nor is an app
+/// that posts a new link hours after its grant.
+#[test]
+fn only_an_app_posting_new_links_on_its_own_right_after_its_grant_is_spreading() {
+    let w = Config::default().weights;
+    for (publisher, delay) in [(Some("staff:rina"), 20 * MINUTE), (None, 3 * HOUR)] {
+        let mut r = Run::new();
+        r.warm(35);
+        let at = t0() + 36 * DAY + 3 * HOUR;
+        r.feed(
+            ev("n-1", at, "app_authorization")
+                .device(LAPTOP.0, LAPTOP.1)
+                .from(&OFFICE)
+                .with(r#""change":{"action":"grant","app":"Sked Social"}"#),
+        );
+        let post = ev("n-p", at + delay, "post")
+            .from(&TOOL_CLOUD)
+            .with(r#""device":{"client":"api"},"post":{"client":"Sked Social","links":["https://kampanye77.id/"]}"#);
+        let post = match publisher {
+            Some(p) => post.actor(p),
+            None => post.no_actor(),
+        };
+        r.feed(post);
+        let s = app_signal(&r.alerts);
+        assert!(
+            s.contribution <= w.posts_via_new_app + 1e-9,
+            "{publisher:?} after {delay} ms: {s:#?}"
+        );
+    }
 }
 
 #[test]
@@ -1302,6 +1362,34 @@ fn a_session_id_that_signed_in_elsewhere_has_moved() {
 /// campaign's site. With `vouched`, the account's admin granted the
 /// member a role from the office first.
 fn agency_week(r: &mut Run, vouched: bool) -> Vec<Alert> {
+    agency_week_as(
+        r,
+        Agency {
+            vouched,
+            admin_connects_tool: false,
+            publisher_named: true,
+        },
+    )
+}
+
+/// How an agency's week goes (see [`agency_week`]).
+struct Agency {
+    /// The admin granted the member a role from the office first.
+    vouched: bool,
+    /// The admin, not the member, authorises the agency's tool, from the
+    /// office.
+    admin_connects_tool: bool,
+    /// The platform names the member as the publisher of the tool's
+    /// posts (Meta's do; X's attribute them to the app alone).
+    publisher_named: bool,
+}
+
+fn agency_week_as(r: &mut Run, how: Agency) -> Vec<Alert> {
+    let Agency {
+        vouched,
+        admin_connects_tool,
+        publisher_named,
+    } = how;
     let day = t0() + 36 * DAY;
     let mut out = Vec::new();
     if vouched {
@@ -1330,27 +1418,28 @@ fn agency_week(r: &mut Run, vouched: bool) -> Vec<Alert> {
             ),
         );
         if d == 0 {
-            out.extend(
-                r.feed(
-                    ev("ag-app", at + 10 * MINUTE, "app_authorization")
-                        .actor("sari@kreasi")
-                        .from(&AGENCY)
-                        .device(AGENCY_LAPTOP.0, AGENCY_LAPTOP.1)
-                        .with(r#""change":{"action":"grant","app":"Planable"}"#),
-                ),
-            );
+            let grant = ev("ag-app", at + 10 * MINUTE, "app_authorization")
+                .with(r#""change":{"action":"grant","app":"Planable"}"#);
+            let grant = if admin_connects_tool {
+                grant.from(&OFFICE).device(LAPTOP.0, LAPTOP.1)
+            } else {
+                grant
+                    .actor("sari@kreasi")
+                    .from(&AGENCY)
+                    .device(AGENCY_LAPTOP.0, AGENCY_LAPTOP.1)
+            };
+            out.extend(r.feed(grant));
         }
         for p in 0..3 {
-            out.extend(
-                r.feed(
-                    ev(format!("ag-p{d}-{p}"), at + (1 + p) * HOUR, "post")
-                        .actor("sari@kreasi")
-                        .from(&TOOL_CLOUD)
-                        .with(
-                            r#""post":{"client":"Planable","links":["https://ayovaksin.id/info"]}"#,
-                        ),
-                ),
-            );
+            let post = ev(format!("ag-p{d}-{p}"), at + (1 + p) * HOUR, "post")
+                .from(&TOOL_CLOUD)
+                .with(r#""post":{"client":"Planable","links":["https://ayovaksin.id/info"]}"#);
+            let post = if publisher_named {
+                post.actor("sari@kreasi")
+            } else {
+                post.no_actor()
+            };
+            out.extend(r.feed(post));
         }
     }
     out
@@ -1372,6 +1461,45 @@ fn an_agency_the_admin_vouched_for_works_without_a_page() {
     let mut r = Run::new();
     r.warm(35);
     let out = agency_week(&mut r, false);
+    assert!(max_severity(&out) >= Some(Severity::High), "{out:#?}");
+}
+
+/// On a platform that names no publisher for a tool's posts, the
+/// agency's tool is still the agency's: granted by the vouched member, or
+/// connected by the admin the day they onboarded the agency. Until
+/// 2026-11-27 only the poster's name carried the vouching, and these
+/// weeks paged (kawal's simulation: false pages at high doubled when its
+/// X, YouTube and TikTok accounts stopped naming tool publishers).
+#[test]
+fn an_agencys_tool_is_the_agencys_when_the_platform_names_no_publisher() {
+    for admin_connects_tool in [false, true] {
+        let mut r = Run::new();
+        r.warm(35);
+        let out = agency_week_as(
+            &mut r,
+            Agency {
+                vouched: true,
+                admin_connects_tool,
+                publisher_named: false,
+            },
+        );
+        assert!(
+            max_severity(&out) < Some(Severity::High),
+            "admin connects the tool: {admin_connects_tool}: {out:#?}"
+        );
+    }
+    // Control: the admin connects the same app with no onboarding, and
+    // its posts of a new site page, as a consent-phishing app's would.
+    let mut r = Run::new();
+    r.warm(35);
+    let out = agency_week_as(
+        &mut r,
+        Agency {
+            vouched: false,
+            admin_connects_tool: true,
+            publisher_named: false,
+        },
+    );
     assert!(max_severity(&out) >= Some(Severity::High), "{out:#?}");
 }
 

@@ -227,3 +227,10 @@ fn older_state_still_loads(format: u32) {
     assert_eq!(again.manifest.format, crate::detect::snapshot::STATE_FORMAT);
     assert_eq!(restore(&again, Config::default()).unwrap().accounts(), 30);
 }
+
+/// A snapshot written before a grant's trust could say "brought by a
+/// newcomer" (format 4, a bool in the same byte) still loads.
+#[test]
+fn format_4_state_still_loads() {
+    older_state_still_loads(4);
+}

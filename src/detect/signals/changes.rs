@@ -25,6 +25,32 @@ impl Model {
         self.vouches(st.app_grants.iter(), key32_ignore_case(client), ev.time)
     }
 
+    /// Whether someone other than `actor` is a vouched newcomer at `t`: an
+    /// onboarding (an agency's engagement) is under way.
+    pub fn onboarding(&self, t: Millis, actor: u32, st: &AccountState) -> bool {
+        st.grants().any(|g| {
+            g.key != actor
+                && g.key != 0
+                && g.trusted()
+                && (0..=self.onboarding_ms).contains(&(t - crate::detect::state::secs_to_ms(g.at)))
+        })
+    }
+
+    /// Whether `ev` is a post through an app a vouched newcomer granted
+    /// within the vouch window: it came with them, so what it posts is
+    /// theirs.
+    pub fn app_brought(&self, ev: &Event<'_>, st: &AccountState) -> bool {
+        let Some(client) = ev.post.as_ref().and_then(|p| p.client.as_deref()) else {
+            return false;
+        };
+        let key = key32_ignore_case(client);
+        st.app_grants.iter().any(|g| {
+            g.key == key
+                && g.trust == crate::detect::state::Trust::Brought
+                && (0..=self.vouch_ms).contains(&(ev.time - crate::detect::state::secs_to_ms(g.at)))
+        })
+    }
+
     /// Whether one of `grants` is a trusted grant of `key` within the
     /// vouch window before `t`.
     pub(super) fn vouches<'a>(
@@ -35,7 +61,7 @@ impl Model {
     ) -> bool {
         grants.any(|g| {
             g.key == key
-                && g.trusted
+                && g.trusted()
                 && (0..=self.vouch_ms).contains(&(t - crate::detect::state::secs_to_ms(g.at)))
         })
     }

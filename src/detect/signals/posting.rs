@@ -71,6 +71,7 @@ impl Model {
         }
 
         let Some(post) = ev.post.as_ref() else { return };
+        let acc_actor = ev.actor.as_deref().map_or(0, key32);
         let first = hits.len();
         let (new_domains, fewest) = self.new_link_domains(post, st, pop);
         if let Some(client) = post.client.as_deref() {
@@ -88,12 +89,28 @@ impl Model {
                     // domains or a burst are an app spreading its own.
                     let spreading =
                         new_domains > 0 || hits[..first].iter().any(|h| h.sig == Sig::PostBurst);
-                    let c = if g.trusted && !spreading {
-                        w.posts_via_new_app * self.cfg.detect.vouched_weight
+                    let since = ev.time - crate::detect::state::secs_to_ms(g.at);
+                    let hit = if g.trusted() && !spreading {
+                        Hit::new(
+                            Sig::PostsViaNewApp,
+                            w.posts_via_new_app * self.cfg.detect.vouched_weight,
+                        )
+                    } else if new_domains > 0
+                        && fewest == 0
+                        && (0..=self.short_ms).contains(&since)
+                        && !self.established(acc_actor, st)
+                    {
+                        // Spreading links of its own as soon as it was
+                        // granted: the consent-phishing app's first act.
+                        Hit::new(
+                            Sig::PostsViaNewApp,
+                            w.posts_via_new_app + w.posts_via_new_app_soon,
+                        )
+                        .with(since as f64 / MINUTE as f64, 1.0)
                     } else {
-                        w.posts_via_new_app
+                        Hit::new(Sig::PostsViaNewApp, w.posts_via_new_app)
                     };
-                    hits.push(Hit::new(Sig::PostsViaNewApp, c));
+                    hits.push(hit);
                 } else if st.post_clients.n >= 5 {
                     let mut c = self.novelty(0.7, st.post_clients.p_new());
                     if self.is_management_app(client) {
@@ -128,9 +145,10 @@ impl Model {
             Sig::is_posting_habit,
         );
         // A vouched actor's new tools and sites are the ones they were
-        // brought in with.
-        let acc_actor = ev.actor.as_deref().map_or(0, key32);
-        if self.vouched(ev.time, acc_actor, st) {
+        // brought in with, and so are the posts of the tool they brought
+        // (platforms that attribute a tool's post to the tool alone name
+        // no actor).
+        if self.vouched(ev.time, acc_actor, st) || self.app_brought(ev, st) {
             for h in hits[first..].iter_mut() {
                 h.c *= self.cfg.detect.vouched_weight;
                 h.raw = h.c;
@@ -202,6 +220,18 @@ impl Model {
                     h.a
                 );
                 let _ = write!(phrase, "posting with a new client ({post_client})");
+            }
+            Sig::PostsViaNewApp if h.b > 0.0 => {
+                let _ = write!(
+                    detail,
+                    "posted through {post_client:?}, an app granted access {:.0} min before and never used to post, with a link to a domain the account never linked",
+                    h.a
+                );
+                let _ = write!(
+                    phrase,
+                    "the app {post_client} spreading new links {:.0} min after it was granted",
+                    h.a
+                );
             }
             Sig::PostsViaNewApp => {
                 let _ = write!(
