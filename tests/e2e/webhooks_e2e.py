@@ -15,7 +15,9 @@ Cases (docs/DELIVERY.md):
            lost;
   formats  slack, pagerduty, cloudevents, ocsf bodies checked by their
            consumers' own models (slack_sdk's Block Kit classes,
-           py-ocsf-models' Detection Finding) and required fields.
+           py-ocsf-models' Detection Finding) and required fields; the
+           closing message of each format (tests/golden/closing.json,
+           pinned by a Rust test) checked by the same models.
 
 Usage: python3 tests/e2e/webhooks_e2e.py target/release/kawal
 """
@@ -129,6 +131,50 @@ def check(cond, what):
     if not cond:
         raise SystemExit(f"FAILED: {what}")
     print(f"ok: {what}")
+
+
+def check_closing_messages():
+    """The closing message of each format (pinned, byte for byte, by the
+    Rust test `closing_messages_match_their_golden_file`), read by the same
+    consumers' models as the alerts above."""
+    with open(os.path.join(ROOT, "tests", "golden", "closing.json")) as f:
+        closing = json.load(f)
+    from slack_sdk.models.blocks import Block
+
+    slack = closing["slack"]
+    for b in Block.parse_all(slack["blocks"]):
+        b.validate_json()
+    check(slack["text"].startswith("Resolved:"), "closing, slack: text fallback and Block Kit blocks validate")
+
+    import adaptive_cards
+    from jsonschema.validators import Draft6Validator
+
+    with open(os.path.join(adaptive_cards.__path__[0], "schemas", "schema-1.4.json")) as f:
+        card_schema = Draft6Validator(json.load(f))
+    card = closing["teams"]["attachments"][0]
+    errors = [e.message for e in card_schema.iter_errors(card["content"])]
+    check(not errors and card["contentType"] == "application/vnd.microsoft.card.adaptive", f"closing, teams: the Adaptive Card validates against schema 1.4 {errors[:3]}")
+
+    from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+
+    finding = DetectionFinding.model_validate(closing["ocsf"])
+    check(
+        finding.activity_id == 3 and finding.status_id == 4 and finding.type_uid == 200403,
+        "closing, ocsf: a Detection Finding Close, status Resolved (py-ocsf-models)",
+    )
+
+    from cloudevents.v1.http import from_http
+
+    event = from_http({"content-type": "application/cloudevents+json"}, json.dumps(closing["cloudevents"]).encode())
+    check(
+        event["type"] == "kawal.incident.resolved" and event.data["incident"] == "inc-0000000000000042",
+        "closing, cloudevents: the CloudEvents SDK parses the resolved event",
+    )
+    pd = closing["pagerduty"]
+    check(
+        pd["event_action"] == "resolve" and pd["dedup_key"] == "inc-0000000000000042" and pd["routing_key"],
+        "closing, pagerduty: resolve with the incident as dedup_key",
+    )
 
 
 def main():
@@ -264,6 +310,8 @@ def main():
         and all(len(json.dumps(b)) < 28_000 for b in teams.delivered.values()),
         "teams: message envelope and size",
     )
+
+    check_closing_messages()
 
     # down, then up after a restart: nothing lost.
     port_probe = HTTPServer(host="127.0.0.1", port=0)

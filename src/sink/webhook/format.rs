@@ -45,6 +45,14 @@ impl Format {
         Format::ALL.iter().find(|(n, _)| *n == s).map(|(_, f)| *f)
     }
 
+    /// The configuration's name of the format.
+    pub fn name(self) -> &'static str {
+        Format::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("native", |(n, _)| n)
+    }
+
     /// Formats whose receivers are told when an incident closes: the
     /// deliverer tracks open incidents for them. Alertmanager and
     /// PagerDuty keep incidents open until resolved; Slack and Teams
@@ -578,6 +586,43 @@ mod tests {
         assert_eq!(ce["id"], format!("{}-resolved", a.incident));
         assert_eq!(ce["data"]["last_alert"], a.id.as_str());
         assert_eq!(ce["data"]["quiet_seconds"], 86_400);
+    }
+
+    /// Each format's closing message, as bytes a receiver gets, is pinned
+    /// in `tests/golden/closing.json`; the end-to-end script
+    /// (`tests/e2e/webhooks_e2e.py`) checks that file with the receivers'
+    /// own models (slack_sdk, the Adaptive Card schema, py-ocsf-models,
+    /// the CloudEvents SDK). Bless with `KAWAL_BLESS=1`.
+    #[test]
+    fn closing_messages_match_their_golden_file() {
+        let mut a = crate::sink::webhook::tests::alert("x:kemkominfo", Severity::Critical);
+        a.incident = "inc-0000000000000042".into();
+        let mut all = serde_json::Map::new();
+        for f in [
+            Format::Slack,
+            Format::Teams,
+            Format::PagerDuty,
+            Format::Ocsf,
+            Format::CloudEvents,
+        ] {
+            let mut v = closing(f, &a, &ctx(), 24 * 3_600_000).unwrap();
+            if f == Format::Ocsf {
+                // The one field that moves with every release.
+                v["metadata"]["product"]["version"] = json!("VERSION");
+            }
+            all.insert(f.name().into(), v);
+        }
+        let got = serde_json::to_string_pretty(&Value::Object(all)).unwrap() + "\n";
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/closing.json");
+        if std::env::var_os("KAWAL_BLESS").is_some() {
+            std::fs::write(&path, &got).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).expect("tests/golden/closing.json");
+        assert_eq!(
+            got, want,
+            "closing messages changed: bless with KAWAL_BLESS=1"
+        );
     }
 
     #[test]
