@@ -227,6 +227,9 @@ pub struct StateMetrics {
     pub snapshot_failures: IntCounterVec,
     pub snapshot_bytes: IntCounterVec,
     pub snapshot_seconds: Histogram,
+    /// Time a worker stops for a snapshot (taking it; the writing is done
+    /// on a thread of its own, but at revoke and shutdown).
+    pub snapshot_pause: Histogram,
     /// Wall-clock time of each assigned partition's last snapshot.
     pub snapshot_time: IntGaugeVec,
 }
@@ -312,6 +315,12 @@ impl StateMetrics {
                 r,
                 "kawal_state_snapshot_seconds",
                 "Time to snapshot one partition (encode, compress, write to every destination).",
+                prometheus::exponential_buckets(0.001, 2.0, 17).expect("buckets"),
+            ),
+            snapshot_pause: histogram(
+                r,
+                "kawal_state_snapshot_pause_seconds",
+                "Time a worker stops its partitions for one snapshot (encode and compress; the writes run on their own thread, except at revoke and shutdown).",
                 prometheus::exponential_buckets(0.001, 2.0, 17).expect("buckets"),
             ),
             snapshot_time: gauge_vec(

@@ -809,7 +809,7 @@ impl WorkerContext {
         d.replaying.retain(|(_, p, _)| !parts.contains(p));
         for mut part in gone {
             if drained.is_ok() {
-                self.keeper.save(&mut part);
+                self.keeper.save_now(&mut part);
             }
             self.keeper.released(part.partition);
             if cooperative {
@@ -1140,7 +1140,7 @@ impl Worker {
         if drained.is_ok() && closed.is_ok() {
             // Shutdown snapshot: a restart resumes exactly here.
             for part in &mut d.parts {
-                ctx.keeper.save(part);
+                ctx.keeper.save_now(part);
             }
         }
         let mut end = WorkerEnd {

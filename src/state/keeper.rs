@@ -43,11 +43,118 @@ pub struct Restored {
 }
 
 pub struct Keeper {
-    store: Option<SnapshotStore>,
+    store: Option<Arc<SnapshotStore>>,
     dir: Option<PathBuf>,
     cfg: Config,
     topics: Vec<String>,
     metrics: Arc<Metrics>,
+    /// Writes the periodic snapshots off the worker's thread.
+    writer: Writer,
+}
+
+/// Where snapshots go, and the code that writes one there: shared by the
+/// worker (snapshots that must land before it goes on: revoke, shutdown)
+/// and the writer thread (periodic ones).
+struct Destinations {
+    store: Option<Arc<SnapshotStore>>,
+    dir: Option<PathBuf>,
+    metrics: Arc<Metrics>,
+}
+
+/// A snapshot taken on the worker, on its way to the destinations.
+struct Job {
+    snap: Snapshot,
+    partition: i32,
+    /// When the worker began taking it (the histogram measures to the
+    /// end of the write).
+    started: Instant,
+}
+
+/// The writer thread's bookkeeping, shared with the worker.
+#[derive(Default)]
+struct Flight {
+    /// Partitions with a snapshot taken and not yet written.
+    pending: Vec<i32>,
+    /// Partitions whose last background write failed: the worker takes
+    /// a new snapshot at the next interval even if nothing changed.
+    failed: Vec<i32>,
+}
+
+/// The writer thread. Periodic snapshots are taken on the worker (a
+/// consistent state needs it: encode and compress, 1.2 s for 1,000,000
+/// accounts) and published and written here (1.8 s more to the topic on
+/// tansu, which paused the worker until 2026-11-27; `cargo bench --bench
+/// state`). A partition with a snapshot still in flight is not taken
+/// again; snapshots that must land before the worker goes on (revoke,
+/// shutdown) wait for the writer to be idle and are written on the
+/// worker, so one producer never has two snapshots in flight.
+struct Writer {
+    tx: Option<std::sync::mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    flight: Arc<(std::sync::Mutex<Flight>, std::sync::Condvar)>,
+}
+
+impl Writer {
+    fn start(dest: Arc<Destinations>) -> Writer {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let flight: Arc<(std::sync::Mutex<Flight>, std::sync::Condvar)> = Arc::default();
+        let f = Arc::clone(&flight);
+        let thread = std::thread::Builder::new()
+            .name("kawal-snapshots".into())
+            .spawn(move || {
+                for mut job in rx {
+                    let ok = dest.write(&mut job.snap, job.partition, job.started);
+                    let (lock, done) = &*f;
+                    let mut fl = lock.lock().expect("flight");
+                    fl.pending.retain(|p| *p != job.partition);
+                    if !ok && !fl.failed.contains(&job.partition) {
+                        fl.failed.push(job.partition);
+                    }
+                    done.notify_all();
+                }
+            })
+            .expect("spawn the snapshot writer");
+        Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+            flight,
+        }
+    }
+
+    fn flight(&self) -> std::sync::MutexGuard<'_, Flight> {
+        self.flight.0.lock().expect("flight")
+    }
+
+    /// Blocks until no snapshot is in flight.
+    fn wait_idle(&self) {
+        let (lock, done) = &*self.flight;
+        let mut fl = lock.lock().expect("flight");
+        while !fl.pending.is_empty() {
+            fl = done.wait(fl).expect("flight");
+        }
+    }
+
+    fn send(&self, job: Job) {
+        self.flight().pending.push(job.partition);
+        if let Some(tx) = &self.tx {
+            // The thread lives as long as the sender: a send fails only
+            // if it panicked, and then the snapshot is lost like a failed
+            // write (the next one is taken from scratch).
+            if tx.send(job).is_err() {
+                tracing::error!("the snapshot writer is gone; snapshot dropped");
+            }
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Close the channel, then let the thread finish what it holds.
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -82,13 +189,20 @@ impl Keeper {
             store.ensure(&cfg.kafka, events)?;
             Some(store)
         };
+        let store = store.map(Arc::new);
         let dir = (!cfg.state.dir.is_empty()).then(|| PathBuf::from(&cfg.state.dir));
+        let writer = Writer::start(Arc::new(Destinations {
+            store: store.clone(),
+            dir: dir.clone(),
+            metrics: Arc::clone(&metrics),
+        }));
         Ok(Keeper {
             store,
             dir,
             cfg: cfg.clone(),
             topics: cfg.kafka.topics.clone(),
             metrics,
+            writer,
         })
     }
 
@@ -242,25 +356,99 @@ impl Keeper {
         }
     }
 
-    /// Snapshots `part` to every destination if it changed since its
-    /// last snapshot. The caller has delivered every alert of the input
-    /// below `part.next` (the offset rule).
+    /// Snapshots `part` if it changed since its last snapshot (or its
+    /// last write failed): taken here, written by the writer thread. A
+    /// partition whose previous snapshot is still being written waits for
+    /// the next interval. The caller has delivered every alert of the
+    /// input below `part.next` (the offset rule).
     pub fn save(&self, part: &mut Part) {
         if !self.enabled() {
             return;
         }
+        {
+            let mut fl = self.writer.flight();
+            if fl.pending.contains(&part.partition) {
+                tracing::debug!(
+                    partition = part.partition,
+                    "the previous snapshot is still being written; next interval"
+                );
+                return;
+            }
+            if let Some(i) = fl.failed.iter().position(|p| *p == part.partition) {
+                fl.failed.swap_remove(i);
+                part.dirty = true;
+            }
+        }
+        if !self.fresh(part) {
+            return;
+        }
+        let started = Instant::now();
+        let snap = self.take(part);
+        self.metrics
+            .state
+            .snapshot_pause
+            .observe(started.elapsed().as_secs_f64());
+        self.writer.send(Job {
+            snap,
+            partition: part.partition,
+            started,
+        });
+        part.seq += 1;
+        part.dirty = false;
+    }
+
+    /// Snapshots `part` and writes it before returning (a revoke, a
+    /// shutdown: the next owner or the next start must find it). Waits
+    /// for the writer thread to be idle first, so no older snapshot of
+    /// the partition lands after this one.
+    pub fn save_now(&self, part: &mut Part) {
+        if !self.enabled() {
+            return;
+        }
+        self.writer.wait_idle();
+        {
+            let mut fl = self.writer.flight();
+            if let Some(i) = fl.failed.iter().position(|p| *p == part.partition) {
+                fl.failed.swap_remove(i);
+                part.dirty = true;
+            }
+        }
+        if !self.fresh(part) {
+            return;
+        }
+        let started = Instant::now();
+        let mut snap = self.take(part);
+        self.metrics
+            .state
+            .snapshot_pause
+            .observe(started.elapsed().as_secs_f64());
+        let dest = Destinations {
+            store: self.store.clone(),
+            dir: self.dir.clone(),
+            metrics: Arc::clone(&self.metrics),
+        };
+        part.seq += 1;
+        if dest.write(&mut snap, part.partition, started) {
+            part.dirty = false;
+        }
+    }
+
+    /// False when `part` has not changed since its last snapshot (which
+    /// is then current as of now, and its time says so).
+    fn fresh(&self, part: &Part) -> bool {
         if !part.dirty {
-            // Nothing changed: the last snapshot is current as of now.
             self.metrics
                 .state
                 .snapshot_time
                 .with_label_values(&[&part.partition.to_string()])
                 .set(wall_clock_ms() / 1000);
-            return;
         }
-        let started = Instant::now();
-        let now = wall_clock_ms();
-        let mut snap = super::take(
+        part.dirty
+    }
+
+    /// The snapshot of `part` as of now.
+    fn take(&self, part: &Part) -> Snapshot {
+        super::take(
             &part.det,
             &Taken {
                 layout: Layout::Partition(part.partition),
@@ -268,54 +456,9 @@ impl Keeper {
                 topics: &self.topics,
                 offsets: &part.next,
                 seq: part.seq,
-                created_ms: now,
+                created_ms: wall_clock_ms(),
             },
-        );
-        let s = &self.metrics.state;
-        let bytes = snap.bytes() as u64;
-        let mut ok = true;
-        if let Some(store) = &self.store {
-            match store.publish(&mut snap) {
-                Ok(()) => {
-                    s.snapshots.with_label_values(&["topic"]).inc();
-                    s.snapshot_bytes.with_label_values(&["topic"]).inc_by(bytes);
-                }
-                Err(e) => {
-                    ok = false;
-                    s.snapshot_failures.with_label_values(&["topic"]).inc();
-                    tracing::warn!(partition = part.partition, topic = store.topic(), error = %e, "snapshot not written to the topic");
-                }
-            }
-        }
-        if let Some(dir) = &self.dir {
-            let name = file_name(&Layout::Partition(part.partition));
-            match super::write_file(dir, &name, &snap) {
-                Ok(_) => {
-                    s.snapshots.with_label_values(&["local"]).inc();
-                    s.snapshot_bytes.with_label_values(&["local"]).inc_by(bytes);
-                }
-                Err(e) => {
-                    ok = false;
-                    s.snapshot_failures.with_label_values(&["local"]).inc();
-                    tracing::warn!(partition = part.partition, error = %e, "snapshot not written to disk");
-                }
-            }
-        }
-        s.snapshot_seconds.observe(started.elapsed().as_secs_f64());
-        part.seq += 1;
-        if ok {
-            part.dirty = false;
-            s.snapshot_time
-                .with_label_values(&[&part.partition.to_string()])
-                .set(now / 1000);
-        }
-        tracing::debug!(
-            partition = part.partition,
-            bytes,
-            accounts = part.det.accounts(),
-            ms = started.elapsed().as_millis() as u64,
-            "snapshot taken"
-        );
+        )
     }
 
     /// Forgets a partition's snapshot time series (no longer assigned).
@@ -325,5 +468,56 @@ impl Keeper {
             .state
             .snapshot_time
             .remove_label_values(&[&partition.to_string()]);
+    }
+}
+
+impl Destinations {
+    /// Writes `snap` to every destination; true when all took it. Counted
+    /// and logged here, for both the worker and the writer thread.
+    fn write(&self, snap: &mut Snapshot, partition: i32, started: Instant) -> bool {
+        let s = &self.metrics.state;
+        let bytes = snap.bytes() as u64;
+        let mut ok = true;
+        if let Some(store) = &self.store {
+            match store.publish(snap) {
+                Ok(()) => {
+                    s.snapshots.with_label_values(&["topic"]).inc();
+                    s.snapshot_bytes.with_label_values(&["topic"]).inc_by(bytes);
+                }
+                Err(e) => {
+                    ok = false;
+                    s.snapshot_failures.with_label_values(&["topic"]).inc();
+                    tracing::warn!(partition, topic = store.topic(), error = %e, "snapshot not written to the topic");
+                }
+            }
+        }
+        if let Some(dir) = &self.dir {
+            let name = file_name(&Layout::Partition(partition));
+            match super::write_file(dir, &name, snap) {
+                Ok(_) => {
+                    s.snapshots.with_label_values(&["local"]).inc();
+                    s.snapshot_bytes.with_label_values(&["local"]).inc_by(bytes);
+                }
+                Err(e) => {
+                    ok = false;
+                    s.snapshot_failures.with_label_values(&["local"]).inc();
+                    tracing::warn!(partition, error = %e, "snapshot not written to disk");
+                }
+            }
+        }
+        s.snapshot_seconds.observe(started.elapsed().as_secs_f64());
+        if ok {
+            s.snapshot_time
+                .with_label_values(&[&partition.to_string()])
+                .set(snap.manifest.created_ms / 1000);
+        }
+        tracing::debug!(
+            partition,
+            bytes,
+            accounts = snap.manifest.accounts,
+            ms = started.elapsed().as_millis() as u64,
+            "snapshot written"
+        );
+        ok
     }
 }

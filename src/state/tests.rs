@@ -234,3 +234,79 @@ fn older_state_still_loads(format: u32) {
 fn format_4_state_still_loads() {
     older_state_still_loads(4);
 }
+
+/// A keeper writing only local copies, in `dir`.
+fn local_keeper(dir: &std::path::Path) -> keeper::Keeper {
+    let mut cfg = Config::default();
+    cfg.state.dir = dir.display().to_string();
+    cfg.state.topic = String::new();
+    keeper::Keeper::new(&cfg, std::sync::Arc::new(crate::metrics::Metrics::new())).unwrap()
+}
+
+fn part(det: Detector) -> keeper::Part {
+    keeper::Part {
+        partition: 2,
+        det,
+        next: vec![],
+        seq: 0,
+        dirty: true,
+    }
+}
+
+/// A periodic snapshot is written by the writer thread (the worker only
+/// takes it); a revoke's snapshot waits for it and lands after it, so the
+/// file holds the newest state; dropping the keeper finishes what it
+/// holds.
+#[test]
+fn periodic_snapshots_are_written_off_the_worker_and_a_revoke_lands_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file_name(&Layout::Partition(2)));
+    let keeper = local_keeper(dir.path());
+    let mut p = part(detector(7));
+    keeper.save(&mut p);
+    assert!(!p.dirty, "taken and handed to the writer");
+    assert_eq!(p.seq, 1);
+    // The newer state: another detector's, as if more input came.
+    p.det = detector(8);
+    p.dirty = true;
+    keeper.save_now(&mut p);
+    assert_eq!(p.seq, 2);
+    let back = read_file(&path).unwrap().expect("written");
+    assert_eq!(back.manifest.seq, 1, "the revoke's snapshot is the last");
+    let restored = restore(&back, Config::default()).unwrap();
+    assert_eq!(restored.state_bytes_exact(), p.det.state_bytes_exact());
+
+    // Periodic only, then the keeper goes: the write still completes.
+    let dir2 = tempfile::tempdir().unwrap();
+    let keeper2 = local_keeper(dir2.path());
+    let mut q = part(detector(9));
+    keeper2.save(&mut q);
+    drop(keeper2);
+    let back = read_file(&dir2.path().join(file_name(&Layout::Partition(2))))
+        .unwrap()
+        .expect("written by the writer before it stopped");
+    assert_eq!(back.manifest.seq, 0);
+}
+
+/// A background write that fails makes the next interval snapshot again,
+/// even with nothing new.
+#[test]
+fn a_failed_background_write_is_retried_at_the_next_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the directory should be: every write fails.
+    let blocked = dir.path().join("not-a-dir");
+    std::fs::write(&blocked, b"x").unwrap();
+    let keeper = local_keeper(&blocked);
+    let mut p = part(detector(7));
+    keeper.save(&mut p);
+    keeper.save_now(&mut keeper::Part {
+        partition: 3,
+        det: Detector::new(Config::default()),
+        next: vec![],
+        seq: 0,
+        dirty: false,
+    }); // waits for the writer: partition 2's write has failed by now
+    assert!(!p.dirty);
+    keeper.save(&mut p);
+    assert_eq!(p.seq, 2, "taken again although nothing changed");
+}
