@@ -208,6 +208,7 @@ pub struct SeverityConfig {
     pub access_only_min: String,
     pub action_only_min: String,
     pub posting_habits_max: String,
+    pub hour_and_client_max: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -797,6 +798,7 @@ impl Config {
             ("access_only_min", &s.access_only_min, false),
             ("action_only_min", &s.action_only_min, false),
             ("posting_habits_max", &s.posting_habits_max, true),
+            ("hour_and_client_max", &s.hour_and_client_max, true),
         ] {
             if !(names.contains(&v.as_str()) || none && v == "none") {
                 problems.push(format!(

@@ -276,6 +276,14 @@ impl Case {
             // "none": posting habits alone never alert.
             sev = sev.min(Severity::parse(&cfg.posting_habits_max)?);
         }
+        // Access whose only actions are posting hours and clients: the
+        // traveller on a lent laptop, not yet a misuse.
+        let acts = || live().filter(|(_, s)| !s.sig.is_access());
+        if acts().next().is_some()
+            && acts().all(|(_, s)| matches!(s.sig, Sig::UnusualPostHour | Sig::NewPostClient))
+        {
+            sev = sev.min(Severity::parse(&cfg.hour_and_client_max)?);
+        }
         let floor = match (story, access, action) {
             (true, ..) => Severity::Low,
             (false, true, true) => min(&cfg.action_only_min).min(min(&cfg.access_only_min)),
@@ -494,6 +502,33 @@ mod tests {
                 .severity(&cfg, 0, 0),
             None
         );
+    }
+
+    /// A new country and a new laptop that post at an odd hour through a
+    /// client the account never used: a traveller, at most medium; the
+    /// same with a new link is a misuse, and pages.
+    #[test]
+    fn access_with_only_an_hour_and_a_client_is_at_most_medium() {
+        let cfg = crate::config::Config::default().severity;
+        let trip = case_of(&[
+            (Sig::NewCountry, 3.8, 7),
+            (Sig::NewDevice, 2.1, 7),
+            (Sig::UnusualPostHour, 2.5, 7),
+            (Sig::NewPostClient, 1.0, 7),
+        ]);
+        assert!(trip.score >= cfg.high);
+        assert_eq!(trip.severity(&cfg, 0, 0), Some(Severity::Medium));
+        let old = crate::config::SeverityConfig {
+            hour_and_client_max: "high".into(),
+            ..cfg.clone()
+        };
+        assert_eq!(trip.severity(&old, 0, 0), Some(Severity::High));
+        let mut spam = trip.clone();
+        let mut link = sig(Sig::NewLinkDomain, 1.5);
+        link.access[3] = 7;
+        spam.add_signal(link, 0);
+        spam.rescore(0, 0);
+        assert_eq!(spam.severity(&cfg, 0, 0), Some(Severity::High));
     }
 
     #[test]
