@@ -45,6 +45,8 @@ pub struct Restored {
 pub struct Keeper {
     store: Option<Arc<SnapshotStore>>,
     dir: Option<PathBuf>,
+    /// The same destinations, as the writer thread shares them.
+    dest: Arc<Destinations>,
     cfg: Config,
     topics: Vec<String>,
     metrics: Arc<Metrics>,
@@ -78,6 +80,17 @@ struct Flight {
     /// Partitions whose last background write failed: the worker takes
     /// a new snapshot at the next interval even if nothing changed.
     failed: Vec<i32>,
+}
+
+impl Flight {
+    /// A failed write of `part` makes it dirty: taken again even if
+    /// nothing changed.
+    fn retry(&mut self, part: &mut Part) {
+        if let Some(i) = self.failed.iter().position(|p| *p == part.partition) {
+            self.failed.swap_remove(i);
+            part.dirty = true;
+        }
+    }
 }
 
 /// The writer thread. Periodic snapshots are taken on the worker (a
@@ -191,14 +204,16 @@ impl Keeper {
         };
         let store = store.map(Arc::new);
         let dir = (!cfg.state.dir.is_empty()).then(|| PathBuf::from(&cfg.state.dir));
-        let writer = Writer::start(Arc::new(Destinations {
+        let dest = Arc::new(Destinations {
             store: store.clone(),
             dir: dir.clone(),
             metrics: Arc::clone(&metrics),
-        }));
+        });
+        let writer = Writer::start(Arc::clone(&dest));
         Ok(Keeper {
             store,
             dir,
+            dest,
             cfg: cfg.clone(),
             topics: cfg.kafka.topics.clone(),
             metrics,
@@ -374,20 +389,12 @@ impl Keeper {
                 );
                 return;
             }
-            if let Some(i) = fl.failed.iter().position(|p| *p == part.partition) {
-                fl.failed.swap_remove(i);
-                part.dirty = true;
-            }
+            fl.retry(part);
         }
         if !self.fresh(part) {
             return;
         }
-        let started = Instant::now();
-        let snap = self.take(part);
-        self.metrics
-            .state
-            .snapshot_pause
-            .observe(started.elapsed().as_secs_f64());
+        let (snap, started) = self.take(part);
         self.writer.send(Job {
             snap,
             partition: part.partition,
@@ -406,29 +413,13 @@ impl Keeper {
             return;
         }
         self.writer.wait_idle();
-        {
-            let mut fl = self.writer.flight();
-            if let Some(i) = fl.failed.iter().position(|p| *p == part.partition) {
-                fl.failed.swap_remove(i);
-                part.dirty = true;
-            }
-        }
+        self.writer.flight().retry(part);
         if !self.fresh(part) {
             return;
         }
-        let started = Instant::now();
-        let mut snap = self.take(part);
-        self.metrics
-            .state
-            .snapshot_pause
-            .observe(started.elapsed().as_secs_f64());
-        let dest = Destinations {
-            store: self.store.clone(),
-            dir: self.dir.clone(),
-            metrics: Arc::clone(&self.metrics),
-        };
+        let (mut snap, started) = self.take(part);
         part.seq += 1;
-        if dest.write(&mut snap, part.partition, started) {
+        if self.dest.write(&mut snap, part.partition, started) {
             part.dirty = false;
         }
     }
@@ -446,9 +437,11 @@ impl Keeper {
         part.dirty
     }
 
-    /// The snapshot of `part` as of now.
-    fn take(&self, part: &Part) -> Snapshot {
-        super::take(
+    /// The snapshot of `part` as of now, and when taking it began (the
+    /// worker's pause is counted here).
+    fn take(&self, part: &Part) -> (Snapshot, Instant) {
+        let started = Instant::now();
+        let snap = super::take(
             &part.det,
             &Taken {
                 layout: Layout::Partition(part.partition),
@@ -458,7 +451,12 @@ impl Keeper {
                 seq: part.seq,
                 created_ms: wall_clock_ms(),
             },
-        )
+        );
+        self.metrics
+            .state
+            .snapshot_pause
+            .observe(started.elapsed().as_secs_f64());
+        (snap, started)
     }
 
     /// Forgets a partition's snapshot time series (no longer assigned).
