@@ -43,12 +43,11 @@ impl Model {
         let Some(client) = ev.post.as_ref().and_then(|p| p.client.as_deref()) else {
             return false;
         };
-        let key = key32_ignore_case(client);
-        st.app_grants.iter().any(|g| {
-            g.key == key
-                && g.trust == crate::detect::state::Trust::Brought
-                && (0..=self.vouch_ms).contains(&(ev.time - crate::detect::state::secs_to_ms(g.at)))
-        })
+        let brought = st
+            .app_grants
+            .iter()
+            .filter(|g| g.trust == crate::detect::state::Trust::Brought);
+        self.vouches(brought, key32_ignore_case(client), ev.time)
     }
 
     /// Whether one of `grants` is a trusted grant of `key` within the
