@@ -138,19 +138,7 @@ pub(crate) fn day(acct: &mut Account, life: &mut Life, d: Today, rng: &mut Rng, 
                 vec![super::posting::usual_link(acct, rng)]
             };
             let ev = if rng.chance(0.6) {
-                let (city, net) = super::posting::tool_server(plan.tool);
-                Ev {
-                    kind: "post",
-                    actor: crate::sim::people::tool_publisher(acct, actor),
-                    device_client_only: Some("api"),
-                    post_client: Some(plan.tool),
-                    links,
-                    ip: Some(ip_in(net, 90, rng.below(250))),
-                    city: Some(city),
-                    net: Some(net),
-                    accuracy_km: Some(50.0),
-                    ..Default::default()
-                }
+                super::posting::tool_post(acct, actor, plan.tool, links, rng)
             } else {
                 Ev {
                     post_client: Some("X Web App"),

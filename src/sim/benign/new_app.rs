@@ -6,7 +6,7 @@
 use super::{Life, Today};
 use crate::sim::Rng;
 use crate::sim::people::Staff;
-use crate::sim::people::{Account, Ev, Out, ip_in};
+use crate::sim::people::{Account, Ev, Out};
 use crate::time::{DAY, Millis, SECOND};
 
 pub(crate) struct Plan {
@@ -62,22 +62,11 @@ pub(crate) fn day(acct: &Account, life: &mut Life, d: Today, rng: &mut Rng, out:
     if !d.weekday || !rng.chance(0.5) {
         return;
     }
-    let (city, net) = super::posting::tool_server(app);
     for _ in 0..rng.range(1, 3) {
         let t = d.at(acct, crate::sim::people::post_hour(rng));
         let s = &acct.staff[rng.below(acct.staff.len() as u64) as usize];
-        let ev = Ev {
-            kind: "post",
-            actor: crate::sim::people::tool_publisher(acct, &s.actor),
-            device_client_only: Some("api"),
-            post_client: Some(app),
-            links: vec![super::posting::usual_link(acct, rng)],
-            ip: Some(ip_in(net, 90, rng.below(250))),
-            city: Some(city),
-            net: Some(net),
-            accuracy_km: Some(50.0),
-            ..Default::default()
-        };
+        let links = vec![super::posting::usual_link(acct, rng)];
+        let ev = super::posting::tool_post(acct, &s.actor, app, links, rng);
         out.emit(acct, t, &ev);
     }
 }
@@ -100,19 +89,7 @@ fn try_out(
         4 => format!("https://kampanye{}.id/", rng.below(1_000_000)),
         _ => super::posting::usual_link(acct, rng),
     };
-    let (city, net) = super::posting::tool_server(app);
-    let ev = Ev {
-        kind: "post",
-        actor: crate::sim::people::tool_publisher(acct, &admin.actor),
-        device_client_only: Some("api"),
-        post_client: Some(app),
-        links: vec![link],
-        ip: Some(ip_in(net, 90, rng.below(250))),
-        city: Some(city),
-        net: Some(net),
-        accuracy_km: Some(50.0),
-        ..Default::default()
-    };
+    let ev = super::posting::tool_post(acct, &admin.actor, app, vec![link], rng);
     out.emit(acct, granted + rng.range(300, 2700) * SECOND, &ev);
 }
 

@@ -22,6 +22,31 @@ pub(crate) fn tool_server(client: &str) -> (City, Net) {
     TOOL_SERVERS[h % TOOL_SERVERS.len()]
 }
 
+/// A post `person` published through the tool `app`: from the tool's
+/// cloud servers, with no device, and naming the person only where the
+/// platform does (`tool_publisher`).
+pub(crate) fn tool_post<'a>(
+    acct: &Account,
+    person: &'a str,
+    app: &'a str,
+    links: Vec<String>,
+    rng: &mut Rng,
+) -> Ev<'a> {
+    let (city, net) = tool_server(app);
+    Ev {
+        kind: "post",
+        actor: crate::sim::people::tool_publisher(acct, person),
+        device_client_only: Some("api"),
+        post_client: Some(app),
+        links,
+        ip: Some(crate::sim::people::ip_in(net, 90, rng.below(250))),
+        city: Some(city),
+        net: Some(net),
+        accuracy_km: Some(50.0),
+        ..Default::default()
+    }
+}
+
 /// A link to one of the account's usual sites (Zipf-like: its own site
 /// most often), rarely to another site.
 pub(crate) fn usual_link(acct: &Account, rng: &mut Rng) -> String {
@@ -87,19 +112,9 @@ pub(crate) fn day(acct: &Account, d: Today, rng: &mut Rng, out: &mut Out) {
                 ..Ev::from("post", &s.actor, device, &place)
             }
         } else {
-            let (city, net) = tool_server(client);
             Ev {
-                kind: "post",
-                actor: crate::sim::people::tool_publisher(acct, &s.actor),
-                device_client_only: Some("api"),
-                post_client: Some(client),
-                links,
                 text_len,
-                ip: Some(crate::sim::people::ip_in(net, 90, rng.below(250))),
-                city: Some(city),
-                net: Some(net),
-                accuracy_km: Some(50.0),
-                ..Default::default()
+                ..tool_post(acct, &s.actor, client, links, rng)
             }
         };
         out.emit(acct, t, &ev);
