@@ -588,16 +588,19 @@ impl Detector {
             .is_some_and(|c| c.emitted >= Some(Severity::High));
         let suspicious = net >= cfg.detect.open_threshold;
         // The part of the event that says where it came from and who did
-        // it (the event's own hits; sequences follow them in `hits`).
-        let access: f64 = hits
-            .iter()
-            .filter(|h| h.sig.is_access() && h.c > 0.0)
-            .map(|h| h.c)
-            .sum();
+        // it (the event's own hits; sequences follow them in `hits`). Only
+        // an app grant reads it (see `learn`), so only one sums it.
+        let calm_access = ev.kind != EventKind::AppAuthorization
+            || hits
+                .iter()
+                .filter(|h| h.sig.is_access() && h.c > 0.0)
+                .map(|h| h.c)
+                .sum::<f64>()
+                < cfg.detect.open_threshold;
         let how = How {
             quarantined,
             suspicious,
-            calm_access: access < cfg.detect.open_threshold,
+            calm_access,
             in_order,
         };
         learn(model, pop, st, ev, &acc, how);
@@ -1107,7 +1110,8 @@ struct How {
     quarantined: bool,
     /// The event itself reached the open threshold.
     suspicious: bool,
-    /// Its access part (where, which device, who) stayed below it.
+    /// Its access part (where, which device, who) stayed below it
+    /// (computed for app grants only; true for other events).
     calm_access: bool,
     /// Not late (see the event-time policy in `process`).
     in_order: bool,

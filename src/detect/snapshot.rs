@@ -35,7 +35,7 @@ use crate::config::Config;
 /// format 1 still loads (those read as empty). Format 3 added
 /// `AccountState::ext` (session sign-ins, two more role grants); formats 1
 /// and 2 still load (it reads as empty). Format 4 added the population's
-/// linked domains to the head; older formats rebuild them from the
+/// linked domains after the head (`Tail`); older formats rebuild them from the
 /// accounts' own domain tables at load. Format 5 lets a grant's trust
 /// byte be 2 (`Trust::Brought`, an app a vouched newcomer granted), where
 /// formats 1 to 4 wrote a bool: their bytes read unchanged, and an older

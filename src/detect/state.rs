@@ -275,6 +275,16 @@ impl Grant {
     pub fn trusted(&self) -> bool {
         self.trust != Trust::None
     }
+
+    /// How long before `t` it was granted (negative: after `t`).
+    pub fn age(&self, t: Millis) -> Millis {
+        t - secs_to_ms(self.at)
+    }
+
+    /// Granted in a trusted context at most `window` before `t`.
+    pub fn trusted_within(&self, t: Millis, window: Millis) -> bool {
+        self.trusted() && (0..=window).contains(&self.age(t))
+    }
 }
 
 /// How far a grant is trusted. One byte, written as 0, 1 or 2: formats 1

@@ -28,12 +28,8 @@ impl Model {
     /// Whether someone other than `actor` is a vouched newcomer at `t`: an
     /// onboarding (an agency's engagement) is under way.
     pub fn onboarding(&self, t: Millis, actor: u32, st: &AccountState) -> bool {
-        st.grants().any(|g| {
-            g.key != actor
-                && g.key != 0
-                && g.trusted()
-                && (0..=self.onboarding_ms).contains(&(t - crate::detect::state::secs_to_ms(g.at)))
-        })
+        st.grants()
+            .any(|g| g.key != actor && g.key != 0 && g.trusted_within(t, self.onboarding_ms))
     }
 
     /// Whether `ev` is a post through an app a vouched newcomer granted
@@ -58,11 +54,7 @@ impl Model {
         key: u32,
         t: Millis,
     ) -> bool {
-        grants.any(|g| {
-            g.key == key
-                && g.trusted()
-                && (0..=self.vouch_ms).contains(&(t - crate::detect::state::secs_to_ms(g.at)))
-        })
+        grants.any(|g| g.key == key && g.trusted_within(t, self.vouch_ms))
     }
 
     /// Whether a security change is the account's own people re-enrolling:

@@ -76,9 +76,10 @@ impl Model {
         let (new_domains, fewest) = self.new_link_domains(post, st, pop);
         if let Some(client) = post.client.as_deref() {
             let key = key32_ignore_case(client);
-            let grant = st.app_grants.iter().find(|g| {
-                g.key == key && ev.time - crate::detect::state::secs_to_ms(g.at) <= self.long_ms
-            });
+            let grant = st
+                .app_grants
+                .iter()
+                .find(|g| g.key == key && g.age(ev.time) <= self.long_ms);
             if st.post_clients.count(key) == 0 {
                 if let Some(g) = grant
                     && !self.is_management_app(client)
@@ -89,7 +90,7 @@ impl Model {
                     // domains or a burst are an app spreading its own.
                     let spreading =
                         new_domains > 0 || hits[..first].iter().any(|h| h.sig == Sig::PostBurst);
-                    let since = ev.time - crate::detect::state::secs_to_ms(g.at);
+                    let since = g.age(ev.time);
                     let hit = if g.trusted() && !spreading {
                         Hit::new(
                             Sig::PostsViaNewApp,
