@@ -62,6 +62,9 @@ pub struct Summary {
     pub future: u64,
     pub stats: Stats,
     pub alerts_written: u64,
+    /// Incidents closed by the detector (quiet, or a verdict) and handed
+    /// to the sinks.
+    pub incidents_closed: u64,
     pub state_bytes: usize,
     pub seconds: f64,
     pub bytes: u64,
@@ -126,12 +129,13 @@ impl Summary {
         }
         let _ = writeln!(
             s,
-            "alerts: {} (critical {}, high {}, medium {}, low {})",
+            "alerts: {} (critical {}, high {}, medium {}, low {}); incidents closed: {}",
             self.alerts_written,
             self.stats.alerts[3],
             self.stats.alerts[2],
             self.stats.alerts[1],
-            self.stats.alerts[0]
+            self.stats.alerts[0],
+            self.incidents_closed
         );
         let _ = write!(
             s,
@@ -152,6 +156,8 @@ struct ShardResult {
     alerts: Vec<(u64, Alert)>,
     /// Analysts' verdicts applied, by line (sent after the alerts).
     verdicts: Vec<(u64, crate::detect::feedback::Applied)>,
+    /// Incidents closed, by line (sent after the verdicts).
+    closed: Vec<(u64, crate::detect::incidents::Closed)>,
     lines: u64,
     blank: u64,
 }
@@ -301,6 +307,7 @@ fn shard_worker(
         let mut res = ShardResult {
             alerts: Vec::new(),
             verdicts: Vec::new(),
+            closed: Vec::new(),
             lines: 0,
             blank: 0,
         };
@@ -372,6 +379,10 @@ fn shard_worker(
                     if ev.kind == crate::decode::EventKind::Feedback {
                         res.verdicts
                             .extend(det.take_verdicts().into_iter().map(|v| (n, v)));
+                    }
+                    if det.has_closed() {
+                        res.closed
+                            .extend(det.take_closed().into_iter().map(|c| (n, c)));
                     }
                 }
                 Err(e) => {
@@ -499,6 +510,7 @@ pub fn replay_with_state<R: Read>(
                 let done = in_flight.pop_front().expect("in flight");
                 merged.clear();
                 let mut verdicts = Vec::new();
+                let mut closed = Vec::new();
                 let mut lines = 0;
                 let mut blank = 0;
                 for rx in &from_shards {
@@ -507,6 +519,7 @@ pub fn replay_with_state<R: Read>(
                     blank = r.blank;
                     merged.extend(r.alerts);
                     verdicts.extend(r.verdicts);
+                    closed.extend(r.closed);
                 }
                 summary.lines += lines;
                 summary.blank += blank;
@@ -519,6 +532,13 @@ pub fn replay_with_state<R: Read>(
                     verdicts.sort_by_key(|(n, _)| *n);
                     let applied: Vec<_> = verdicts.into_iter().map(|(_, v)| v).collect();
                     sink.verdicts(&applied, &no_ack)?;
+                }
+                if !closed.is_empty() {
+                    // Stable: a sweep's closings keep their incident order.
+                    closed.sort_by_key(|(n, _)| *n);
+                    let closed: Vec<_> = closed.into_iter().map(|(_, c)| c).collect();
+                    summary.incidents_closed += closed.len() as u64;
+                    sink.closed(&closed, &no_ack)?;
                 }
                 if let Ok(c) = Arc::try_unwrap(done) {
                     spare.push(c);

@@ -301,7 +301,7 @@ fn chat_ocsf_and_cloudevents_receivers_hear_when_an_incident_closes() {
     assert_eq!(got.len(), 8, "one alert and one closing each: {got:#?}");
     let closings: Vec<&serde_json::Value> = got
         .iter()
-        .filter(|(id, _)| id == "inc-7-resolve")
+        .filter(|(id, _)| id == "inc-7-resolved")
         .map(|(_, b)| b)
         .collect();
     assert_eq!(closings.len(), 4, "{got:#?}");
@@ -316,4 +316,252 @@ fn chat_ocsf_and_cloudevents_receivers_hear_when_an_incident_closes() {
     assert!(has(
         &|b| b["type"] == "kawal.incident.resolved" && b["subject"] == "x:kemkominfo"
     ));
+}
+
+/// One clock: a replay closes incidents as the detector does, in event
+/// time, with no wall-clock wait (the safety net, `resolve_after`, stays
+/// at its default of 72 h). PagerDuty gets a `resolve` with the incident's
+/// `dedup_key` for every incident the detector closed, after that
+/// incident's every trigger, and once; CloudEvents gets the close dated
+/// at the event time it happened.
+#[test]
+fn a_replay_closes_its_incidents_through_the_webhooks_in_event_time() {
+    let got: Got = Arc::default();
+    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got)).unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.replay.partitions = 4;
+    cfg.delivery.outbox_dir = outbox.path().display().to_string();
+    let mut pd = webhook(&cfg, "pd", &r.url, "pagerduty");
+    pd.routing_key = "R0UT1NG".into();
+    cfg.webhooks = vec![pd, webhook(&cfg, "ce", &r.url, "cloudevents")];
+    let d = Delivery::start(&cfg, Arc::new(Metrics::new()))
+        .unwrap()
+        .unwrap();
+    let mut sink = d.sink();
+    let summary =
+        kawal::replay::replay(GOLDEN.as_bytes(), &cfg, None, &mut sink, &mut |_| {}).unwrap();
+    assert_eq!(d.wait_idle(Duration::from_secs(30)), 0);
+    d.shutdown();
+    let got = got.lock().unwrap();
+    let pd: Vec<(String, String)> = got
+        .iter()
+        .filter(|(_, b)| b["routing_key"] == "R0UT1NG")
+        .map(|(_, b)| {
+            (
+                b["event_action"].as_str().unwrap().to_string(),
+                b["dedup_key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let resolved: Vec<&String> = pd
+        .iter()
+        .filter(|(a, _)| a == "resolve")
+        .map(|(_, k)| k)
+        .collect();
+    assert!(
+        summary.incidents_closed > 0,
+        "the golden stream spans 20 days: some incident goes quiet"
+    );
+    assert_eq!(resolved.len() as u64, summary.incidents_closed, "{pd:?}");
+    let unique: BTreeSet<&String> = resolved.iter().copied().collect();
+    assert_eq!(unique.len(), resolved.len(), "each resolved once");
+    for inc in &unique {
+        let at = |action: &str| -> Vec<usize> {
+            pd.iter()
+                .enumerate()
+                .filter(|(_, (a, k))| a == action && k == *inc)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let triggers = at("trigger");
+        assert!(!triggers.is_empty(), "{inc}: resolved, never triggered");
+        assert!(
+            triggers.iter().all(|t| *t < at("resolve")[0]),
+            "{inc}: a trigger came after its resolve"
+        );
+    }
+    // An incident still open at the end of the stream is not resolved.
+    let triggered: BTreeSet<&String> = pd.iter().map(|(_, k)| k).collect();
+    assert!(triggered.len() > unique.len(), "some incident stays open");
+    // CloudEvents: the close's time is the event time that closed it,
+    // inside the stream, not the wall clock of the test.
+    let last_event = GOLDEN
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| kawal::time::parse_rfc3339(v["time"].as_str()?))
+        .max()
+        .unwrap();
+    let ce: Vec<&serde_json::Value> = got
+        .iter()
+        .map(|(_, b)| b)
+        .filter(|b| b["type"] == "kawal.incident.resolved")
+        .collect();
+    assert_eq!(ce.len(), resolved.len());
+    for b in ce {
+        let t = kawal::time::parse_rfc3339(b["time"].as_str().unwrap()).unwrap();
+        assert!(t <= last_event, "{b}");
+        assert_eq!(b["data"]["reason"], "quiet");
+        assert_eq!(b["data"]["quiet_seconds"], 48 * 3600);
+    }
+}
+
+fn closed(incident: &str) -> kawal::detect::incidents::Closed {
+    kawal::detect::incidents::Closed {
+        incident: incident.into(),
+        at: kawal::time::parse_rfc3339("2026-03-11T19:03:00Z").unwrap(),
+        why: kawal::detect::incidents::Why::Quiet {
+            quiet_ms: 48 * 3_600_000,
+        },
+    }
+}
+
+/// A closing queued right behind its incident's alert waits for that
+/// alert, even while the alert is being retried: PagerDuty never sees a
+/// resolve before its trigger. Alertmanager gets the incident with endsAt
+/// now. An endpoint that never had the incident sends nothing for it.
+#[test]
+fn a_closing_waits_for_its_incidents_alerts_and_unknown_incidents_send_nothing() {
+    let got: Got = Arc::default();
+    let failed_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let answer: http::Answer = {
+        let (got, failed_once) = (Arc::clone(&got), Arc::clone(&failed_once));
+        Arc::new(move |headers, body| {
+            if !failed_once.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                return 503;
+            }
+            let v = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+            got.lock()
+                .unwrap()
+                .push((http::header(headers, "webhook-id").to_string(), v));
+            200
+        })
+    };
+    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), answer).unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.delivery.outbox_dir = outbox.path().display().to_string();
+    cfg.delivery.retry_schedule = vec!["0s".into(), "300ms".into(), "1h".into()];
+    let base = r.url.trim_end_matches("/hook").to_string();
+    cfg.webhooks = vec![
+        webhook(&cfg, "pd", &r.url, "pagerduty"),
+        webhook(&cfg, "am", &base, "alertmanager"),
+    ];
+    cfg.webhooks[1].min_severity = "critical".into();
+    let d = Delivery::start(&cfg, Arc::new(Metrics::new()))
+        .unwrap()
+        .unwrap();
+    let mut sink = d.sink();
+    sink.send(&[alert("inc-5", Severity::High)], &Ack::new())
+        .unwrap();
+    sink.send(&[alert("inc-6", Severity::Critical)], &Ack::new())
+        .unwrap();
+    sink.closed(&[closed("inc-5"), closed("inc-6")], &Ack::new())
+        .unwrap();
+    assert_eq!(d.wait_idle(Duration::from_secs(10)), 0);
+    d.shutdown();
+    let got = got.lock().unwrap();
+    let pd: Vec<(String, String)> = got
+        .iter()
+        .filter_map(|(_, b)| {
+            Some((
+                b["event_action"].as_str()?.to_string(),
+                b["dedup_key"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let first = |action: &str, key: &str| pd.iter().position(|(a, k)| a == action && k == key);
+    for inc in ["inc-5", "inc-6"] {
+        let (t, r) = (first("trigger", inc), first("resolve", inc));
+        assert!(t.is_some() && r.is_some() && t < r, "{inc}: {pd:?}");
+    }
+    assert!(failed_once.load(std::sync::atomic::Ordering::Acquire));
+    // Alertmanager had only the critical inc-6: firing, then ended.
+    let am: Vec<(String, i64)> = got
+        .iter()
+        .filter_map(|(_, b)| b.as_array().cloned())
+        .flatten()
+        .map(|a| {
+            (
+                a["labels"]["incident"].as_str().unwrap().to_string(),
+                kawal::time::parse_rfc3339(a["endsAt"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    let now = kawal::time::wall_clock_ms();
+    assert!(am.iter().all(|(i, _)| i == "inc-6"), "{am:?}");
+    assert!(am.first().is_some_and(|(_, e)| *e > now), "firing: {am:?}");
+    assert!(am.last().is_some_and(|(_, e)| *e <= now), "ended: {am:?}");
+}
+
+/// Records the incidents a replay closes.
+#[derive(Default)]
+struct Closings(Vec<String>);
+
+impl Sink for Closings {
+    fn name(&self) -> &'static str {
+        "closings"
+    }
+    fn send(&mut self, _: &[Alert], _: &Ack) -> Result<(), kawal::sink::SinkError> {
+        Ok(())
+    }
+    fn closed(
+        &mut self,
+        closed: &[kawal::detect::incidents::Closed],
+        _: &Ack,
+    ) -> Result<(), kawal::sink::SinkError> {
+        self.0.extend(closed.iter().map(|c| c.incident.clone()));
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), kawal::sink::SinkError> {
+        Ok(())
+    }
+}
+
+/// Live equals replay for closes too: `kawal run` on the mock cluster
+/// resolves in PagerDuty exactly the incidents a replay with the same
+/// partitions closes.
+#[test]
+fn the_kafka_pipeline_closes_the_incidents_a_replay_closes() {
+    let mut rcfg = Config::default();
+    rcfg.replay.partitions = 4;
+    let mut want = Closings::default();
+    kawal::replay::replay(GOLDEN.as_bytes(), &rcfg, None, &mut want, &mut |_| {}).unwrap();
+    let want: BTreeSet<String> = want.0.into_iter().collect();
+    assert!(!want.is_empty());
+
+    let (_c, brokers) = cluster(4);
+    let got: Got = Arc::default();
+    let r = Receiver::start(TcpListener::bind("127.0.0.1:0").unwrap(), recorder(&got)).unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let mut cfg = config(&brokers, 2);
+    cfg.state.topic = String::new();
+    cfg.delivery.outbox_dir = outbox.path().display().to_string();
+    cfg.webhooks = vec![webhook(&cfg, "pd", &r.url, "pagerduty")];
+    let metrics = Arc::new(Metrics::new());
+    let delivery = Arc::new(
+        Delivery::start(&cfg, Arc::clone(&metrics))
+            .unwrap()
+            .unwrap(),
+    );
+    let d2 = Arc::clone(&delivery);
+    let sinks: kawal::source::kafka::SinkFactory =
+        Arc::new(move |_| Ok(vec![Box::new(d2.sink()) as Box<dyn Sink>]));
+    let p = start_with_metrics(&cfg, None, sinks, Arc::clone(&metrics)).unwrap();
+    feed(&p, &brokers, GOLDEN);
+    let resolved = |got: &Got| -> BTreeSet<String> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, b)| b["event_action"] == "resolve")
+            .map(|(_, b)| b["dedup_key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    wait_for("the resolves", Duration::from_secs(30), || {
+        resolved(&got).len() >= want.len()
+    });
+    p.stop();
+    p.join().unwrap();
+    delivery.shutdown();
+    assert_eq!(resolved(&got), want);
 }

@@ -21,6 +21,7 @@ pub mod budget;
 pub mod feedback;
 #[cfg(test)]
 mod hostile_tests;
+pub mod incidents;
 mod index;
 pub mod recovery;
 pub mod score;
@@ -146,6 +147,9 @@ pub struct Detector {
     suppressions_generation: u64,
     /// Verdicts applied since the last [`Detector::take_verdicts`].
     verdicts: Vec<feedback::Applied>,
+    /// Alerted incidents still open, and those closed since the last
+    /// [`Detector::take_closed`].
+    ledger: incidents::Ledger,
     pub stats: Stats,
 }
 
@@ -178,6 +182,7 @@ impl Detector {
             suppressions: Default::default(),
             suppressions_generation: 0,
             verdicts: Vec::new(),
+            ledger: incidents::Ledger::default(),
             stats: Stats::default(),
         }
     }
@@ -454,8 +459,12 @@ impl Detector {
     /// the caller stamps it with the wall clock ([`Alert::stamp`]).
     pub fn process(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) {
         let key = hash_str(&ev.account);
-        self.watermark = Some(self.watermark.map_or(ev.time, |w| w.max(ev.time)));
+        let now = self.watermark.map_or(ev.time, |w| w.max(ev.time));
+        self.watermark = Some(now);
         self.sweep_idle();
+        if self.ledger.due(now) {
+            self.close_quiet(now);
+        }
         if ev.kind == EventKind::Feedback {
             self.feedback(key, ev);
             return;
@@ -499,6 +508,7 @@ impl Detector {
             phrase,
             stats,
             suppressions,
+            ledger,
             ..
         } = self;
         let st = &mut states[idx];
@@ -579,9 +589,15 @@ impl Detector {
             }
         }
 
+        let alerts_before = out.len();
         let net = evaluate(
             model, ev, &acc, st, hits, detail, phrase, learning, in_order, stats, out,
         );
+        if out.len() > alerts_before
+            && let Some(case) = &st.case
+        {
+            ledger.alerted(key, case.id, case.last, model.long_ms, now);
+        }
         let quarantined = st
             .case
             .as_ref()
@@ -633,7 +649,13 @@ impl Detector {
             .as_deref()
             .and_then(feedback::Verdict::parse);
         let incident = ev.change.target.as_deref().unwrap_or("");
-        if let Some(v) = feedback::apply(st, verdict, incident, day16(ev.time), &mut self.stats)
+        let applied = feedback::apply(st, verdict, incident, day16(ev.time), &mut self.stats);
+        if let Some(v) = applied
+            && v != feedback::Verdict::TruePositive
+        {
+            self.ledger.verdict(key, ev.time, v);
+        }
+        if let Some(v) = applied
             && self.verdicts.len() < 1024
         {
             self.verdicts.push(feedback::Applied {
@@ -643,6 +665,52 @@ impl Detector {
                     .into_owned(),
             });
         }
+    }
+
+    /// Closes the ledger's incidents whose case is quiet at `now` (see
+    /// `incidents`).
+    fn close_quiet(&mut self, now: Millis) {
+        let Detector {
+            ledger,
+            index,
+            states,
+            model,
+            ..
+        } = self;
+        ledger.sweep(now, model.long_ms, |key| {
+            let case = states[index.get(key)? as usize].case.as_ref()?;
+            Some((case.id, case.last))
+        });
+    }
+
+    /// Rebuilds the open incidents from the cases (after a load).
+    fn rebuild_ledger(&mut self) {
+        let now = self.watermark.unwrap_or(Millis::MIN);
+        for (st, key) in self.states.iter().zip(&self.keys) {
+            if let Some(case) = &st.case
+                && case.emitted.is_some()
+            {
+                self.ledger
+                    .alerted(*key, case.id, case.last, self.model.long_ms, now);
+            }
+        }
+    }
+
+    /// Whether incidents closed since the last [`Detector::take_closed`].
+    #[inline]
+    pub fn has_closed(&self) -> bool {
+        self.ledger.has_closed()
+    }
+
+    /// The incidents that closed since the last call, in order: the
+    /// pipeline hands them to the sinks after the alerts of the same batch.
+    pub fn take_closed(&mut self) -> Vec<incidents::Closed> {
+        self.ledger.take()
+    }
+
+    /// Incidents that alerted and are still open.
+    pub fn open_incidents(&self) -> usize {
+        self.ledger.open()
     }
 
     /// The verdicts applied since the last call, in order (the caller

@@ -162,6 +162,7 @@ impl Detector {
         }
         // Evictions at load are not the stream's: count none.
         det.stats.evicted = 0;
+        det.rebuild_ledger();
         Ok(det)
     }
 

@@ -1065,6 +1065,80 @@ fn benign_closes_without_teaching_and_stale_feedback_changes_nothing() {
     assert!(!again.is_empty(), "benign taught nothing");
 }
 
+/// Another account's sign-in at `at`: it moves the detector's watermark,
+/// and nothing of ACCT.
+fn elsewhere(r: &mut Run, at: Millis) {
+    let line = login_of("x:other", &r.id(), at);
+    r.det
+        .process(&decode(line.as_bytes()).unwrap(), &mut Vec::new());
+}
+
+#[test]
+fn an_incident_closes_when_event_time_passes_its_quiet_window() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY;
+    let first = abroad(&mut r, at);
+    let incident = first[0].incident.clone();
+    assert_eq!(r.det.open_incidents(), 1);
+    // The account says nothing more; the stream goes on.
+    elsewhere(&mut r, at + 47 * HOUR);
+    assert!(!r.det.has_closed(), "still inside the 48 h window");
+    // Closed on the watermark, before the account speaks again, and
+    // announced once.
+    elsewhere(&mut r, at + 49 * HOUR);
+    let closed = r.det.take_closed();
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0].incident, incident);
+    assert_eq!(closed[0].at, at + 49 * HOUR);
+    assert_eq!(
+        closed[0].why,
+        incidents::Why::Quiet {
+            quiet_ms: 48 * HOUR
+        }
+    );
+    elsewhere(&mut r, at + 60 * HOUR);
+    assert!(r.det.take_closed().is_empty());
+    assert_eq!(r.det.open_incidents(), 0);
+}
+
+#[test]
+fn an_open_incident_survives_a_snapshot_and_closes_after_it() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY;
+    let incident = abroad(&mut r, at)[0].incident.clone();
+    let bytes = r.det.state_bytes_exact();
+    let mut restored = Detector::load_state(Config::default(), &bytes).unwrap();
+    assert_eq!(restored.open_incidents(), 1);
+    let line = login_of("x:other", "o-1", at + 49 * HOUR);
+    restored.process(&decode(line.as_bytes()).unwrap(), &mut Vec::new());
+    assert_eq!(restored.take_closed()[0].incident, incident);
+}
+
+#[test]
+fn a_verdict_closes_the_incident_at_once_and_a_true_positive_does_not() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY;
+    let incident = abroad(&mut r, at)[0].incident.clone();
+    verdict(&mut r, at + HOUR, &incident, "true_positive");
+    assert!(!r.det.has_closed());
+    verdict(&mut r, at + 2 * HOUR, &incident, "benign");
+    let closed = r.det.take_closed();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(
+        (closed[0].incident.as_str(), closed[0].at, closed[0].why),
+        (
+            incident.as_str(),
+            at + 2 * HOUR,
+            incidents::Why::Verdict(feedback::Verdict::Benign)
+        )
+    );
+    elsewhere(&mut r, at + 60 * HOUR);
+    assert!(r.det.take_closed().is_empty(), "closed once");
+}
+
 #[test]
 fn a_true_positive_keeps_the_case_open() {
     let mut r = Run::new();

@@ -110,6 +110,20 @@ pub trait Sink: Send {
     ) -> Result<(), SinkError> {
         Ok(())
     }
+    /// Records incidents the detector closed (quiet for
+    /// `detect.long_window` of event time, or closed by a verdict), after
+    /// the alerts and verdicts of the same batch. Sinks that follow
+    /// incidents announce the close (webhook formats that have one,
+    /// Alertmanager, PagerDuty; PostgreSQL's status); the alert streams
+    /// (NDJSON, Kafka) carry alerts only and ignore them. Held on `ack` as
+    /// alerts are.
+    fn closed(
+        &mut self,
+        _closed: &[crate::detect::incidents::Closed],
+        _ack: &Ack,
+    ) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// Runs pending delivery callbacks without waiting.
     fn poll(&mut self) {}
     /// Pushes buffered alerts down and waits (up to the sink's own bound)
@@ -137,6 +151,14 @@ impl Sink for Fanout<'_> {
         self.0
             .iter_mut()
             .try_for_each(|s| s.verdicts(verdicts, ack))
+    }
+
+    fn closed(
+        &mut self,
+        closed: &[crate::detect::incidents::Closed],
+        ack: &Ack,
+    ) -> Result<(), SinkError> {
+        self.0.iter_mut().try_for_each(|s| s.closed(closed, ack))
     }
 
     fn poll(&mut self) {

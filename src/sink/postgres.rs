@@ -13,7 +13,9 @@
 //!
 //! Analysts' verdicts the detector applied set their incident's `status`
 //! (`true_positive`, `benign`, `false_positive`) and `verdict_by`, after
-//! the alerts of the same batch.
+//! the alerts of the same batch. An incident the detector closed (quiet
+//! for `detect.long_window` of event time) goes from `open` to `resolved`;
+//! a verdict already given stays.
 //!
 //! Idempotent on the alert id: a redelivered alert inserts nothing, and
 //! only the alerts actually inserted count towards their incident, in the
@@ -118,8 +120,13 @@ struct Job {
     rows: Vec<Row>,
     /// Verdicts to record after the rows: (incident, status, analyst).
     verdicts: Vec<(String, &'static str, String)>,
+    /// Incidents the detector closed as quiet, after the verdicts.
+    closed: Vec<String>,
     ack: Ack,
 }
+
+/// Marks an incident the detector closed, unless a verdict says more.
+const RESOLVED: &str = "UPDATE kawal_incidents SET status = 'resolved', updated_at = now() WHERE id = $1 AND status = 'open'";
 
 /// Records an analyst's verdict as the incident's status.
 const VERDICT: &str =
@@ -243,6 +250,7 @@ impl Sink for PostgresSink {
         self.queue(Job {
             rows,
             verdicts: Vec::new(),
+            closed: Vec::new(),
             ack: ack.clone(),
         })
     }
@@ -262,6 +270,29 @@ impl Sink for PostgresSink {
         self.queue(Job {
             rows: Vec::new(),
             verdicts,
+            closed: Vec::new(),
+            ack: ack.clone(),
+        })
+    }
+
+    fn closed(
+        &mut self,
+        closed: &[crate::detect::incidents::Closed],
+        ack: &Ack,
+    ) -> Result<(), SinkError> {
+        // A verdict's close is the verdict's status, already recorded.
+        let closed: Vec<String> = closed
+            .iter()
+            .filter(|c| matches!(c.why, crate::detect::incidents::Why::Quiet { .. }))
+            .map(|c| c.incident.clone())
+            .collect();
+        if closed.is_empty() {
+            return Ok(());
+        }
+        self.queue(Job {
+            rows: Vec::new(),
+            verdicts: Vec::new(),
+            closed,
             ack: ack.clone(),
         })
     }
@@ -382,6 +413,9 @@ fn write(
     )?;
     for (incident, status, by) in jobs.iter().flat_map(|j| &j.verdicts) {
         tx.execute(VERDICT, &[incident, status, by])?;
+    }
+    for incident in jobs.iter().flat_map(|j| &j.closed) {
+        tx.execute(RESOLVED, &[incident])?;
     }
     tx.commit()?;
     let new: i64 = row.get(0);

@@ -557,6 +557,8 @@ struct OpenBatch {
     alerts: Vec<Alert>,
     /// Analysts' verdicts applied in the batch, sent after its alerts.
     verdicts: Vec<crate::detect::feedback::Applied>,
+    /// Incidents the batch's events closed, sent after its verdicts.
+    closed: Vec<crate::detect::incidents::Closed>,
     ack: Option<Ack>,
 }
 
@@ -577,10 +579,18 @@ impl Delivery {
                 .iter_mut()
                 .try_for_each(|s| s.verdicts(&open.verdicts, ack));
         }
+        if sent.is_ok() && !open.closed.is_empty() {
+            let ack = open.ack.get_or_insert_with(Ack::new);
+            sent = self
+                .sinks
+                .iter_mut()
+                .try_for_each(|s| s.closed(&open.closed, ack));
+        }
         self.tracker.close(open.ack.take(), &open.offsets);
         // Keep the buffers' capacity for the next batch.
         open.alerts.clear();
         open.verdicts.clear();
+        open.closed.clear();
         open.offsets.clear();
         self.open = open;
         sent
@@ -1219,6 +1229,13 @@ impl Worker {
                 if ev.kind == crate::decode::EventKind::Feedback {
                     let applied = d.parts[i].det.take_verdicts();
                     d.open.verdicts.extend(applied);
+                }
+                if d.parts[i].det.has_closed() {
+                    let closed = d.parts[i].det.take_closed();
+                    // Announced before the restart, as alerts were.
+                    if !replayed {
+                        d.open.closed.extend(closed);
+                    }
                 }
                 self.out = out;
                 match processed {

@@ -14,6 +14,7 @@ Usage: postgres_e2e.py KAWAL_BINARY DASHBOARD.json
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -59,7 +60,8 @@ def main():
     shifted_events(events)
     with open(config, "w") as f:
         f.write(f"[postgres]\nurl = {json.dumps(PG)}\n")
-    print(replay(events, config, f"{work}/a.ndjson").strip().splitlines()[-1])
+    summary = replay(events, config, f"{work}/a.ndjson")
+    print(summary.strip().splitlines()[-1])
     alerts = [json.loads(line) for line in open(f"{work}/a.ndjson")]
     assert alerts, "the golden events raise alerts"
     rows = dict(psql("SELECT id, severity FROM kawal_alerts"))
@@ -74,6 +76,11 @@ def main():
         w[1] += 1
     assert {i: [s, int(n)] for i, s, n in incidents} == want, (incidents, want)
     print(f"ok: {len(rows)} alerts and {len(incidents)} incidents, as the replay raised them")
+    # The incidents the detector closed in event time are resolved.
+    closed = int(re.search(r"incidents closed: (\d+)", summary).group(1))
+    resolved = psql("SELECT count(*) FROM kawal_incidents WHERE status = 'resolved'")
+    assert closed > 0 and resolved == [[str(closed)]], (closed, resolved)
+    print(f"ok: the {closed} incidents the replay closed are resolved")
 
     # At-least-once: the same alerts again insert nothing.
     print(replay(events, config, f"{work}/b.ndjson").strip().splitlines()[-1])

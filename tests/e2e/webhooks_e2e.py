@@ -16,8 +16,10 @@ Cases (docs/DELIVERY.md):
   formats  slack, pagerduty, cloudevents, ocsf bodies checked by their
            consumers' own models (slack_sdk's Block Kit classes,
            py-ocsf-models' Detection Finding) and required fields; the
-           closing message of each format (tests/golden/closing.json,
-           pinned by a Rust test) checked by the same models.
+           closings of the incidents the replay closed (event time: no
+           wall-clock wait), and the closing message of each format
+           (tests/golden/closing.json, pinned by a Rust test), checked by
+           the same models.
 
 Usage: python3 tests/e2e/webhooks_e2e.py target/release/kawal
 """
@@ -133,6 +135,50 @@ def check(cond, what):
     print(f"ok: {what}")
 
 
+def split(receiver):
+    """A receiver's deliveries as (alerts, closings), by webhook-id: a
+    closing's id is its incident's followed by "-resolved"."""
+    alerts, closings = {}, {}
+    for k, v in receiver.delivered.items():
+        (closings if k.endswith("-resolved") else alerts)[k] = v
+    return alerts, closings
+
+
+def check_replayed_closings(raised, slack, pagerduty, cloudevents, ocsf, teams, card_schema):
+    """The incidents the replay closed (the detector's event-time close),
+    as each receiver got them, read by the receivers' own models."""
+    from cloudevents.v1.http import from_http
+    from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+    from slack_sdk.models.blocks import Block
+
+    incidents = {a["incident"] for a in raised}
+    high = {a["incident"] for a in raised if a["severity"] in ("high", "critical")}
+    _, sc = split(slack)
+    check(sc and all(k[: -len("-resolved")] in incidents for k in sc), f"closings: the replay closed incidents in event time ({len(sc)} of {len(incidents)})")
+    for b in sc.values():
+        for block in Block.parse_all(b["blocks"]):
+            block.validate_json()
+    check(all(b["text"].startswith("Resolved: incident") for b in sc.values()), "closings, slack: Block Kit blocks validate")
+    _, pc = split(pagerduty)
+    check(
+        pc and all(b["event_action"] == "resolve" and b["dedup_key"] in high and b["routing_key"] for b in pc.values()),
+        "closings, pagerduty: resolve with a high incident's dedup_key",
+    )
+    check({k[: -len("-resolved")] for k in sc} & high == {b["dedup_key"] for b in pc.values()}, "closings, pagerduty: every closed high incident, and only those")
+    _, cc = split(cloudevents)
+    events = [from_http(*cloudevents.raw[k]) for k in cc]
+    check(
+        events and len(events) == len(sc) and all(e["type"] == "kawal.incident.resolved" and e.data["reason"] == "quiet" for e in events),
+        "closings, cloudevents: the CloudEvents SDK parses every resolved event",
+    )
+    _, oc = split(ocsf)
+    findings = [DetectionFinding.model_validate(b) for b in oc.values()]
+    check(findings and all(f.activity_id == 3 and f.status_id == 4 for f in findings), "closings, ocsf: Detection Finding Close, Resolved (py-ocsf-models)")
+    _, tc = split(teams)
+    errors = [e.message for b in tc.values() for e in card_schema.iter_errors(b["attachments"][0]["content"])]
+    check(tc and not errors, f"closings, teams: every card validates against schema 1.4 {errors[:3]}")
+
+
 def check_closing_messages():
     """The closing message of each format (pinned, byte for byte, by the
     Rust test `closing_messages_match_their_golden_file`), read by the same
@@ -245,16 +291,16 @@ def main():
     # formats
     from slack_sdk.models.blocks import Block
 
-    for body in slack.delivered.values():
+    for body in split(slack)[0].values():
         blocks = Block.parse_all(body["blocks"])
         for b in blocks:
             b.validate_json()  # slack_sdk checks lengths and required fields
     check(
-        all(b["text"] and len(Block.parse_all(b["blocks"])) >= 4 for b in slack.delivered.values()),
+        all(b["text"] and len(Block.parse_all(b["blocks"])) >= 4 for b in split(slack)[0].values()),
         "slack: text fallback and Block Kit blocks parse and validate",
     )
-    check(set(slack.delivered) == ids, "slack: every alert delivered (rate limited)")
-    pd = list(pagerduty.delivered.values())
+    check(set(split(slack)[0]) == ids, "slack: every alert delivered (rate limited)")
+    pd = list(split(pagerduty)[0].values())
     check(
         all(b["event_action"] == "trigger" and b["routing_key"] and b["dedup_key"] for b in pd),
         "pagerduty: action, routing_key, dedup_key",
@@ -264,8 +310,8 @@ def main():
         and {b["payload"]["severity"] for b in pd} <= {"critical", "error"},
         "pagerduty: payload summary, source, severity (high maps to error)",
     )
-    check(set(pagerduty.delivered) == high, "pagerduty: high and critical only")
-    ce = list(cloudevents.delivered.values())
+    check(set(split(pagerduty)[0]) == high, "pagerduty: high and critical only")
+    ce = list(split(cloudevents)[0].values())
     check(
         all(all(b.get(k) for k in ("specversion", "id", "source", "type")) and b["specversion"] == "1.0" for b in ce),
         "cloudevents: required attributes",
@@ -275,18 +321,18 @@ def main():
     # on a missing required attribute or a wrong content type).
     from cloudevents.v1.http import from_http
 
-    events = [from_http(h, b) for h, b in cloudevents.raw.values()]
+    events = [from_http(*cloudevents.raw[k]) for k in split(cloudevents)[0]]
     check(
         all(e["specversion"] == "1.0" and e["type"] == "kawal.alert" and e.data["id"] == e["id"] for e in events),
         "cloudevents: the CloudEvents SDK parses every request (structured mode)",
     )
-    check(set(cloudevents.delivered) == ids, "cloudevents: every alert")
+    check(set(split(cloudevents)[0]) == ids, "cloudevents: every alert")
 
     # OCSF: each body is a Detection Finding by py-ocsf-models' pydantic
     # classes (OCSF's published Python models), strictly typed.
     from py_ocsf_models.events.findings.detection_finding import DetectionFinding
 
-    findings = [DetectionFinding.model_validate(b) for b in ocsf.delivered.values()]
+    findings = [DetectionFinding.model_validate(b) for b in split(ocsf)[0].values()]
     check(len(findings) == len(ids), "ocsf: every alert validates as a Detection Finding (py-ocsf-models)")
     check(all(f.class_uid == 2004 and f.type_uid == 200401 and f.finding_info.uid for f in findings), "ocsf: class 2004, type 200401, finding_info.uid")
     check(
@@ -302,15 +348,16 @@ def main():
 
     with open(os.path.join(adaptive_cards.__path__[0], "schemas", "schema-1.4.json")) as f:
         card_schema = Draft6Validator(json.load(f))
-    cards = [b["attachments"][0] for b in teams.delivered.values()]
+    cards = [b["attachments"][0] for b in split(teams)[0].values()]
     errors = [e.message for c in cards for e in card_schema.iter_errors(c["content"])]
     check(not errors and len(cards) == len(ids), f"teams: every Adaptive Card validates against schema 1.4 {errors[:3]}")
     check(
         all(c["contentType"] == "application/vnd.microsoft.card.adaptive" for c in cards)
-        and all(len(json.dumps(b)) < 28_000 for b in teams.delivered.values()),
+        and all(len(json.dumps(b)) < 28_000 for b in split(teams)[0].values()),
         "teams: message envelope and size",
     )
 
+    check_replayed_closings(raised, slack, pagerduty, cloudevents, ocsf, teams, card_schema)
     check_closing_messages()
 
     # down, then up after a restart: nothing lost.

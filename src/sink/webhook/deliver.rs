@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 
 use super::format::{self, Context, Format};
 use super::outbox::Record;
-use super::{Endpoint, Signer};
+use super::{ClosedRecord, Endpoint, Signer};
 use crate::config::{DeliveryConfig, WebhookConfig};
 use crate::detect::Alert;
 use crate::time::{rfc3339, wall_clock_ms};
@@ -96,8 +96,22 @@ enum Settled {
         alert: Option<Box<Alert>>,
     },
     DeadLetter(Box<DeadLetter>),
-    /// Not done: stays in the outbox (endpoint disabled, kawal stopping).
-    Kept,
+    /// Not done: stays in the outbox (endpoint disabled, kawal stopping);
+    /// a closing puts its incident back among the open ones.
+    Kept {
+        reopen: Option<Box<Alert>>,
+    },
+}
+
+/// What one outbox record sends.
+enum Payload {
+    /// The record's bytes as they are (the native format).
+    Native,
+    /// An alert, rendered in the endpoint's format at each attempt.
+    Alert(Box<Alert>),
+    /// An incident's closing message, rendered once; `last` is the
+    /// incident's latest alert, open again if the closing is kept.
+    Closing { body: Vec<u8>, last: Box<Alert> },
 }
 
 pub struct Deliverer {
@@ -222,6 +236,10 @@ impl Deliverer {
         };
         let mut last_resend = Instant::now();
         let mut stopping: Option<Instant> = None;
+        // A closing read from the outbox waits here until every alert
+        // before it has settled, so it is sent after the incident's last
+        // alert (closings are one per incident: the pause is short).
+        let mut held: Option<(Record, ClosedRecord)> = None;
         loop {
             if stop.load(Ordering::Acquire) {
                 let since = *stopping.get_or_insert_with(Instant::now);
@@ -234,8 +252,20 @@ impl Deliverer {
                 && !ep.disabled.load(Ordering::Acquire)
                 && tasks.len() < self.concurrency
             {
+                if let Some((rec, closed)) = held.take() {
+                    if !tasks.is_empty() {
+                        held = Some((rec, closed));
+                        break;
+                    }
+                    self.start_closing(rec, closed, &mut open, &mut tasks).await;
+                    continue;
+                }
                 match reader.next(&ep.outbox) {
                     Ok(Some(rec)) => {
+                        if tracks && let Some(c) = ClosedRecord::parse(&rec.id, &rec.body) {
+                            held = Some((rec, c));
+                            continue;
+                        }
                         let me = Arc::clone(&self);
                         tasks.spawn(async move {
                             let seq = rec.seq;
@@ -326,8 +356,60 @@ impl Deliverer {
                 }
                 ep.outbox.done(seq);
             }
-            Settled::Kept => {}
+            Settled::Kept { reopen } => {
+                if let Some(a) = reopen {
+                    open.reopen(*a, wall_clock_ms());
+                }
+            }
         }
+    }
+
+    /// Starts sending the closing `closed` (read as record `rec`), whose
+    /// incident's alerts have all settled: the format's closing message
+    /// for the incident's latest alert. An incident this endpoint never
+    /// got an alert of (below its `min_severity`, another account) or
+    /// already closed sends nothing.
+    async fn start_closing(
+        self: &Arc<Self>,
+        rec: Record,
+        closed: ClosedRecord,
+        open: &mut Incidents,
+        tasks: &mut JoinSet<(u64, Settled)>,
+    ) {
+        let ep = &self.ep;
+        let Some(last) = open.close(&closed.incident) else {
+            ep.outbox.done(rec.seq);
+            return;
+        };
+        if ep.format == Format::Alertmanager {
+            // Resolved by one post with `endsAt` now (best effort, as the
+            // re-sends are; Alertmanager also ends it at its `endsAt`).
+            self.post_alertmanager(std::slice::from_ref(&last), false)
+                .await;
+            ep.outbox.done(rec.seq);
+            return;
+        }
+        let ctx = Context {
+            now_ms: closed.at,
+            ..self.context(None)
+        };
+        let reason = format::Reason {
+            why: &closed.why,
+            quiet_ms: closed.quiet_ms,
+        };
+        let Some(body) = format::closing(ep.format, &last, &ctx, reason) else {
+            ep.outbox.done(rec.seq);
+            return;
+        };
+        let payload = Payload::Closing {
+            body: serde_json::to_vec(&body).expect("values serialise"),
+            last: Box::new(last),
+        };
+        let me = Arc::clone(self);
+        tasks.spawn(async move {
+            let seq = rec.seq;
+            (seq, me.send(rec, payload).await)
+        });
     }
 
     fn dead_letter(&self, d: &DeadLetter) -> std::io::Result<()> {
@@ -357,29 +439,42 @@ impl Deliverer {
     async fn deliver(&self, rec: Record) -> Settled {
         // The native format sends the outbox's bytes as they are (they are
         // the alert contract); the others are rendered from the alert.
-        let native = self.ep.format == Format::Native;
-        let alert: Option<Alert> = if native {
-            None
+        let payload = if self.ep.format == Format::Native {
+            Payload::Native
         } else {
             match serde_json::from_slice(&rec.body) {
-                Ok(a) => Some(a),
+                Ok(a) => Payload::Alert(Box::new(a)),
                 Err(e) => {
                     return dead(rec, format!("not an alert: {e}"), None, String::new(), 0);
                 }
             }
         };
+        self.send(rec, payload).await
+    }
+
+    /// Every attempt for one record, on the schedule.
+    async fn send(&self, rec: Record, payload: Payload) -> Settled {
         let mut body = Vec::with_capacity(rec.body.len() + 512);
         let mut attempt = 0;
         loop {
             if self.ep.disabled.load(Ordering::Acquire) {
-                return Settled::Kept;
+                return Settled::Kept {
+                    reopen: match payload {
+                        Payload::Closing { last, .. } => Some(last),
+                        _ => None,
+                    },
+                };
             }
             self.pace().await;
-            if let Some(a) = &alert {
-                let ctx = self.context(Some(self.ends_after));
-                format::render(self.ep.format, a, &ctx, &mut body);
-            }
-            let sent = if native { &rec.body } else { &body };
+            let sent: &[u8] = match &payload {
+                Payload::Native => &rec.body,
+                Payload::Alert(a) => {
+                    let ctx = self.context(Some(self.ends_after));
+                    format::render(self.ep.format, a, &ctx, &mut body);
+                    &body
+                }
+                Payload::Closing { body, .. } => body,
+            };
             let result = self.attempt(&rec.id, sent).await;
             let m = &self.ep.metrics.webhooks;
             let label = match &result {
@@ -396,12 +491,20 @@ impl Deliverer {
                     m.latency.with_label_values(&[&self.ep.name]).observe(secs);
                     self.recovered.notify_waiters();
                     return Settled::Delivered {
-                        alert: alert.map(Box::new),
+                        alert: match payload {
+                            Payload::Alert(a) => Some(a),
+                            _ => None,
+                        },
                     };
                 }
                 Attempt::Gone { detail } => {
                     self.disable(&detail);
-                    return Settled::Kept;
+                    return Settled::Kept {
+                        reopen: match payload {
+                            Payload::Closing { last, .. } => Some(last),
+                            _ => None,
+                        },
+                    };
                 }
                 Attempt::Refused { status, detail } => {
                     return dead(
@@ -541,12 +644,17 @@ impl Deliverer {
     async fn resolve_quiet(&self, open: &mut Incidents) {
         let now = wall_clock_ms();
         let quiet = self.resolve_after.as_millis() as i64;
+        let reason = format::Reason {
+            why: "no_alert",
+            quiet_ms: quiet,
+        };
         for a in open.take_quiet(self.resolve_after, now) {
-            let Some(body) = format::closing(self.ep.format, &a, &self.context(None), quiet) else {
+            let Some(body) = format::closing(self.ep.format, &a, &self.context(None), reason)
+            else {
                 continue;
             };
             let body = serde_json::to_vec(&body).expect("values serialise");
-            let id = format!("{}-resolve", a.incident);
+            let id = format!("{}{}", a.incident, super::CLOSED_SUFFIX);
             self.pace().await; // Slack: one message a second, closings too
             match self.attempt(&id, &body).await {
                 Attempt::Ok => {
@@ -694,6 +802,13 @@ impl Incidents {
             .into_iter()
             .filter_map(|k| self.open.remove(&k).map(|(a, _)| a))
             .collect()
+    }
+
+    /// Removes and returns the incident `incident` (a closing for it).
+    fn close(&mut self, incident: &str) -> Option<Alert> {
+        let (a, _) = self.open.remove(incident)?;
+        self.dirty = true;
+        Some(a)
     }
 
     /// Puts back an incident whose resolve did not go through.

@@ -270,13 +270,32 @@ pub fn pagerduty_resolve(incident: &str, routing_key: &str) -> Value {
     })
 }
 
-/// The message that closes the incident whose latest alert is `last`,
-/// after `quiet_ms` without a new one (Alertmanager is resolved by its
-/// own re-send; native receivers get alerts only).
-pub fn closing(format: Format, last: &Alert, ctx: &Context<'_>, quiet_ms: i64) -> Option<Value> {
-    let hours = quiet_ms as f64 / 3_600_000.0;
+/// Why an incident closed, as its closing message says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason<'a> {
+    /// `quiet` (the detector: no new evidence for `quiet_ms` of event
+    /// time), `no_alert` (the deliverer's wall-clock safety net), or the
+    /// analyst's verdict (`false_positive`, `benign`).
+    pub why: &'a str,
+    pub quiet_ms: i64,
+}
+
+/// The message that closes the incident whose latest alert is `last`
+/// (Alertmanager is resolved by its own re-send; native receivers get
+/// alerts only). `ctx.now_ms` is when it closed.
+pub fn closing(
+    format: Format,
+    last: &Alert,
+    ctx: &Context<'_>,
+    reason: Reason<'_>,
+) -> Option<Value> {
+    let hours = reason.quiet_ms as f64 / 3_600_000.0;
+    let how = match reason.why {
+        "quiet" | "no_alert" => format!("had no new alert for {hours:.1} h"),
+        verdict => format!("was closed by an analyst's verdict: {verdict}"),
+    };
     let said = format!(
-        "Resolved: incident {} on {} (last alert {}, {}) had no new alert for {hours:.1} h",
+        "Resolved: incident {} on {} (last alert {}, {}) {how}",
         last.incident,
         last.account,
         last.severity.as_str(),
@@ -316,7 +335,8 @@ pub fn closing(format: Format, last: &Alert, ctx: &Context<'_>, quiet_ms: i64) -
                 "account": last.account,
                 "last_alert": last.id,
                 "severity": last.severity.as_str(),
-                "quiet_seconds": quiet_ms / 1000,
+                "reason": reason.why,
+                "quiet_seconds": reason.quiet_ms / 1000,
             },
         }),
     })
@@ -542,7 +562,10 @@ mod tests {
     fn closing_messages_name_the_incident_in_each_format() {
         let mut a = crate::sink::webhook::tests::alert("x:<!here>", Severity::Critical);
         a.incident = "inc-0000000000000042".into();
-        let quiet = 24 * 3_600_000;
+        let quiet = Reason {
+            why: "quiet",
+            quiet_ms: 24 * 3_600_000,
+        };
         let close = |f| closing(f, &a, &ctx(), quiet);
         assert!(close(Format::Native).is_none());
         assert!(close(Format::Alertmanager).is_none(), "resolved by re-send");
@@ -586,6 +609,20 @@ mod tests {
         assert_eq!(ce["id"], format!("{}-resolved", a.incident));
         assert_eq!(ce["data"]["last_alert"], a.id.as_str());
         assert_eq!(ce["data"]["quiet_seconds"], 86_400);
+        assert_eq!(ce["data"]["reason"], "quiet");
+        // A verdict's close says so.
+        let by_verdict = Reason {
+            why: "false_positive",
+            quiet_ms: 0,
+        };
+        let slack = closing(Format::Slack, &a, &ctx(), by_verdict).unwrap();
+        assert!(
+            slack["text"]
+                .as_str()
+                .unwrap()
+                .ends_with("closed by an analyst's verdict: false_positive"),
+            "{slack}"
+        );
     }
 
     /// Each format's closing message, as bytes a receiver gets, is pinned
@@ -605,7 +642,11 @@ mod tests {
             Format::Ocsf,
             Format::CloudEvents,
         ] {
-            let mut v = closing(f, &a, &ctx(), 24 * 3_600_000).unwrap();
+            let quiet = Reason {
+                why: "quiet",
+                quiet_ms: 48 * 3_600_000,
+            };
+            let mut v = closing(f, &a, &ctx(), quiet).unwrap();
             if f == Format::Ocsf {
                 // The one field that moves with every release.
                 v["metadata"]["product"]["version"] = json!("VERSION");

@@ -231,6 +231,44 @@ impl Delivery {
     }
 }
 
+/// An incident the detector closed, as an endpoint's outbox keeps it (the
+/// record's id is the incident's followed by [`CLOSED_SUFFIX`]; an alert
+/// id never ends so). The deliverer turns it into the format's closing
+/// message once the incident's alerts before it have settled.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClosedRecord {
+    pub incident: String,
+    /// Event time of the close (ms).
+    pub at: i64,
+    /// `quiet`, `false_positive` or `benign`.
+    pub why: String,
+    pub quiet_ms: i64,
+}
+
+pub const CLOSED_SUFFIX: &str = "-resolved";
+
+impl ClosedRecord {
+    fn of(c: &crate::detect::incidents::Closed) -> ClosedRecord {
+        ClosedRecord {
+            incident: c.incident.clone(),
+            at: c.at,
+            why: c.why.as_str().to_string(),
+            quiet_ms: match c.why {
+                crate::detect::incidents::Why::Quiet { quiet_ms } => quiet_ms,
+                crate::detect::incidents::Why::Verdict(_) => 0,
+            },
+        }
+    }
+
+    /// The closing an outbox record holds, if it is one.
+    pub fn parse(id: &str, body: &[u8]) -> Option<ClosedRecord> {
+        if !id.ends_with(CLOSED_SUFFIX) {
+            return None;
+        }
+        serde_json::from_slice(body).ok()
+    }
+}
+
 /// A worker's handle on the endpoints: appends, then syncs, per batch.
 pub struct WebhookSink {
     endpoints: Vec<Arc<Endpoint>>,
@@ -273,6 +311,45 @@ impl Sink for WebhookSink {
             }
         }
         // Accepted means durable: sync each outbox written once.
+        for (ep, t) in self.endpoints.iter().zip(touched) {
+            if t {
+                ep.outbox.sync().map_err(queue)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closings go to the endpoints whose format has one (all but
+    /// `native`), durably like alerts; an endpoint that never got an alert
+    /// of the incident sends nothing for it.
+    fn closed(
+        &mut self,
+        closed: &[crate::detect::incidents::Closed],
+        _ack: &Ack,
+    ) -> Result<(), SinkError> {
+        let queue = |e: OutboxError| SinkError::Queue {
+            sink: "webhooks",
+            reason: e.to_string(),
+        };
+        let mut touched = vec![false; self.endpoints.len()];
+        for c in closed {
+            let id = format!("{}{CLOSED_SUFFIX}", c.incident);
+            self.buf.clear();
+            serde_json::to_writer(&mut self.buf, &ClosedRecord::of(c)).map_err(|source| {
+                SinkError::Encode {
+                    sink: "webhooks",
+                    source,
+                }
+            })?;
+            let now = crate::time::wall_clock_ms();
+            for (i, ep) in self.endpoints.iter().enumerate() {
+                if !ep.format.tracks_incidents() || ep.disabled.load(Ordering::Acquire) {
+                    continue;
+                }
+                ep.outbox.append(&id, now, &self.buf).map_err(queue)?;
+                touched[i] = true;
+            }
+        }
         for (ep, t) in self.endpoints.iter().zip(touched) {
             if t {
                 ep.outbox.sync().map_err(queue)?;
