@@ -43,6 +43,7 @@ pub struct Metrics {
     pub suppressed: Vec<IntCounter>,
     pub evicted: IntCounter,
     pub alerts_trimmed: IntCounter,
+    pub incidents_closed: IntCounter,
     pub alerts: Vec<IntCounter>,
     pub alerts_by_signal: Vec<IntCounter>,
     pub signals: Vec<IntCounter>,
@@ -478,6 +479,11 @@ impl Metrics {
                 "kawal_alerts_trimmed_total",
                 "Alerts cut down to detect.alert_max_bytes.",
             ),
+            incidents_closed: counter(
+                &r,
+                "kawal_incidents_closed_total",
+                "Incidents the detector closed and handed to the sinks: quiet for detect.long_window of event time, or closed by a benign or false_positive verdict.",
+            ),
             events_vec,
             events,
             invalid,
@@ -623,6 +629,10 @@ impl Metrics {
             if n > l {
                 c.inc_by(n - l);
             }
+        }
+        if now.incidents_closed > last.incidents_closed {
+            self.incidents_closed
+                .inc_by(now.incidents_closed - last.incidents_closed);
         }
         if now.alerts_trimmed > last.alerts_trimmed {
             self.alerts_trimmed

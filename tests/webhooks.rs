@@ -564,4 +564,6 @@ fn the_kafka_pipeline_closes_the_incidents_a_replay_closes() {
     p.join().unwrap();
     delivery.shutdown();
     assert_eq!(resolved(&got), want);
+    // Counted once, where the detector closed them.
+    assert_eq!(metrics.incidents_closed.get(), want.len() as u64);
 }

@@ -66,6 +66,9 @@ pub struct Stats {
     pub evicted: u64,
     /// Alerts cut down to `detect.alert_max_bytes` (see `budget`).
     pub alerts_trimmed: u64,
+    /// Incidents closed and handed to the sinks (quiet, or a verdict; see
+    /// `incidents`).
+    pub incidents_closed: u64,
     /// Events further behind their account's newest event than
     /// `time.allowed_lateness` (scored without order-dependent signals).
     pub late: u64,
@@ -99,6 +102,7 @@ impl Stats {
         self.cases_opened += o.cases_opened;
         self.evicted += o.evicted;
         self.alerts_trimmed += o.alerts_trimmed;
+        self.incidents_closed += o.incidents_closed;
         for (a, b) in self.feedback.iter_mut().zip(o.feedback) {
             *a += b;
         }
@@ -705,7 +709,9 @@ impl Detector {
     /// The incidents that closed since the last call, in order: the
     /// pipeline hands them to the sinks after the alerts of the same batch.
     pub fn take_closed(&mut self) -> Vec<incidents::Closed> {
-        self.ledger.take()
+        let closed = self.ledger.take();
+        self.stats.incidents_closed += closed.len() as u64;
+        closed
     }
 
     /// Incidents that alerted and are still open.

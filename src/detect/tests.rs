@@ -667,6 +667,62 @@ fn app_signal(alerts: &[Alert]) -> crate::detect::AlertSignal {
         .expect("a posts_via_new_app signal")
 }
 
+/// The case's `posts_via_new_app` evidence (contribution, detail).
+fn app_evidence(r: &Run) -> (f64, String) {
+    let case = r.det.state(ACCT).unwrap().case.as_ref().expect("a case");
+    let s = case
+        .signals
+        .iter()
+        .find(|s| s.sig == Sig::PostsViaNewApp)
+        .expect("posts_via_new_app evidence");
+    (s.contribution, s.detail.clone())
+}
+
+/// One post through a newly granted tool, linking a site no account
+/// links, minutes after the grant, is what a team trying the tool out
+/// does; the consent-phishing app posts again: its second such post
+/// within the short window carries `posts_via_new_app_soon`, and one an
+/// hour later does not.
+#[test]
+fn a_new_apps_first_post_is_a_try_out_and_a_second_one_soon_after_is_spreading() {
+    let w = Config::default().weights;
+    for (second, spreading) in [(12 * MINUTE, true), (80 * MINUTE, false)] {
+        let mut r = Run::new();
+        r.warm(35);
+        let at = t0() + 36 * DAY + 3 * HOUR;
+        r.feed(
+            ev("t-1", at, "app_authorization")
+                .device(LAPTOP.0, LAPTOP.1)
+                .from(&OFFICE)
+                .with(r#""change":{"action":"grant","app":"Flick"}"#),
+        );
+        let post = |id: &str, t: Millis| {
+            ev(id, t, "post").from(&TOOL_CLOUD).no_actor().with(
+                r#""device":{"client":"api"},"post":{"client":"Flick","links":["https://kampanye5.id/a"]}"#,
+            )
+        };
+        r.feed(post("t-p1", at + 10 * MINUTE));
+        let (first, _) = app_evidence(&r);
+        assert!((first - w.posts_via_new_app).abs() < 1e-9, "{first}");
+        r.feed(post("t-p2", at + 10 * MINUTE + second));
+        let (c, detail) = app_evidence(&r);
+        if spreading {
+            assert!(
+                (c - w.posts_via_new_app - w.posts_via_new_app_soon).abs() < 1e-9,
+                "{c}: {detail}"
+            );
+            assert!(
+                detail.starts_with(
+                    "posted again through \"Flick\", an app granted access 22 min before"
+                ),
+                "{detail}"
+            );
+        } else {
+            assert!(c <= w.posts_via_new_app + 1e-9, "{c}: {detail}");
+        }
+    }
+}
+
 /// The team trying its new tool right after granting it, posting as a
 /// known person, is not an app spreading its own links; nor is an app
 /// that posts a new link hours after its grant.

@@ -80,7 +80,19 @@ impl Model {
                 .app_grants
                 .iter()
                 .find(|g| g.key == key && g.age(ev.time) <= self.long_ms);
-            if st.post_clients.count(key) == 0 {
+            if let Some(g) = grant
+                && self.spreading_again(ev, post, key, g, acc_actor, st, pop)
+            {
+                // The app posts again, right after its grant, its own
+                // links: the consent-phishing app's campaign.
+                hits.push(
+                    Hit::new(
+                        Sig::PostsViaNewApp,
+                        w.posts_via_new_app + w.posts_via_new_app_soon,
+                    )
+                    .with(g.age(ev.time) as f64 / MINUTE as f64, 1.0),
+                );
+            } else if st.post_clients.count(key) == 0 {
                 if let Some(g) = grant
                     && !self.is_management_app(client)
                 {
@@ -90,28 +102,20 @@ impl Model {
                     // domains or a burst are an app spreading its own.
                     let spreading =
                         new_domains > 0 || hits[..first].iter().any(|h| h.sig == Sig::PostBurst);
-                    let since = g.age(ev.time);
                     let hit = if g.trusted() && !spreading {
                         Hit::new(
                             Sig::PostsViaNewApp,
                             w.posts_via_new_app * self.cfg.detect.vouched_weight,
                         )
-                    } else if new_domains > 0
-                        && fewest == 0
-                        && (0..=self.short_ms).contains(&since)
-                        && !self.established(acc_actor, st)
-                    {
-                        // Spreading links of its own as soon as it was
-                        // granted: the consent-phishing app's first act.
-                        Hit::new(
-                            Sig::PostsViaNewApp,
-                            w.posts_via_new_app + w.posts_via_new_app_soon,
-                        )
-                        .with(since as f64 / MINUTE as f64, 1.0)
                     } else {
                         Hit::new(Sig::PostsViaNewApp, w.posts_via_new_app)
                     };
                     hits.push(hit);
+                    // A first post linking a domain no account links is
+                    // what a team's try-out of a new tool does too (its
+                    // own page, a campaign site); the consent-phishing app
+                    // goes on: its second such post carries the bonus
+                    // (`spreading_again`).
                 } else if st.post_clients.n >= 5 {
                     let mut c = self.novelty(0.7, st.post_clients.p_new());
                     if self.is_management_app(client) {
@@ -159,6 +163,48 @@ impl Model {
 
     /// Links of `post` to domains the account never linked (none until
     /// five links are known; trusted domains never count).
+    /// Whether a post through the app `key` (granted `g`) is its second
+    /// spreading post within `detect.short_window` of the grant: its first
+    /// is evidence in the open case (posting through the new app, not
+    /// discounted), the account used it to post at most twice, and this
+    /// post links a domain no other account links, with no established
+    /// actor behind it. (Weights: `weights.posts_via_new_app_soon`.)
+    #[allow(clippy::too_many_arguments)]
+    fn spreading_again(
+        &self,
+        ev: &Event<'_>,
+        post: &crate::decode::Post<'_>,
+        key: u32,
+        g: &crate::detect::state::Grant,
+        actor: u32,
+        st: &AccountState,
+        pop: &Population,
+    ) -> bool {
+        let w = &self.cfg.weights;
+        let uses = st.post_clients.count(key);
+        (1..=2).contains(&uses)
+            && (0..=self.short_ms).contains(&g.age(ev.time))
+            && !self.established(actor, st)
+            && st.case.as_ref().is_some_and(|c| {
+                c.signals.iter().any(|s| {
+                    s.sig == Sig::PostsViaNewApp
+                        && !s.sequence
+                        && s.key == key
+                        && s.contribution >= w.posts_via_new_app * 0.999
+                        && s.contribution < (w.posts_via_new_app + w.posts_via_new_app_soon) * 0.999
+                })
+            })
+            && post.links.iter().any(|link| {
+                let host = url_host(link);
+                !host.is_empty()
+                    && !self.trusted_domain(host)
+                    && pop
+                        .domains
+                        .get(&key32_ignore_case(host))
+                        .is_none_or(|n| *n <= 1)
+            })
+    }
+
     pub(super) fn new_link_domains(
         &self,
         post: &crate::decode::Post<'_>,
@@ -225,12 +271,12 @@ impl Model {
             Sig::PostsViaNewApp if h.b > 0.0 => {
                 let _ = write!(
                     detail,
-                    "posted through {post_client:?}, an app granted access {:.0} min before and never used to post, with a link to a domain the account never linked",
+                    "posted again through {post_client:?}, an app granted access {:.0} min before, linking a domain no other account links",
                     h.a
                 );
                 let _ = write!(
                     phrase,
-                    "the app {post_client} spreading new links {:.0} min after it was granted",
+                    "the app {post_client} spreading its own links {:.0} min after it was granted",
                     h.a
                 );
             }
