@@ -43,6 +43,19 @@ fn recorder(got: &Got) -> http::Answer {
     })
 }
 
+/// `kawal run`'s pipeline whose only sinks are `cfg`'s webhooks.
+fn run_with_webhooks(
+    cfg: &Config,
+) -> (Arc<Delivery>, kawal::source::kafka::Pipeline, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::new());
+    let delivery = Arc::new(Delivery::start(cfg, Arc::clone(&metrics)).unwrap().unwrap());
+    let d2 = Arc::clone(&delivery);
+    let sinks: kawal::source::kafka::SinkFactory =
+        Arc::new(move |_| Ok(vec![Box::new(d2.sink()) as Box<dyn Sink>]));
+    let p = start_with_metrics(cfg, None, sinks, Arc::clone(&metrics)).unwrap();
+    (delivery, p, metrics)
+}
+
 /// `kawal run`'s pipeline with a webhook whose receiver is down: the
 /// alerts are accepted into the outbox (offsets committed), nothing is
 /// delivered; the pipeline stops; a new Delivery on the same outbox, with
@@ -58,16 +71,7 @@ fn alerts_accepted_while_the_endpoint_is_down_are_delivered_after_a_restart() {
     cfg.delivery.retry_schedule = vec!["0s".into(), "1h".into()];
     cfg.webhooks = vec![webhook(&cfg, "soc", &url, "native")];
 
-    let metrics = Arc::new(Metrics::new());
-    let delivery = Arc::new(
-        Delivery::start(&cfg, Arc::clone(&metrics))
-            .unwrap()
-            .unwrap(),
-    );
-    let d2 = Arc::clone(&delivery);
-    let sinks: kawal::source::kafka::SinkFactory =
-        Arc::new(move |_| Ok(vec![Box::new(d2.sink()) as Box<dyn Sink>]));
-    let p = start_with_metrics(&cfg, None, sinks, Arc::clone(&metrics)).unwrap();
+    let (delivery, p, metrics) = run_with_webhooks(&cfg);
     feed(&p, &brokers, GOLDEN);
     let expected = replay_ids(GOLDEN, 4);
     wait_for("every alert accepted", Duration::from_secs(30), || {
@@ -538,16 +542,7 @@ fn the_kafka_pipeline_closes_the_incidents_a_replay_closes() {
     cfg.state.topic = String::new();
     cfg.delivery.outbox_dir = outbox.path().display().to_string();
     cfg.webhooks = vec![webhook(&cfg, "pd", &r.url, "pagerduty")];
-    let metrics = Arc::new(Metrics::new());
-    let delivery = Arc::new(
-        Delivery::start(&cfg, Arc::clone(&metrics))
-            .unwrap()
-            .unwrap(),
-    );
-    let d2 = Arc::clone(&delivery);
-    let sinks: kawal::source::kafka::SinkFactory =
-        Arc::new(move |_| Ok(vec![Box::new(d2.sink()) as Box<dyn Sink>]));
-    let p = start_with_metrics(&cfg, None, sinks, Arc::clone(&metrics)).unwrap();
+    let (delivery, p, metrics) = run_with_webhooks(&cfg);
     feed(&p, &brokers, GOLDEN);
     let resolved = |got: &Got| -> BTreeSet<String> {
         got.lock()

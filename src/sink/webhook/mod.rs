@@ -275,6 +275,26 @@ pub struct WebhookSink {
     buf: Vec<u8>,
 }
 
+fn queue(e: OutboxError) -> SinkError {
+    SinkError::Queue {
+        sink: "webhooks",
+        reason: e.to_string(),
+    }
+}
+
+impl WebhookSink {
+    /// Accepted means durable: syncs each outbox written (`touched`, by
+    /// endpoint), once.
+    fn sync(&self, touched: &[bool]) -> Result<(), SinkError> {
+        for (ep, t) in self.endpoints.iter().zip(touched) {
+            if *t {
+                ep.outbox.sync().map_err(queue)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Sink for WebhookSink {
     fn name(&self) -> &'static str {
         "webhooks"
@@ -284,10 +304,6 @@ impl Sink for WebhookSink {
         if alerts.is_empty() {
             return Ok(());
         }
-        let queue = |e: OutboxError| SinkError::Queue {
-            sink: "webhooks",
-            reason: e.to_string(),
-        };
         let mut touched = vec![false; self.endpoints.len()];
         for a in alerts {
             self.buf.clear();
@@ -310,13 +326,7 @@ impl Sink for WebhookSink {
                 touched[i] = true;
             }
         }
-        // Accepted means durable: sync each outbox written once.
-        for (ep, t) in self.endpoints.iter().zip(touched) {
-            if t {
-                ep.outbox.sync().map_err(queue)?;
-            }
-        }
-        Ok(())
+        self.sync(&touched)
     }
 
     /// Closings go to the endpoints whose format has one (all but
@@ -327,10 +337,6 @@ impl Sink for WebhookSink {
         closed: &[crate::detect::incidents::Closed],
         _ack: &Ack,
     ) -> Result<(), SinkError> {
-        let queue = |e: OutboxError| SinkError::Queue {
-            sink: "webhooks",
-            reason: e.to_string(),
-        };
         let mut touched = vec![false; self.endpoints.len()];
         for c in closed {
             let id = format!("{}{CLOSED_SUFFIX}", c.incident);
@@ -350,20 +356,12 @@ impl Sink for WebhookSink {
                 touched[i] = true;
             }
         }
-        for (ep, t) in self.endpoints.iter().zip(touched) {
-            if t {
-                ep.outbox.sync().map_err(queue)?;
-            }
-        }
-        Ok(())
+        self.sync(&touched)
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
         for ep in &self.endpoints {
-            ep.outbox.sync().map_err(|e| SinkError::Queue {
-                sink: "webhooks",
-                reason: e.to_string(),
-            })?;
+            ep.outbox.sync().map_err(queue)?;
         }
         Ok(())
     }
