@@ -62,9 +62,6 @@ pub struct Summary {
     pub future: u64,
     pub stats: Stats,
     pub alerts_written: u64,
-    /// Incidents closed by the detector (quiet, or a verdict) and handed
-    /// to the sinks.
-    pub incidents_closed: u64,
     pub state_bytes: usize,
     pub seconds: f64,
     pub bytes: u64,
@@ -135,7 +132,7 @@ impl Summary {
             self.stats.alerts[2],
             self.stats.alerts[1],
             self.stats.alerts[0],
-            self.incidents_closed
+            self.stats.incidents_closed
         );
         let _ = write!(
             s,
@@ -537,7 +534,6 @@ pub fn replay_with_state<R: Read>(
                     // Stable: a sweep's closings keep their incident order.
                     closed.sort_by_key(|(n, _)| *n);
                     let closed: Vec<_> = closed.into_iter().map(|(_, c)| c).collect();
-                    summary.incidents_closed += closed.len() as u64;
                     sink.closed(&closed, &no_ack)?;
                 }
                 if let Ok(c) = Arc::try_unwrap(done) {

@@ -364,10 +364,14 @@ fn a_replay_closes_its_incidents_through_the_webhooks_in_event_time() {
         .map(|(_, k)| k)
         .collect();
     assert!(
-        summary.incidents_closed > 0,
+        summary.stats.incidents_closed > 0,
         "the golden stream spans 20 days: some incident goes quiet"
     );
-    assert_eq!(resolved.len() as u64, summary.incidents_closed, "{pd:?}");
+    assert_eq!(
+        resolved.len() as u64,
+        summary.stats.incidents_closed,
+        "{pd:?}"
+    );
     let unique: BTreeSet<&String> = resolved.iter().copied().collect();
     assert_eq!(unique.len(), resolved.len(), "each resolved once");
     for inc in &unique {

@@ -653,15 +653,14 @@ impl Detector {
             .as_deref()
             .and_then(feedback::Verdict::parse);
         let incident = ev.change.target.as_deref().unwrap_or("");
-        let applied = feedback::apply(st, verdict, incident, day16(ev.time), &mut self.stats);
-        if let Some(v) = applied
-            && v != feedback::Verdict::TruePositive
-        {
+        let Some(v) = feedback::apply(st, verdict, incident, day16(ev.time), &mut self.stats)
+        else {
+            return;
+        };
+        if v != feedback::Verdict::TruePositive {
             self.ledger.verdict(key, ev.time, v);
         }
-        if let Some(v) = applied
-            && self.verdicts.len() < 1024
-        {
+        if self.verdicts.len() < 1024 {
             self.verdicts.push(feedback::Applied {
                 incident: budget::capped(incident, budget::MAX_QUOTED).into_owned(),
                 verdict: v,

@@ -161,8 +161,6 @@ impl Model {
         }
     }
 
-    /// Links of `post` to domains the account never linked (none until
-    /// five links are known; trusted domains never count).
     /// Whether a post through the app `key` (granted `g`) is its second
     /// spreading post within `detect.short_window` of the grant: its first
     /// is evidence in the open case (posting through the new app, not
@@ -205,6 +203,8 @@ impl Model {
             })
     }
 
+    /// Links of `post` to domains the account never linked (none until
+    /// five links are known; trusted domains never count).
     pub(super) fn new_link_domains(
         &self,
         post: &crate::decode::Post<'_>,

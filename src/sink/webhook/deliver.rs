@@ -114,6 +114,19 @@ enum Payload {
     Closing { body: Vec<u8>, last: Box<Alert> },
 }
 
+impl Payload {
+    /// How a record that is not done settles: a closing puts its incident
+    /// back among the open ones.
+    fn kept(self) -> Settled {
+        Settled::Kept {
+            reopen: match self {
+                Payload::Closing { last, .. } => Some(last),
+                _ => None,
+            },
+        }
+    }
+}
+
 pub struct Deliverer {
     ep: Arc<Endpoint>,
     url: String,
@@ -458,12 +471,7 @@ impl Deliverer {
         let mut attempt = 0;
         loop {
             if self.ep.disabled.load(Ordering::Acquire) {
-                return Settled::Kept {
-                    reopen: match payload {
-                        Payload::Closing { last, .. } => Some(last),
-                        _ => None,
-                    },
-                };
+                return payload.kept();
             }
             self.pace().await;
             let sent: &[u8] = match &payload {
@@ -499,12 +507,7 @@ impl Deliverer {
                 }
                 Attempt::Gone { detail } => {
                     self.disable(&detail);
-                    return Settled::Kept {
-                        reopen: match payload {
-                            Payload::Closing { last, .. } => Some(last),
-                            _ => None,
-                        },
-                    };
+                    return payload.kept();
                 }
                 Attempt::Refused { status, detail } => {
                     return dead(
