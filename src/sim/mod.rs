@@ -260,6 +260,9 @@ fn new_account(no: usize, rng: &mut Rng) -> Account {
     acct
 }
 
+/// Seed of the stream of stories added after the simulator's first sets.
+const LATER_STREAM: u64 = 0x7061_7373_776f_7264;
+
 fn generate_account(
     cfg: &SimConfig,
     no: usize,
@@ -283,6 +286,9 @@ fn generate_account(
         .collect();
     let style = *rng.pick(&styles);
     let mut life = Life::new(cfg, rng);
+    // Stories added later draw from a stream of their own, so that they
+    // leave the others' events as they were.
+    let mut later = Rng::new(cfg.seed ^ crate::hash::mix64(no as u64 + 1) ^ LATER_STREAM);
 
     for day in 0..cfg.days {
         let start = cfg.start + day as Millis * DAY;
@@ -307,6 +313,17 @@ fn generate_account(
         benign::agency::day(&mut acct, &mut life, d, rng, out);
         benign::scheduled_api::day(&acct, &mut life, d, rng, out);
         benign::new_app::day(&acct, &mut life, d, rng, out);
+        benign::password_trouble::day(
+            &mut acct,
+            &mut life,
+            d,
+            &mut later,
+            out,
+            (
+                cfg.generates("forgotten_password"),
+                cfg.generates("stale_password"),
+            ),
+        );
 
         if day == attack_day {
             let t0 = start + rng.below(DAY as u64) as Millis;

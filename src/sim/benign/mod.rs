@@ -1,7 +1,8 @@
 //! Benign behaviour, one family per file. The routine families (staff,
 //! sign-ins, upkeep, posting) run every account every day; the stories
 //! (an agency given a role, a phone replacement, cloud desktops, posting
-//! by API, a new app, travel with a borrowed laptop) are episodes an
+//! by API, a new app, travel with a borrowed laptop, a forgotten password,
+//! stale credentials after a password change) are episodes an
 //! account may have, each recorded in the truth so that `kawal evaluate`
 //! can say which story a false alert came from. Every story exists to
 //! fire some signal for a benign reason (issue 13: "a simulator that
@@ -10,6 +11,7 @@
 pub(crate) mod agency;
 pub(crate) mod cloud_desktop;
 pub(crate) mod new_app;
+pub(crate) mod password_trouble;
 pub(crate) mod phone_replacement;
 pub(crate) mod posting;
 pub(crate) mod scheduled_api;
@@ -29,6 +31,8 @@ pub const BEHAVIOURS: &[&str] = &[
     "scheduled_api",
     "new_app",
     "travel_new_device",
+    "forgotten_password",
+    "stale_password",
 ];
 
 /// The day being generated.
