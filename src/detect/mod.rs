@@ -916,6 +916,15 @@ fn push_sequences(
     {
         for i in 0..n_before {
             let h = hits[i];
+            // A reset that is itself the risky access (see `Tally`) does
+            // not follow itself: counting it again as "a reset 0 min after
+            // a risky sign-in" doubled its weight. That made every reset
+            // from a new phone look like a SIM swap's second step (the
+            // simulation's `forgotten_password` story, a lost phone: 11 of
+            // its 32 false alerts at high on seed 1 had that hit).
+            if risky && h.sig == Sig::PasswordReset {
+                continue;
+            }
             if h.sig.is_sequence_action() && h.c > 0.0 {
                 push_sequence(model, hits, h.sig, h.c, ev.time - at, risk);
             }

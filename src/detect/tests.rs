@@ -598,6 +598,48 @@ fn failed_sign_in_burst_then_success() {
 }
 
 #[test]
+fn a_reset_that_is_the_risky_access_does_not_follow_itself() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY + 10 * HOUR;
+    let phone = (
+        "d-new-phone",
+        "Mozilla/5.0 (Linux; Android 14) Chrome/128.0 Mobile",
+    );
+    let mut names: Vec<String> = Vec::new();
+    let reset = r.feed(
+        ev("reset", at, "password_reset")
+            .from(&LAGOS_HOSTING)
+            .device(phone.0, phone.1),
+    );
+    let change = r.feed(
+        ev("recovery", at + 5 * MINUTE, "recovery_change")
+            .from(&LAGOS_HOSTING)
+            .device(phone.0, phone.1)
+            .with(r#""change":{"field":"phone"}"#),
+    );
+    for a in reset.iter().chain(&change) {
+        names.extend(Run::signals(a).into_iter().map(String::from));
+    }
+    // The reset is part of the access; the change after it is the
+    // sequence. Before, the reset was also "a reset 0 min after a risky
+    // sign-in", its own.
+    assert!(names.iter().any(|n| n == "password_reset"), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "recovery_changed_after_risky_login"),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "password_reset_after_risky_login"),
+        "{names:?}"
+    );
+}
+
+#[test]
 fn hijacked_session_posting_scam_links_in_a_burst() {
     let mut r = Run::new();
     r.warm(35);
