@@ -277,10 +277,15 @@ impl Case {
             sev = sev.min(Severity::parse(&cfg.posting_habits_max)?);
         }
         // Access whose only actions are posting hours and clients: the
-        // traveller on a lent laptop, not yet a misuse.
+        // traveller on a lent laptop, not yet a misuse. Only when those
+        // actions carry weight: a trace of them (under a nat) leaves the
+        // case one of access alone, judged as such below. Until
+        // 2026-11-27 a trace capped it: a credential-stuffing sign-in
+        // (new country, a failure burst, a new device: 9.6 nats) joined
+        // a case holding 0.55 of an unusual hour and raised nothing
+        // until its next step, 6 minutes later.
         let acts = || live().filter(|(_, s)| !s.sig.is_access());
-        if acts().next().is_some()
-            && acts().all(|(_, s)| matches!(s.sig, Sig::UnusualPostHour | Sig::NewPostClient))
+        if action && acts().all(|(_, s)| matches!(s.sig, Sig::UnusualPostHour | Sig::NewPostClient))
         {
             sev = sev.min(Severity::parse(&cfg.hour_and_client_max)?);
         }
@@ -529,6 +534,29 @@ mod tests {
         spam.add_signal(link, 0);
         spam.rescore(0, 0);
         assert_eq!(spam.severity(&cfg, 0, 0), Some(Severity::High));
+    }
+
+    /// A trace of an odd hour (under a nat) does not make a strong access
+    /// a traveller's: the case is access alone, and pages as such.
+    #[test]
+    fn a_trace_of_an_odd_hour_does_not_cap_a_strong_access() {
+        let cfg = crate::config::Config::default().severity;
+        let stuffing = case_of(&[
+            (Sig::NewCountry, 4.9, 7),
+            (Sig::FailedLoginBurst, 3.2, 7),
+            (Sig::NewDevice, 1.5, 7),
+            (Sig::UnusualPostHour, 0.55, 7),
+        ]);
+        assert!(stuffing.score >= cfg.high);
+        assert_eq!(stuffing.severity(&cfg, 0, 0), Some(Severity::High));
+        // With the hour at full weight it is the traveller's case.
+        let trip = case_of(&[
+            (Sig::NewCountry, 4.9, 7),
+            (Sig::FailedLoginBurst, 3.2, 7),
+            (Sig::NewDevice, 1.5, 7),
+            (Sig::UnusualPostHour, 2.5, 7),
+        ]);
+        assert_eq!(trip.severity(&cfg, 0, 0), Some(Severity::Medium));
     }
 
     #[test]

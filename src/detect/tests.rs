@@ -821,6 +821,67 @@ fn routine_changes_from_familiar_context_stay_quiet() {
     assert!(r.alerts.is_empty(), "{:#?}", r.alerts);
 }
 
+/// Switching two-factor off and on to move it to a new phone, by an
+/// established person from the office, is re-enrolment; the same switch
+/// from a foreign hosting network is the lock-out, at full weight.
+#[test]
+fn two_factor_off_and_on_from_the_office_is_re_enrolment() {
+    // Every case alerts, so that what the disable counted is shown.
+    let mut cfg = Config::default();
+    cfg.severity.low = 0.01;
+    cfg.severity.action_only_min = "low".into();
+    cfg.severity.access_only_min = "low".into();
+    let run = |place: &Place| {
+        let mut r = Run::with(cfg.clone());
+        r.warm(35);
+        let at = t0() + 36 * DAY + 3 * HOUR;
+        let phone = (
+            "d-new-phone",
+            "Mozilla/5.0 (Linux; Android 14) Chrome/128.0 Mobile",
+        );
+        r.feed(
+            ev("p-1", at, "login")
+                .ok()
+                .from(place)
+                .device(phone.0, phone.1),
+        );
+        for (i, action) in ["disable", "enable"].iter().enumerate() {
+            let change = format!(r#""change":{{"action":"{action}"}}"#);
+            r.feed(
+                ev(
+                    format!("p-{}", i + 2),
+                    at + (5 + 3 * i as i64) * MINUTE,
+                    "mfa_change",
+                )
+                .from(place)
+                .device(phone.0, phone.1)
+                .with(&change),
+            );
+        }
+        r.alerts
+            .iter()
+            .flat_map(|a| a.signals.iter())
+            .filter(|s| s.name == "mfa_disabled")
+            .map(|s| (s.contribution, s.detail.clone()))
+            .collect::<Vec<_>>()
+    };
+    let weight = crate::config::Config::default().weights.mfa_disabled;
+    // From the office the discounted disable sits under every threshold,
+    // even this configuration's (at full weight it alerted, saying only
+    // "two-factor authentication disabled").
+    let office = run(&OFFICE);
+    for (c, detail) in &office {
+        assert!(detail.contains("likely re-enrolment"), "{detail}");
+        assert!(*c < weight * 0.5, "{c}");
+    }
+    let abroad = run(&LAGOS_HOSTING);
+    assert!(!abroad.is_empty());
+    for (c, detail) in &abroad {
+        assert!(!detail.contains("re-enrolment"), "{detail}");
+        assert!(*c >= weight, "{c}");
+    }
+}
+
 #[test]
 fn unknown_types_are_counted_not_scored() {
     let mut r = Run::new();

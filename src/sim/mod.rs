@@ -302,6 +302,7 @@ fn generate_account(
             &mut life,
             d,
             rng,
+            &mut later,
             out,
             cfg.generates("phone_replacement"),
         );

@@ -128,7 +128,14 @@ impl Model {
         };
         match ev.kind {
             EventKind::MfaChange => match action {
-                "disable" => hits.push(Hit::new(Sig::MfaDisabled, w.mfa_disabled)),
+                // Switching two-factor off to move it to a new phone is
+                // re-enrolment too (some people move an authenticator
+                // that way); from elsewhere, or after a reset or a
+                // replayed session, it is the lock-out.
+                "disable" => hits.push(Hit {
+                    raw: w.mfa_disabled,
+                    ..Hit::new(Sig::MfaDisabled, w.mfa_disabled * re_enrol).with(re_enrol, 0.0)
+                }),
                 "remove_method" => hits.push(Hit {
                     // A lock-out cluster counts the change at full weight:
                     // three kinds of change within minutes is no phone
@@ -229,6 +236,9 @@ impl Model {
             Sig::MfaDisabled => {
                 detail.push_str("two-factor authentication disabled");
                 phrase.push_str("two-factor disabled");
+                if h.a < 1.0 {
+                    detail.push_str(RE_ENROL);
+                }
             }
             Sig::MfaMethodRemoved => {
                 detail.push_str("a two-factor method was removed");

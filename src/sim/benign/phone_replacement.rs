@@ -2,19 +2,25 @@
 //! is all (the new phone simply signs in); about half the time the
 //! authenticator moves too: the new phone signs in on a familiar network
 //! (the office Wi-Fi, home, sometimes the carrier), the old two-factor
-//! method is removed and a new one added within minutes, and sometimes
-//! the recovery phone is updated.
+//! method is removed and a new one added within minutes (or, one time in
+//! four, two-factor is switched off and on again), and sometimes the
+//! recovery phone is updated.
 
 use super::{Life, Today, signins};
 use crate::sim::Rng;
 use crate::sim::people::{Account, Ev, Out, new_device};
 use crate::time::{MINUTE, Millis, SECOND};
 
+/// Share of authenticator moves done by switching two-factor off and on
+/// (as some people move an authenticator app). Our judgement.
+const OFF_AND_ON: f64 = 0.25;
+
 pub(crate) fn day(
     acct: &mut Account,
     life: &mut Life,
     d: Today,
     rng: &mut Rng,
+    later: &mut Rng,
     out: &mut Out,
     on: bool,
 ) {
@@ -50,10 +56,17 @@ pub(crate) fn day(
             };
             out.emit(acct, t, &ev);
         };
+        // Some switch two-factor off and on again rather than swap the
+        // method (drawn from the later stream: see `sim::LATER_STREAM`).
+        let (off, on) = if later.chance(OFF_AND_ON) {
+            ("disable", "enable")
+        } else {
+            ("remove_method", "add_method")
+        };
         t += (2 + rng.below(8)) as Millis * MINUTE;
-        change("mfa_change", vec![("action", "remove_method".into())], t);
+        change("mfa_change", vec![("action", off.into())], t);
         t += (30 + rng.below(15 * 60)) as Millis * SECOND;
-        change("mfa_change", vec![("action", "add_method".into())], t);
+        change("mfa_change", vec![("action", on.into())], t);
         if rng.chance(0.3) {
             t += (1 + rng.below(20)) as Millis * MINUTE;
             change("recovery_change", vec![("field", "phone".into())], t);
