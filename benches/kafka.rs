@@ -262,15 +262,12 @@ fn main() {
         let p = producer(&brokers);
         warm_up(&p, &pipeline, &reader_ready, lines[0], keys[0].as_bytes());
         let total = ((rate * seconds) as usize).min(lines.len());
-        let mut sent_at: HashMap<&str, (Instant, SystemTime)> = HashMap::with_capacity(total);
+        // Each event's position in the sequence and when it was produced.
+        let mut sent_at: HashMap<&str, (usize, Instant, SystemTime)> =
+            HashMap::with_capacity(total);
         let ids: Vec<String> = lines[..total]
             .iter()
             .map(|l| decode(l).unwrap().id.into_owned())
-            .collect();
-        let index: HashMap<&str, usize> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
             .collect();
         let t0 = Instant::now();
         // lines[0] went through during the warm-up.
@@ -281,7 +278,7 @@ fn main() {
                     std::thread::sleep(w);
                 }
             }
-            sent_at.insert(&ids[i], (Instant::now(), SystemTime::now()));
+            sent_at.insert(&ids[i], (i, Instant::now(), SystemTime::now()));
             send(&p, "lat-events", lines[i], keys[i].as_bytes());
         }
         let achieved = total as f64 / t0.elapsed().as_secs_f64();
@@ -296,14 +293,14 @@ fn main() {
             .filter_map(|(a, at, created)| {
                 // The trigger is the newest evidence event.
                 let trigger = a.events.last()?;
-                let (sent, sent_wall) = sent_at.get(trigger.as_str())?;
-                let total = at.duration_since(*sent).as_secs_f64() * 1e3;
+                let &(trigger_index, sent, sent_wall) = sent_at.get(trigger.as_str())?;
+                let total = at.duration_since(sent).as_secs_f64() * 1e3;
                 let sent_ms = sent_wall.duration_since(UNIX_EPOCH).ok()?.as_secs_f64() * 1e3;
                 let inbound = created.map(|c| c as f64 - sent_ms);
                 Some(Latency {
                     total,
                     inbound,
-                    trigger_index: index.get(trigger.as_str()).copied().unwrap_or(0),
+                    trigger_index,
                 })
             })
             .collect();

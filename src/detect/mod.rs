@@ -879,15 +879,20 @@ impl Tally {
             } else {
                 t.neg += h.c;
             }
-            // A reset through recovery is how a SIM swapper gets in: it is
-            // part of the access, not only an action.
-            if h.sig.is_access() || h.sig == Sig::PasswordReset {
+            if part_of_access(h.sig) {
                 t.access_risk += h.c;
             }
             t.lockout |= h.sig.is_lockout();
         }
         t
     }
+}
+
+/// Whether a hit counts toward its event's access risk. A reset through
+/// recovery is how a SIM swapper gets in: it is part of the access, not
+/// only an action.
+fn part_of_access(sig: Sig) -> bool {
+    sig.is_access() || sig == Sig::PasswordReset
 }
 
 /// Sequence hits: this event's actions after a risky access (earlier, or
@@ -916,13 +921,13 @@ fn push_sequences(
     {
         for i in 0..n_before {
             let h = hits[i];
-            // A reset that is itself the risky access (see `Tally`) does
-            // not follow itself: counting it again as "a reset 0 min after
-            // a risky sign-in" doubled its weight. That made every reset
-            // from a new phone look like a SIM swap's second step (the
-            // simulation's `forgotten_password` story, a lost phone: 11 of
-            // its 32 false alerts at high on seed 1 had that hit).
-            if risky && h.sig == Sig::PasswordReset {
+            // What made this event the risky access does not follow it:
+            // a reset counted again as "a reset 0 min after a risky
+            // sign-in" had its weight twice, and every reset from a new
+            // phone looked like a SIM swap's second step (the simulation's
+            // `forgotten_password` story at its first rates, a lost phone:
+            // 11 of its 32 false alerts at high on seed 1 had that hit).
+            if risky && part_of_access(h.sig) {
                 continue;
             }
             if h.sig.is_sequence_action() && h.c > 0.0 {

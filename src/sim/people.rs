@@ -330,16 +330,21 @@ impl Account {
         day: u32,
     ) -> (Place, Option<String>) {
         let last = if laptop { &s.laptop_at } else { &s.phone_at };
-        let session = last
-            .as_ref()
-            .map(|(_, id)| id.clone())
-            .filter(|_| self.sessions);
+        let session = self.reported_session(last);
         match last {
             Some((p, _)) if rng.chance(0.75) => (p.clone(), session),
             _ if laptop && rng.chance(0.5) => (self.home(s, rng, day), session),
             _ if laptop => (self.office(rng), session),
             _ => (self.mobile(rng), session),
         }
+    }
+
+    /// The session id of a device's last sign-in (`Staff::laptop_at` or
+    /// `phone_at`), when the platform reports sessions.
+    pub(crate) fn reported_session(&self, last: &Option<(Place, String)>) -> Option<String> {
+        last.as_ref()
+            .map(|(_, id)| id.clone())
+            .filter(|_| self.sessions)
     }
 }
 

@@ -98,11 +98,7 @@ fn forgotten(
     signins::sign_in(acct, si, device, &place, t, rng, out);
     if lost_phone && rng.chance(0.6) {
         t += (2 + rng.below(30)) as Millis * MINUTE;
-        let session = acct.staff[si]
-            .phone_at
-            .as_ref()
-            .map(|(_, id)| id.clone())
-            .filter(|_| acct.sessions);
+        let session = acct.reported_session(&acct.staff[si].phone_at);
         let ev = Ev {
             change: vec![("field", "phone".into())],
             session,

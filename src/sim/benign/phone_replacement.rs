@@ -43,11 +43,7 @@ pub(crate) fn day(
         let mut t = d.at(acct, 8.5 + rng.f64() * 8.0);
         let start = t;
         signins::sign_in(acct, si, &s.phone, &place, t, rng, out);
-        let session = acct.staff[si]
-            .phone_at
-            .as_ref()
-            .map(|(_, id)| id.clone())
-            .filter(|_| acct.sessions);
+        let session = acct.reported_session(&acct.staff[si].phone_at);
         let mut change = |kind: &'static str, what: Vec<(&'static str, String)>, t: Millis| {
             let ev = Ev {
                 change: what,
