@@ -33,6 +33,7 @@ use std::fmt;
 use crate::time::{Millis, parse_rfc3339};
 
 mod fast;
+pub(crate) use fast::skip_plain;
 
 /// Links kept per post; more are counted, not kept.
 pub const MAX_LINKS: usize = 8;

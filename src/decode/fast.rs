@@ -436,8 +436,9 @@ impl<'a> Scanner<'a> {
 /// (x - 0x20) & !x when x is below 0x20. Borrows only run upwards, so the
 /// lowest flagged byte is a true one. User agents (about 100 bytes) made
 /// the byte-at-a-time loop 7% of decode + detect on the simulation.
+/// The source's account scan uses it too.
 #[inline]
-fn skip_plain(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_plain(b: &[u8], mut i: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = b.get(i..i + 8) {

@@ -540,7 +540,7 @@ impl Detector {
                     orgs.clear(); // bound: a flood of made-up names
                 }
                 *orgs
-                    .entry(hash_str(name))
+                    .entry(crate::hash::cache_key(name.as_bytes()))
                     .or_insert_with(|| model.classify_org(name))
             }
         };
@@ -556,7 +556,7 @@ impl Detector {
                     agents.clear(); // bound, as for organisation names
                 }
                 *agents
-                    .entry(hash_str(ua))
+                    .entry(crate::hash::cache_key(ua.as_bytes()))
                     .or_insert_with(|| (signals::agent_key(ua), model.is_automation(ua)))
             }
         };

@@ -20,12 +20,14 @@ impl Model {
         let start = hits.len();
         let (hour, weekend) = crate::time::hour_and_weekend(ev.time, p.weekend_utc_offset_minutes);
         let (wk, hr) = (weekend as usize, hour as usize);
-        let total: f64 = posting
+        // Summed as integers (48 bytes, one vector add): a float sum of
+        // the same bytes was 1% of decode + detect on the simulation.
+        let total = posting
             .hours
             .iter()
             .flatten()
-            .map(|h| *h as f64)
-            .sum::<f64>()
+            .map(|&h| u32::from(h))
+            .sum::<u32>() as f64
             / crate::detect::state::HOUR_UNIT as f64;
 
         if posting.posts >= p.min_posts_for_hours {
