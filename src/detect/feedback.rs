@@ -141,6 +141,6 @@ fn teach(st: &mut AccountState, case: &Case, day: Day) {
     }
 }
 
-fn raise<const N: usize>(slots: &mut Slots<N>, key: u32, day: Day) {
+fn raise<const N: usize, const G: usize>(slots: &mut Slots<N, G>, key: u32, day: Day) {
     slots.teach(key, TAUGHT, day);
 }

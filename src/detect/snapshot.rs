@@ -39,8 +39,10 @@ use crate::config::Config;
 /// accounts' own domain tables at load. Format 5 lets a grant's trust
 /// byte be 2 (`Trust::Brought`, an app a vouched newcomer granted), where
 /// formats 1 to 4 wrote a bool: their bytes read unchanged, and an older
-/// kawal refuses format 5 instead of failing on the new value.
-pub const STATE_FORMAT: u32 = 5;
+/// kawal refuses format 5 instead of failing on the new value. Format 6
+/// adds the keys of the last two networks and devices each account's
+/// tables evicted (`Slots::evicted`); formats 1 to 5 read with none.
+pub const STATE_FORMAT: u32 = 6;
 
 /// The head of every format. Format 4 follows it with the population's
 /// linked domains and the count of linking accounts (`Tail`); formats 1

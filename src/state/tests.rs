@@ -235,6 +235,13 @@ fn format_4_state_still_loads() {
     older_state_still_loads(4);
 }
 
+/// A snapshot written before the tables kept evicted keys (format 5)
+/// still loads: none were evicted.
+#[test]
+fn format_5_state_still_loads() {
+    older_state_still_loads(5);
+}
+
 /// A keeper writing only local copies, in `dir`.
 fn local_keeper(dir: &std::path::Path) -> keeper::Keeper {
     let mut cfg = Config::default();

@@ -759,10 +759,10 @@ impl Model {
 
     /// Familiar value: ln(P_attacker(this) / P_user(this)), negative.
     /// Values first seen during the open case are not familiar.
-    fn familiar<const N: usize>(
+    fn familiar<const N: usize, const G: usize>(
         &self,
         p_attacker_seen: f64,
-        s: &Slots<N>,
+        s: &Slots<N, G>,
         key: u32,
         st: &AccountState,
     ) -> Option<f64> {
