@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # kawal's alert history against a real PostgreSQL (Debian's postgresql,
 # installed on first use): rows once per alert, incidents as the replay
-# raised them, and every SQL query of the dashboard returning rows.
+# raised them, and every SQL query of the dashboard returning rows. Then
+# `kawal run` on a real broker (tansu, installed on first use) writing to
+# the same server: analysts' verdicts through the /feedback endpoint and
+# through a feedback topic become incidents' statuses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
@@ -29,3 +32,11 @@ psql -h "$work" -p "$port" -U kawal -d postgres -X -q -c "CREATE DATABASE kawal"
 echo "== alert history in PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}')"
 KAWAL_PG="host=$work port=$port user=kawal dbname=kawal" \
   python3 tests/e2e/postgres_e2e.py target/release/kawal dashboards/kawal.json
+
+echo "== verdicts through Kafka (tansu) into PostgreSQL"
+tansu="$(scripts/install-tansu.sh)"
+python3 -c "import confluent_kafka" 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check confluent-kafka
+psql -h "$work" -p "$port" -U kawal -d postgres -X -q -c "CREATE DATABASE kawal_kafka"
+KAWAL_PG="host=$work port=$port user=kawal dbname=kawal_kafka" \
+  python3 tests/e2e/kafka_postgres_e2e.py target/release/kawal "$tansu"

@@ -45,36 +45,48 @@ def wait(what, limit, cond):
         time.sleep(0.2)
 
 
-def main():
-    kawal, tansu = sys.argv[1], sys.argv[2]
-    work = tempfile.mkdtemp(prefix="kawal-e2e-")
-    port = free_port()
-    brokers = f"127.0.0.1:{port}"
+def start_broker(tansu, work, topics):
+    """Starts tansu (in memory) on a free loopback port and creates
+    `topics` ({name: partitions}); returns the process and its address."""
+    brokers = f"127.0.0.1:{free_port()}"
     broker_log = open(os.path.join(work, "tansu.log"), "w")
     broker = subprocess.Popen(
         [tansu, "broker", "--listener-url", f"tcp://{brokers}",
          "--advertised-listener-url", f"tcp://{brokers}",
          "--storage-engine", "memory://tansu/"],
         stdout=broker_log, stderr=subprocess.STDOUT)
+    admin = AdminClient({"bootstrap.servers": brokers})
+
+    def up():
+        if broker.poll() is not None:
+            sys.exit(f"e2e: tansu exited ({broker.returncode}); see {work}/tansu.log")
+        try:
+            admin.list_topics(timeout=1)
+            return True
+        except Exception:
+            return False
+
+    wait("the broker", 30, up)
+    futures = admin.create_topics([NewTopic(t, n, 1) for t, n in topics.items()])
+    for f in futures.values():
+        f.result(timeout=30)
+    return broker, brokers
+
+
+def stop_broker(broker):
+    broker.terminate()
+    try:
+        broker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        broker.kill()
+
+
+def main():
+    kawal, tansu = sys.argv[1], sys.argv[2]
+    work = tempfile.mkdtemp(prefix="kawal-e2e-")
+    broker, brokers = start_broker(tansu, work, {EVENTS: PARTITIONS, ALERTS: PARTITIONS, DEAD: 1})
     kawal_proc = None
     try:
-        admin = AdminClient({"bootstrap.servers": brokers})
-
-        def up():
-            try:
-                admin.list_topics(timeout=1)
-                return True
-            except Exception:
-                return False
-
-        wait("the broker", 30, up)
-        futures = admin.create_topics([
-            NewTopic(EVENTS, PARTITIONS, 1),
-            NewTopic(ALERTS, PARTITIONS, 1),
-            NewTopic(DEAD, 1, 1),
-        ])
-        for f in futures.values():
-            f.result(timeout=30)
 
         # Simulated activity with injected takeovers, and a bad line.
         subprocess.run([kawal, "simulate", "--accounts", "120", "--days", "25",
@@ -219,11 +231,7 @@ topic = "{STATE}"
     finally:
         if kawal_proc and kawal_proc.poll() is None:
             kawal_proc.kill()
-        broker.terminate()
-        try:
-            broker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            broker.kill()
+        stop_broker(broker)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-KAWAL, DASHBOARD = sys.argv[1], sys.argv[2]
-PG = os.environ["KAWAL_PG"]
+KAWAL = DASHBOARD = None  # from the command line, in main()
+PG = os.environ.get("KAWAL_PG", "")
 GOLDEN = os.path.join(os.path.dirname(__file__), "..", "golden", "events.ndjson")
 
 
@@ -36,10 +36,11 @@ def parse(t):
     return dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
 
 
-def shifted_events(path):
+def shifted_events(path, ago=dt.timedelta(hours=1)):
+    """The golden events, shifted so that the last is `ago` before now."""
     events = [json.loads(line) for line in open(GOLDEN) if line.strip()]
     last = max(parse(e["time"]) for e in events)
-    shift = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1) - last
+    shift = dt.datetime.now(dt.timezone.utc) - ago - last
     with open(path, "w") as f:
         for e in events:
             e["time"] = (parse(e["time"]) + shift).isoformat().replace("+00:00", "Z")
@@ -55,6 +56,10 @@ def replay(events, config, out):
 
 
 def main():
+    global KAWAL, DASHBOARD
+    KAWAL, DASHBOARD = sys.argv[1], sys.argv[2]
+    if not PG:
+        sys.exit("postgres_e2e: set KAWAL_PG to a libpq connection string")
     work = tempfile.mkdtemp()
     events, config = f"{work}/events.ndjson", f"{work}/kawal.toml"
     shifted_events(events)
