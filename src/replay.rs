@@ -488,7 +488,7 @@ pub fn replay_with_state<R: Read>(
         let mut batch: Vec<Alert> = Vec::new();
         // Replay has no offsets to store: sinks that hold acks are
         // waited for by the final flush.
-        let no_ack = crate::sink::Ack::new();
+        let no_ack = crate::sink::Ack::untracked();
         loop {
             let mut chunk = spare.pop().unwrap_or_default();
             let more = reader.next_chunk(&mut chunk)?;

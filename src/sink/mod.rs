@@ -29,11 +29,32 @@ pub struct Ack(Arc<AckInner>);
 struct AckInner {
     pending: AtomicUsize,
     failed: AtomicUsize,
+    /// No input offsets wait on this batch (a replay's): see
+    /// [`Ack::guards_offsets`].
+    untracked: bool,
 }
 
 impl Ack {
     pub fn new() -> Ack {
         Ack::default()
+    }
+
+    /// The ack of batches whose acceptance stores no input offsets: a
+    /// replay's, which has none (it is run again from its file, and saves
+    /// `--state` only after every sink's `flush`).
+    pub fn untracked() -> Ack {
+        Ack(Arc::new(AckInner {
+            untracked: true,
+            ..AckInner::default()
+        }))
+    }
+
+    /// Whether input offsets will be stored once this batch is accepted.
+    /// A sink whose "accepted" means "on disk" (the webhook outboxes) must
+    /// then make the batch durable before returning; otherwise it may wait
+    /// for `flush`.
+    pub fn guards_offsets(&self) -> bool {
+        !self.0.untracked
     }
 
     /// One more delivery to wait for; call before queueing it.

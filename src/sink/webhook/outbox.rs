@@ -337,6 +337,11 @@ impl Outbox {
         Ok(())
     }
 
+    /// Whether records were appended since the last [`Outbox::sync`].
+    pub fn unsynced(&self) -> bool {
+        self.lock().unsynced
+    }
+
     /// Makes appended records durable (per the fsync policy).
     pub fn sync(&self) -> Result<(), OutboxError> {
         let mut g = self.lock();
