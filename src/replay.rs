@@ -544,8 +544,12 @@ pub fn replay_with_state<R: Read>(
                 break;
             }
         }
-        drop(to_shards);
+        // Flushed before the shards hear the end: they save `--state` then,
+        // and the outboxes (synced only here in a replay) must be on disk
+        // first, or a power cut between the two would lose alerts a rerun
+        // from that state no longer raises.
         sink.flush()?;
+        drop(to_shards);
         for h in handles {
             let end = h.join().map_err(|_| ReplayError::ShardLost)??;
             summary.stats.merge(&end.stats);
