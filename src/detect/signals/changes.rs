@@ -132,24 +132,26 @@ impl Model {
                 // re-enrolment too (some people move an authenticator
                 // that way); from elsewhere, or after a reset or a
                 // replayed session, it is the lock-out.
-                "disable" => hits.push(Hit {
-                    raw: w.mfa_disabled,
-                    ..Hit::new(Sig::MfaDisabled, w.mfa_disabled * re_enrol).with(re_enrol, 0.0)
-                }),
-                "remove_method" => hits.push(Hit {
-                    // A lock-out cluster counts the change at full weight:
-                    // three kinds of change within minutes is no phone
-                    // replacement, in whatever order they arrive.
-                    raw: w.mfa_method_removed,
-                    ..Hit::new(Sig::MfaMethodRemoved, w.mfa_method_removed * re_enrol)
-                        .with(re_enrol, 0.0)
-                }),
+                "disable" => hits.push(Hit::re_enrolment(
+                    Sig::MfaDisabled,
+                    w.mfa_disabled,
+                    re_enrol,
+                )),
+                // A lock-out cluster counts the change at full weight
+                // (`raw`): three kinds of change within minutes is no
+                // phone replacement, in whatever order they arrive.
+                "remove_method" => hits.push(Hit::re_enrolment(
+                    Sig::MfaMethodRemoved,
+                    w.mfa_method_removed,
+                    re_enrol,
+                )),
                 _ => {}
             },
-            EventKind::RecoveryChange => hits.push(Hit {
-                raw: w.recovery_changed,
-                ..Hit::new(Sig::RecoveryChanged, w.recovery_changed * re_enrol).with(re_enrol, 0.0)
-            }),
+            EventKind::RecoveryChange => hits.push(Hit::re_enrolment(
+                Sig::RecoveryChanged,
+                w.recovery_changed,
+                re_enrol,
+            )),
             EventKind::PasswordReset => hits.push(Hit::new(Sig::PasswordReset, w.password_reset)),
             EventKind::PasswordChange => {
                 hits.push(Hit::new(Sig::PasswordChanged, w.password_changed))

@@ -304,6 +304,16 @@ impl Hit {
         self.b = b;
         self
     }
+    /// A change that re-enrolment may explain, counted at `weight` times
+    /// `factor` (1: not re-enrolment); `a` keeps the factor for the
+    /// explanation, and `raw` the full weight, which a lock-out cluster
+    /// counts whatever the context.
+    pub(super) fn re_enrolment(sig: Sig, weight: f64, factor: f64) -> Hit {
+        Hit {
+            raw: weight,
+            ..Hit::new(sig, weight * factor).with(factor, 0.0)
+        }
+    }
 }
 
 /// How common values are across all accounts of this detector: the
