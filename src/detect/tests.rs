@@ -866,13 +866,27 @@ fn two_factor_off_and_on_from_the_office_is_re_enrolment() {
             .collect::<Vec<_>>()
     };
     let weight = crate::config::Config::default().weights.mfa_disabled;
-    // From the office the discounted disable sits under every threshold,
-    // even this configuration's (at full weight it alerted, saying only
-    // "two-factor authentication disabled").
+    // From the office the discounted disable is offset by the familiar
+    // network: it opens no case, even under this configuration (at full
+    // weight it alerted, saying only "two-factor authentication
+    // disabled"). When it joins an open case, it says why it counts less.
     let office = run(&OFFICE);
-    for (c, detail) in &office {
-        assert!(detail.contains("likely re-enrolment"), "{detail}");
-        assert!(*c < weight * 0.5, "{c}");
+    assert!(office.is_empty(), "{office:?}");
+    let det = Detector::new(Config::default());
+    let raw = br#"{"id":"m","time":"2026-01-05T09:00:00Z","account":"x:a","type":"mfa_change","change":{"action":"disable"}}"#;
+    let mfa = decode(raw).unwrap();
+    let acc = det.model.access(&mfa, Default::default(), (0, false));
+    let st = AccountState::new(mfa.time);
+    let (mut detail, mut phrase) = (String::new(), String::new());
+    let familiar = Config::default().weights.familiar_change;
+    assert!(familiar < 0.5);
+    for (factor, says) in [(familiar, true), (1.0, false)] {
+        let h = signals::Hit::re_enrolment(signals::Sig::MfaDisabled, weight, factor);
+        assert_eq!(h.c < weight * 0.5, says, "{}", h.c);
+        assert_eq!(h.raw, weight, "a lock-out cluster counts it in full");
+        det.model
+            .render(&h, &mfa, &acc, &st, &mut detail, &mut phrase);
+        assert_eq!(detail.contains("likely re-enrolment"), says, "{detail}");
     }
     let abroad = run(&LAGOS_HOSTING);
     assert!(!abroad.is_empty());
