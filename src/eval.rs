@@ -11,7 +11,7 @@
 //! replay measures what live processing would).
 
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write;
 
 use crate::detect::{Alert, Severity};
@@ -41,6 +41,20 @@ pub struct Report {
     pub account_days: f64,
     pub alerts: usize,
     pub levels: Vec<Level>,
+    /// Each signal that counts toward an alert (a sequence signal under
+    /// its own name): in how many false and true alerts of any severity
+    /// it contributed, and the attack styles it contributed for. A signal
+    /// that no false alert carries separates perfectly on this data set,
+    /// which real traffic will not do (issue 13: "for every signal,
+    /// benign traffic that fires it").
+    pub signals: BTreeMap<String, SignalUse>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SignalUse {
+    pub false_alerts: usize,
+    pub true_alerts: usize,
+    pub styles: BTreeSet<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,7 +199,47 @@ pub fn evaluate_from(
         account_days,
         alerts: matched.iter().filter(|(_, at)| *at >= from).count(),
         levels,
+        signals: signal_use(truth, alerts, &matched, from, &counted)?,
     })
+}
+
+/// Which signals contributed to the false and the true alerts (any
+/// severity, from `from` on). Every signal that can add to a score is
+/// listed, those that never did with zeros.
+fn signal_use(
+    truth: &Truth,
+    alerts: &[Alert],
+    matched: &[(Option<usize>, Millis)],
+    from: Millis,
+    counted: &dyn Fn(usize) -> Result<bool, EvalError>,
+) -> Result<BTreeMap<String, SignalUse>, EvalError> {
+    use crate::detect::signals::Sig;
+    let mut uses: BTreeMap<String, SignalUse> = Sig::ALL
+        .iter()
+        .filter(|s| !matches!(s, Sig::KnownDevice | Sig::KnownNetwork))
+        .map(|s| (s.name().to_string(), SignalUse::default()))
+        .collect();
+    for (a, (hit, at)) in alerts.iter().zip(matched) {
+        if *at < from {
+            continue;
+        }
+        let style = match hit {
+            Some(i) if !counted(*i)? => continue,
+            Some(i) => Some(truth.takeovers[*i].style.as_str()),
+            None => None,
+        };
+        for sig in a.signals.iter().filter(|s| s.contribution > 0.0) {
+            let u = uses.entry(sig.name.clone()).or_default();
+            match style {
+                Some(style) => {
+                    u.true_alerts += 1;
+                    u.styles.insert(style.to_string());
+                }
+                None => u.false_alerts += 1,
+            }
+        }
+    }
+    Ok(uses)
 }
 
 /// The benign stories of a truth, by account: which one is active on
@@ -205,11 +259,17 @@ impl<'a> StoryIndex<'a> {
         Ok(StoryIndex(by_account))
     }
 
-    /// The story on `account` at `at`, or "routine".
+    /// The story on `account` at `at`, or "routine". Of stories that
+    /// overlap, the one begun last: what changed most recently is the
+    /// likelier cause (a phone replaced during a handover is the phone's).
     fn of(&self, account: &str, at: Millis) -> &'a str {
         self.0
             .get(account)
-            .and_then(|v| v.iter().find(|(a, b, _)| at >= *a && at <= *b))
+            .and_then(|v| {
+                v.iter()
+                    .filter(|(a, b, _)| at >= *a && at <= *b)
+                    .max_by_key(|(a, ..)| *a)
+            })
             .map_or("routine", |(_, _, name)| *name)
     }
 }
@@ -360,7 +420,41 @@ impl Report {
                 s.push('\n');
             }
         }
+        self.render_signals(&mut s);
         s
+    }
+
+    /// The signal table: what fired in false and in true alerts.
+    fn render_signals(&self, s: &mut String) {
+        let styles = self.levels[0].recall_by_style.len();
+        let _ = writeln!(s, "signals in alerts (any severity):");
+        let _ = writeln!(
+            s,
+            "{:<38} {:>6} {:>6} {:>7}",
+            "signal", "false", "true", "styles"
+        );
+        for (name, u) in &self.signals {
+            let _ = writeln!(
+                s,
+                "{name:<38} {:>6} {:>6} {:>7}",
+                u.false_alerts,
+                u.true_alerts,
+                format!("{}/{styles}", u.styles.len())
+            );
+        }
+        let perfect: Vec<&str> = self
+            .signals
+            .iter()
+            .filter(|(_, u)| u.false_alerts == 0 && u.true_alerts > 0)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !perfect.is_empty() {
+            let _ = writeln!(
+                s,
+                "in no false alert (they separate perfectly here, which real traffic will not): {}",
+                perfect.join(", ")
+            );
+        }
     }
 
     pub fn level(&self, sev: Severity) -> &Level {
@@ -477,6 +571,73 @@ mod tests {
                 .contains_key("routine")
         );
         assert!(r.render().contains("false alerts by benign story"));
+    }
+
+    #[test]
+    fn signals_are_counted_in_false_and_true_alerts_and_perfect_ones_named() {
+        use crate::detect::AlertSignal;
+        let truth = truth_of(vec![takeover("a", "2026-02-01T10:00:00Z", "a1")]);
+        let with = |mut a: Alert, sigs: &[(&str, f64)]| {
+            a.signals = sigs
+                .iter()
+                .map(|(n, c)| AlertSignal {
+                    name: n.to_string(),
+                    contribution: *c,
+                    detail: String::new(),
+                })
+                .collect();
+            a
+        };
+        let alerts = vec![
+            with(
+                alert("a", "2026-02-01T10:05:00Z", Severity::High, &["a1"], "i1"),
+                &[("admin_revoked", 3.0), ("new_device", 1.0)],
+            ),
+            with(
+                alert("c", "2026-02-05T10:00:00Z", Severity::Low, &["c1"], "i2"),
+                // A reassuring signal counts toward nothing.
+                &[("new_device", 1.0), ("admin_revoked", -0.5)],
+            ),
+        ];
+        let r = evaluate(&truth, &alerts, DEFAULT_GRACE).unwrap();
+        let (dev, rev) = (&r.signals["new_device"], &r.signals["admin_revoked"]);
+        assert_eq!((dev.false_alerts, dev.true_alerts), (1, 1));
+        assert_eq!((rev.false_alerts, rev.true_alerts), (0, 1));
+        assert!(rev.styles.contains("s"), "{rev:?}");
+        // Signals that never fired are listed too, reassuring ones not.
+        assert_eq!(r.signals["session_moved"].true_alerts, 0);
+        assert!(!r.signals.contains_key("known_device"));
+        let text = r.render();
+        let perfect = text
+            .lines()
+            .find(|l| l.starts_with("in no false alert"))
+            .expect("the perfect signals named");
+        assert!(perfect.ends_with(": admin_revoked"), "{perfect}");
+    }
+
+    #[test]
+    fn of_overlapping_stories_the_latest_begun_takes_the_alert() {
+        let mut truth = truth_of(vec![]);
+        for (behaviour, start) in [
+            ("handover", "2026-02-01T00:00:00Z"),
+            ("phone_replacement", "2026-02-03T00:00:00Z"),
+        ] {
+            truth.benign.push(crate::sim::Story {
+                account: "c".into(),
+                behaviour: behaviour.into(),
+                start: start.into(),
+                end: "2026-02-04T00:00:00Z".into(),
+                open: false,
+            });
+        }
+        let alerts = vec![
+            alert("c", "2026-02-02T10:00:00Z", Severity::Low, &["c1"], "i1"),
+            alert("c", "2026-02-03T10:00:00Z", Severity::Low, &["c2"], "i2"),
+        ];
+        let r = evaluate(&truth, &alerts, DEFAULT_GRACE).unwrap();
+        let low = r.level(Severity::Low);
+        assert_eq!(low.false_by_story["handover"], 1);
+        assert_eq!(low.false_by_story["phone_replacement"], 1);
     }
 
     fn takeover(account: &str, start: &str, event: &str) -> Takeover {
