@@ -262,6 +262,11 @@ fn new_account(no: usize, rng: &mut Rng) -> Account {
 
 /// Seed of the stream of stories added after the simulator's first sets.
 const LATER_STREAM: u64 = 0x7061_7373_776f_7264;
+/// Seeds of the streams of the stories added after those (`handover`,
+/// `new_browser`), one each, so that they leave the earlier stories'
+/// draws as they were and leaving one out leaves the other as it was.
+const HANDOVER_STREAM: u64 = 0x6861_6e64_6f76_6572;
+const BROWSER_STREAM: u64 = 0x6272_6f77_7365_7273;
 
 fn generate_account(
     cfg: &SimConfig,
@@ -289,6 +294,8 @@ fn generate_account(
     // Stories added later draw from a stream of their own, so that they
     // leave the others' events as they were.
     let mut later = Rng::new(cfg.seed ^ crate::hash::mix64(no as u64 + 1) ^ LATER_STREAM);
+    let stream = |salt: u64| Rng::new(cfg.seed ^ crate::hash::mix64(no as u64 + 1) ^ salt);
+    let (mut handover, mut browser) = (stream(HANDOVER_STREAM), stream(BROWSER_STREAM));
 
     for day in 0..cfg.days {
         let start = cfg.start + day as Millis * DAY;
@@ -325,6 +332,12 @@ fn generate_account(
                 cfg.generates("stale_password"),
             ),
         );
+        if cfg.generates("handover") {
+            benign::handover::day(&mut acct, &mut life, d, &mut handover, out, cfg.days);
+        }
+        if cfg.generates("new_browser") {
+            benign::new_browser::day(&mut acct, &mut life, d, &mut browser, out);
+        }
 
         if day == attack_day {
             let t0 = start + rng.below(DAY as u64) as Millis;

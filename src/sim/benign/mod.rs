@@ -2,7 +2,8 @@
 //! sign-ins, upkeep, posting) run every account every day; the stories
 //! (an agency given a role, a phone replacement, cloud desktops, posting
 //! by API, a new app, travel with a borrowed laptop, a forgotten password,
-//! stale credentials after a password change) are episodes an
+//! stale credentials after a password change, a handover to a successor,
+//! a switch to another browser) are episodes an
 //! account may have, each recorded in the truth so that `kawal evaluate`
 //! can say which story a false alert came from. Every story exists to
 //! fire some signal for a benign reason (issue 13: "a simulator that
@@ -10,7 +11,9 @@
 
 pub(crate) mod agency;
 pub(crate) mod cloud_desktop;
+pub(crate) mod handover;
 pub(crate) mod new_app;
+pub(crate) mod new_browser;
 pub(crate) mod password_trouble;
 pub(crate) mod phone_replacement;
 pub(crate) mod posting;
@@ -33,6 +36,8 @@ pub const BEHAVIOURS: &[&str] = &[
     "travel_new_device",
     "forgotten_password",
     "stale_password",
+    "handover",
+    "new_browser",
 ];
 
 /// The day being generated.
@@ -59,6 +64,8 @@ pub(crate) struct Life {
     pub(crate) cloud: Option<cloud_desktop::Plan>,
     pub(crate) api: Option<scheduled_api::Plan>,
     pub(crate) app: Option<new_app::Plan>,
+    /// A handover under way (drawn day by day from its own stream).
+    pub(crate) handover: Option<handover::Plan>,
     /// Stories told so far (into the truth).
     pub(crate) stories: Vec<Story>,
 }
@@ -74,6 +81,7 @@ impl Life {
             cloud: cloud_desktop::Plan::draw(rng, days).filter(|_| on("cloud_desktop")),
             api: scheduled_api::Plan::draw(rng, days).filter(|_| on("scheduled_api")),
             app: new_app::Plan::draw(rng, days).filter(|_| on("new_app")),
+            handover: None,
             stories: Vec::new(),
         }
     }
