@@ -90,28 +90,31 @@ impl Model {
         let replayed = !login && self.session_signals(ev, acc, st, hits);
 
         // Device, or the agent family when there is no device id. A familiar
-        // device id with a browser family the account never used is a
-        // replayed session, not a familiar device; nor is a familiar device
+        // device id with a browser family the account never used is not a
+        // familiar device (a replayed session carries the id, unless a
+        // known person uses it where they work); nor is a familiar device
         // id carried by a session that moved (the id travels with it).
         let agent_new = acc.agent != 0 && st.agents.n > 0 && st.agents.count(acc.agent) == 0;
+        // A known person's new device, or new browser, where they work is
+        // a replacement (a new phone, a new laptop, another browser on
+        // the same laptop) far more often than a theft: the thief's
+        // session comes from elsewhere, which the session signals weigh.
+        let replacement = || {
+            if self.established(acc.actor, st) && self.familiar_place(acc, st) {
+                w.familiar_change
+            } else {
+                1.0
+            }
+        };
         if acc.device != 0 && st.devices.n > 0 {
             if st.devices.count(acc.device) == 0 {
-                // A known person's new device where they work is a
-                // replacement (a new phone, a new laptop) far more often.
-                let replacement = if self.established(acc.actor, st) && self.familiar_place(acc, st)
-                {
-                    w.familiar_change
-                } else {
-                    1.0
-                };
-                let c = self.novelty(w.attacker_new_device, st.devices.p_new()) * replacement;
+                let c = self.novelty(w.attacker_new_device, st.devices.p_new()) * replacement();
                 hits.push(
                     Hit::new(Sig::NewDevice, c.max(0.0))
                         .with(st.devices.iter().count() as f64, 0.0),
                 );
             } else if agent_new {
-                let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new());
-                hits.push(Hit::new(Sig::NewUserAgent, c.max(0.0)));
+                hits.push(self.new_agent(st, replacement()));
             } else if !replayed
                 && let Some(c) = self.familiar(w.attacker_known_device, &st.devices, acc.device, st)
             {
@@ -119,8 +122,7 @@ impl Model {
                 hits.push(Hit::new(Sig::KnownDevice, c).with(n, 0.0));
             }
         } else if agent_new {
-            let c = self.novelty(w.attacker_new_user_agent, st.agents.p_new());
-            hits.push(Hit::new(Sig::NewUserAgent, c.max(0.0)));
+            hits.push(self.new_agent(st, replacement()));
         }
         // An automation agent the account has seen as often as a familiar
         // network is its own integration.
@@ -170,6 +172,14 @@ impl Model {
         // Dependence between novelties of one access: keep the strongest,
         // discount the rest.
         discount_correlated(&mut hits[first..], w.correlated_novelty, Sig::is_novelty);
+    }
+
+    /// A user-agent family the account never used, at `factor` of its
+    /// weight (`weights.familiar_change` for an established actor on a
+    /// familiar network, else 1); the factor is kept for the explanation.
+    fn new_agent(&self, st: &AccountState, factor: f64) -> Hit {
+        let c = self.novelty(self.cfg.weights.attacker_new_user_agent, st.agents.p_new()) * factor;
+        Hit::new(Sig::NewUserAgent, c.max(0.0)).with(0.0, factor)
     }
 
     /// The detail and phrase of this family's signals; false for others.
@@ -266,6 +276,14 @@ impl Model {
                     "user agent {:?} never seen",
                     quoted(ev.device.user_agent.as_deref())
                 );
+                if h.b < 1.0 {
+                    let _ = write!(
+                        detail,
+                        ", by an established actor from a familiar network \
+                         (counted at {:.0}%: likely another browser of the account's own staff)",
+                        h.b * 100.0
+                    );
+                }
                 let _ = write!(phrase, "with a new browser or app");
             }
             Sig::AutomationUserAgent => {
