@@ -98,6 +98,56 @@ pub struct CaseSignal {
 /// country (as a slot key), network, IP range, device, agent and actor.
 pub type AccessKeys = [u32; 6];
 
+/// A lock-out change in an open case: its kind, time and raw weight, and
+/// who made it (actor and device keys, 0 where absent or unknown).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lockout {
+    pub sig: Sig,
+    pub at: Millis,
+    pub raw: f64,
+    pub actor: u32,
+    pub device: u32,
+}
+
+impl Lockout {
+    /// Whether two changes may be one party's: the same actor or the same
+    /// device, or either with neither known (then nothing tells them
+    /// apart, and they count together as before state format 7).
+    pub fn same_party(&self, o: &Lockout) -> bool {
+        let unknown = |l: &Lockout| l.actor == 0 && l.device == 0;
+        unknown(self)
+            || unknown(o)
+            || (self.actor != 0 && self.actor == o.actor)
+            || (self.device != 0 && self.device == o.device)
+    }
+}
+
+impl Serialize for Lockout {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.sig, self.at, self.raw, self.actor, self.device).serialize(s)
+    }
+}
+
+/// Formats 1 to 6 wrote (kind, time, raw weight): those read with no
+/// actor or device, which counts them with every other change.
+impl<'de> Deserialize<'de> for Lockout {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (sig, at, raw, actor, device) = if reading() < 7 {
+            let (sig, at, raw) = Deserialize::deserialize(d)?;
+            (sig, at, raw, 0, 0)
+        } else {
+            Deserialize::deserialize(d)?
+        };
+        Ok(Lockout {
+            sig,
+            at,
+            raw,
+            actor,
+            device,
+        })
+    }
+}
+
 /// State format 1 had no `subject`, `key` and `access` (postcard is not
 /// self-describing: the reader must know which layout it reads). Format 2
 /// is this layout followed by those three, read as a tuple: postcard
@@ -194,8 +244,8 @@ pub struct Case {
     pub signals: Vec<CaseSignal>,
     /// Evidence event ids, oldest first; the first is kept when capped.
     pub events: Vec<String>,
-    /// Lock-out changes seen (kind, time, raw weight), for clusters.
-    pub lockouts: Vec<(Sig, Millis, f64)>,
+    /// Lock-out changes seen, for clusters.
+    pub lockouts: Vec<Lockout>,
     pub emitted: Option<Severity>,
     pub score: f64,
     /// Devices, networks and actors first seen while this case is open:
@@ -638,5 +688,37 @@ mod tests {
         );
         assert!(Severity::High > Severity::Medium);
         assert_eq!(Severity::parse("high"), Some(Severity::High));
+    }
+}
+
+#[cfg(test)]
+mod lockout_tests {
+    use super::*;
+
+    #[test]
+    fn lockouts_of_format_6_read_with_nobody_and_count_with_everyone() {
+        let old = postcard::to_allocvec(&(Sig::MfaDisabled, 1_000i64, 2.5f64)).unwrap();
+        let l: Lockout = reading_format(6, || postcard::from_bytes(&old)).unwrap();
+        assert_eq!(
+            (l.sig, l.at, l.raw, l.actor, l.device),
+            (Sig::MfaDisabled, 1_000, 2.5, 0, 0)
+        );
+        let mine = Lockout {
+            actor: 7,
+            device: 9,
+            ..l
+        };
+        let theirs = Lockout {
+            actor: 8,
+            device: 10,
+            ..l
+        };
+        assert!(l.same_party(&theirs) && mine.same_party(&l));
+        assert!(!mine.same_party(&theirs));
+        // Same device, another actor name (a shared phone): one party.
+        assert!(mine.same_party(&Lockout { actor: 8, ..mine }));
+        // Format 7 round-trips all five.
+        let bytes = postcard::to_allocvec(&mine).unwrap();
+        assert_eq!(postcard::from_bytes::<Lockout>(&bytes).unwrap(), mine);
     }
 }

@@ -42,7 +42,10 @@ use crate::config::Config;
 /// kawal refuses format 5 instead of failing on the new value. Format 6
 /// adds the keys of the last two networks and devices each account's
 /// tables evicted (`Slots::evicted`); formats 1 to 5 read with none.
-pub const STATE_FORMAT: u32 = 6;
+/// Format 7 adds who made each lock-out change of an open case (actor and
+/// device keys, `score::Lockout`); formats 1 to 6 read with neither,
+/// which counts their changes together, as they were counted.
+pub const STATE_FORMAT: u32 = 7;
 
 /// The head of every format. Format 4 follows it with the population's
 /// linked domains and the count of linking accounts (`Tail`); formats 1

@@ -1985,3 +1985,112 @@ fn a_domain_many_accounts_link_weighs_less_as_a_new_link() {
     // Too few accounts to say (under 20): no change.
     assert_eq!(weight(10), alone);
 }
+
+#[test]
+fn another_browser_on_a_known_laptop_counts_less_where_its_owner_works() {
+    // Rina opens Firefox on her Chrome laptop: the device id is known, the
+    // agent family is not.
+    const FIREFOX: &str =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let mut r = Run::new();
+    r.warm(35);
+    let new_agent = |place: &Place| {
+        let line = ev("ff-1", t0() + 36 * DAY + 2 * HOUR, "login")
+            .ok()
+            .from(place)
+            .device(LAPTOP.0, FIREFOX)
+            .json();
+        let e = decode(line.as_bytes()).unwrap();
+        let m = &r.det.model;
+        let acc = m.access(&e, Default::default(), (signals::agent_key(FIREFOX), false));
+        let st = r.det.state(ACCT).unwrap();
+        let mut hits = Vec::new();
+        m.access_signals(&e, &acc, st, &r.det.pop, true, &mut hits);
+        let h = hits
+            .iter()
+            .find(|h| h.sig == Sig::NewUserAgent)
+            .copied()
+            .unwrap_or_else(|| panic!("no new_user_agent in {hits:?}"));
+        let (mut detail, mut phrase) = (String::new(), String::new());
+        m.render(&h, &e, &acc, st, &mut detail, &mut phrase);
+        (h.c, detail)
+    };
+    let (office, said) = new_agent(&OFFICE);
+    let (abroad, plain) = new_agent(&LAGOS_HOME);
+    let familiar = Config::default().weights.familiar_change;
+    assert!(
+        (office - abroad * familiar).abs() < 1e-9,
+        "{office} vs {abroad}"
+    );
+    assert!(abroad > 1.0, "{abroad}");
+    assert!(
+        said.contains("another browser of the account's own staff"),
+        "{said}"
+    );
+    assert!(!plain.contains("another browser"), "{plain}");
+}
+
+/// Rina re-enrols her new phone (a method removed, the recovery phone
+/// changed) and, within the hour, `who` grants a newcomer a role from
+/// the office: three kinds of lock-out change on the account.
+fn re_enrolment_and_a_grant(who: (&'static str, (&'static str, &'static str))) -> Run {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY + 3 * HOUR;
+    const NEW_PHONE: (&str, &str) = ("d-phone-2", "Twitter-iPhone/10.2 iOS/17.5");
+    r.feed(
+        ev("lc-1", at, "login")
+            .ok()
+            .from(&OFFICE)
+            .device(NEW_PHONE.0, NEW_PHONE.1),
+    );
+    for (i, (kind, change)) in [
+        ("mfa_change", r#""change":{"action":"remove_method"}"#),
+        ("recovery_change", r#""change":{"field":"phone"}"#),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        r.feed(
+            ev(format!("lc-c{i}"), at + (3 + 4 * i as i64) * MINUTE, kind)
+                .from(&OFFICE)
+                .device(NEW_PHONE.0, NEW_PHONE.1)
+                .with(change),
+        );
+    }
+    let (actor, device) = who;
+    let device = if device.0 == "new-phone" {
+        NEW_PHONE
+    } else {
+        device
+    };
+    r.feed(
+        ev("lc-g", at + 20 * MINUTE, "role_change")
+            .actor(actor)
+            .from(&OFFICE2)
+            .device(device.0, device.1)
+            .with(r#""change":{"action":"grant","target":"staff:baru","role":"editor"}"#),
+    );
+    r
+}
+
+#[test]
+fn a_lockout_cluster_is_one_partys_changes() {
+    // Andi's grant from his own laptop is his, not part of Rina's
+    // re-enrolment: two people, no lock-out.
+    let two = re_enrolment_and_a_grant(("staff:andi", ANDI_LAPTOP));
+    assert_eq!(two.det.stats.evidence[Sig::SecurityCluster as usize], 0);
+    assert!(
+        max_severity(&two.alerts) < Some(Severity::High),
+        "{:#?}",
+        two.alerts
+    );
+    // The same three changes from Rina's new phone are one party's.
+    let one = re_enrolment_and_a_grant(("staff:rina", ("new-phone", "")));
+    assert!(one.det.stats.evidence[Sig::SecurityCluster as usize] > 0);
+    let last = one.alerts.last().expect("an alert");
+    assert!(
+        Run::signals(last).contains(&"security_change_cluster"),
+        "{last:#?}"
+    );
+}

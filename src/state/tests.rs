@@ -24,6 +24,16 @@ fn detector(seed: u64) -> Detector {
     det
 }
 
+/// `det` with an open case holding a lock-out change (two-factor
+/// switched off by a known actor on a device), so that a snapshot carries
+/// one: the simulation's small runs end with none.
+fn with_lockout(mut det: Detector) -> Detector {
+    let line = br#"{"id":"lock-1","time":"2026-02-01T00:00:00Z","account":"x:golden-lockout","type":"mfa_change","actor":"staff:rina","device":{"id":"d-golden"},"change":{"action":"disable"}}"#;
+    let mut out = Vec::new();
+    det.process(&decode(line).unwrap(), &mut out);
+    det
+}
+
 fn taken(p: i32) -> Taken<'static> {
     Taken {
         layout: Layout::Partition(p),
@@ -175,7 +185,7 @@ fn golden_state_file_still_reads_as_written() {
         crate::detect::snapshot::STATE_FORMAT
     ));
     if std::env::var_os("KAWAL_BLESS").is_some() {
-        let snap = take(&detector(11), &taken(0));
+        let snap = take(&with_lockout(detector(11)), &taken(0));
         let name = golden.file_name().unwrap().to_str().unwrap();
         write_file(golden.parent().unwrap(), name, &snap).unwrap();
     }
@@ -183,7 +193,15 @@ fn golden_state_file_still_reads_as_written() {
         .unwrap()
         .expect("the golden state file of this STATE_FORMAT is committed");
     let back = restore(&snap, Config::default()).unwrap();
-    assert_eq!(back.accounts(), 30);
+    assert_eq!(back.accounts(), 31);
+    // The layouts that changed last must be in the file for this test to
+    // notice the next change: open cases' lock-out changes with who made
+    // them (format 7).
+    let (held, known) = back.lockouts();
+    assert!(
+        known > 0,
+        "{held} lock-out changes, {known} with who made them"
+    );
     let again = take(&back, &taken(0));
     assert!(
         again.chunks == snap.chunks,
@@ -240,6 +258,13 @@ fn format_4_state_still_loads() {
 #[test]
 fn format_5_state_still_loads() {
     older_state_still_loads(5);
+}
+
+/// A snapshot written before lock-out changes said who made them
+/// (format 6) still loads: its open cases' changes count together.
+#[test]
+fn format_6_state_still_loads() {
+    older_state_still_loads(6);
 }
 
 /// A keeper writing only local copies, in `dir`.

@@ -69,7 +69,7 @@ impl Model {
         // (A reset counts even when familiar context cancelled its score:
         // the case's lock-out record keeps every reset of the short window.)
         let alarming = case.is_some_and(|c| {
-            c.lockouts.iter().any(|(s, ..)| *s == Sig::PasswordReset)
+            c.lockouts.iter().any(|l| l.sig == Sig::PasswordReset)
                 || c.signals.iter().any(|s| {
                     matches!(
                         s.sig,
