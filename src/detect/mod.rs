@@ -984,7 +984,8 @@ fn open_case(ev: &Event<'_>, st: &AccountState, stats: &mut Stats) -> Box<Case> 
 
 /// Lock-out cluster: three distinct lock-out kinds (two-factor, recovery,
 /// password, admin) within the short window, made by one party (the same
-/// actor or device), add `security_cluster`. One party: an intruder locks
+/// actor or device, or someone that party granted a role), add
+/// `security_cluster`. One party: an intruder locks
 /// the owners out from the session it holds, while two colleagues each
 /// doing one thing in the same hour (a phone re-enrolled, a newcomer given
 /// a role from the office) are no lock-out. On kawal's simulation, seeds
@@ -999,6 +1000,12 @@ fn lockout_cluster(
     hits: &mut Vec<Hit>,
     n_before: usize,
 ) {
+    let target = match ev.kind {
+        EventKind::RoleChange if ev.change.action.as_deref() == Some("grant") => {
+            ev.change.target.as_deref().map_or(0, key32)
+        }
+        _ => 0,
+    };
     for h in hits[..n_before].iter().filter(|h| h.sig.is_lockout()) {
         case.lockouts.push(score::Lockout {
             sig: h.sig,
@@ -1006,6 +1013,7 @@ fn lockout_cluster(
             raw: h.raw,
             actor: acc.actor,
             device: acc.device,
+            target,
         });
     }
     case.lockouts.retain(|l| ev.time - l.at <= model.short_ms);

@@ -98,8 +98,9 @@ pub struct CaseSignal {
 /// country (as a slot key), network, IP range, device, agent and actor.
 pub type AccessKeys = [u32; 6];
 
-/// A lock-out change in an open case: its kind, time and raw weight, and
-/// who made it (actor and device keys, 0 where absent or unknown).
+/// A lock-out change in an open case: its kind, time and raw weight, who
+/// made it (actor and device keys), and for a role grant whom it named
+/// (0 where absent or unknown).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Lockout {
     pub sig: Sig,
@@ -107,34 +108,42 @@ pub struct Lockout {
     pub raw: f64,
     pub actor: u32,
     pub device: u32,
+    pub target: u32,
 }
 
 impl Lockout {
     /// Whether two changes may be one party's: the same actor or the same
-    /// device, or either with neither known (then nothing tells them
-    /// apart, and they count together as before state format 7).
+    /// device, or one made by the person the other granted a role (an
+    /// intruder who gives an outsider admin and has the outsider remove
+    /// the owners is one party, with or without device ids); or either
+    /// with no actor and no device (then nothing tells them apart, and
+    /// they count together as before state format 7).
     pub fn same_party(&self, o: &Lockout) -> bool {
         let unknown = |l: &Lockout| l.actor == 0 && l.device == 0;
+        let brought = |a: &Lockout, b: &Lockout| a.target != 0 && a.target == b.actor;
         unknown(self)
             || unknown(o)
             || (self.actor != 0 && self.actor == o.actor)
             || (self.device != 0 && self.device == o.device)
+            || brought(self, o)
+            || brought(o, self)
     }
 }
 
 impl Serialize for Lockout {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        (self.sig, self.at, self.raw, self.actor, self.device).serialize(s)
+        let l = self;
+        (l.sig, l.at, l.raw, l.actor, l.device, l.target).serialize(s)
     }
 }
 
 /// Formats 1 to 6 wrote (kind, time, raw weight): those read with no
-/// actor or device, which counts them with every other change.
+/// actor, device or target, which counts them with every other change.
 impl<'de> Deserialize<'de> for Lockout {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (sig, at, raw, actor, device) = if reading() < 7 {
+        let (sig, at, raw, actor, device, target) = if reading() < 7 {
             let (sig, at, raw) = Deserialize::deserialize(d)?;
-            (sig, at, raw, 0, 0)
+            (sig, at, raw, 0, 0, 0)
         } else {
             Deserialize::deserialize(d)?
         };
@@ -144,6 +153,7 @@ impl<'de> Deserialize<'de> for Lockout {
             raw,
             actor,
             device,
+            target,
         })
     }
 }
@@ -717,8 +727,12 @@ mod lockout_tests {
         assert!(!mine.same_party(&theirs));
         // Same device, another actor name (a shared phone): one party.
         assert!(mine.same_party(&Lockout { actor: 8, ..mine }));
-        // Format 7 round-trips all five.
-        let bytes = postcard::to_allocvec(&mine).unwrap();
-        assert_eq!(postcard::from_bytes::<Lockout>(&bytes).unwrap(), mine);
+        // A grant's target acting later is the granter's party, either way
+        // round.
+        let grant = Lockout { target: 8, ..mine };
+        assert!(grant.same_party(&theirs) && theirs.same_party(&grant));
+        // Format 7 round-trips all six.
+        let bytes = postcard::to_allocvec(&grant).unwrap();
+        assert_eq!(postcard::from_bytes::<Lockout>(&bytes).unwrap(), grant);
     }
 }

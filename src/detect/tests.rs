@@ -2094,3 +2094,27 @@ fn a_lockout_cluster_is_one_partys_changes() {
         "{last:#?}"
     );
 }
+
+#[test]
+fn an_outsider_removing_the_owner_is_the_party_of_the_grant_that_brought_them() {
+    // No device ids (as some platforms log): Andi gives ext:helper admin,
+    // and ext:helper removes Andi minutes later. Two actors, one party.
+    let mut r = Run::new();
+    let at = t0() + 36 * DAY;
+    r.feed(
+        ev("gc-1", at, "role_change")
+            .actor("staff:andi")
+            .with(r#""change":{"action":"grant","target":"ext:helper","role":"admin"}"#),
+    );
+    r.feed(
+        ev("gc-2", at + MINUTE, "role_change")
+            .actor("ext:helper")
+            .with(r#""change":{"action":"revoke","target":"staff:andi"}"#),
+    );
+    assert!(r.det.stats.evidence[Sig::SecurityCluster as usize] > 0);
+    assert!(
+        max_severity(&r.alerts) >= Some(Severity::High),
+        "{:#?}",
+        r.alerts
+    );
+}
