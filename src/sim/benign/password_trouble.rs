@@ -7,8 +7,10 @@
 //!   the password through the recovery email or phone, and signs in, from
 //!   the office or home on their own device. Sometimes the phone was
 //!   lost: the reset comes from the new phone (at home, or on
-//!   the carrier), and the recovery phone is often updated afterwards.
-//!   That is a SIM swap's sequence on a network the account knows.
+//!   the carrier), the recovery phone is often updated afterwards, and
+//!   half the time the authenticator moves to the new phone (a method
+//!   removed, one added). That is a SIM swap's sequence, lock-out
+//!   cluster included, on a network the account knows.
 //! - `stale_password`: after a password change, the person's other
 //!   devices keep trying the old one (a mail client, the phone's app):
 //!   failures from home, the carrier and the office within the hour, then
@@ -35,6 +37,12 @@ use crate::time::{MINUTE, Millis, SECOND};
 const FORGOT_PER_DAY: f64 = 1.0 / 365.0;
 const STALE_PER_DAY: f64 = 1.0 / 365.0;
 const LOST_PHONE: f64 = 0.15;
+/// Share of lost-phone resets that also move the authenticator (the lost
+/// phone's method removed, the new one's added): with the reset and the
+/// new recovery phone, three kinds of lock-out change by one person on
+/// one device, which is a SIM swap's lock-out cluster. Our judgement.
+const MOVE_AUTHENTICATOR: f64 = 0.5;
+const AUTHENTICATOR_STREAM: u64 = 0x6175_7468_6e74_6372;
 
 pub(crate) fn day(
     acct: &mut Account,
@@ -96,6 +104,11 @@ fn forgotten(
     );
     t += (1 + rng.below(4)) as Millis * MINUTE;
     signins::sign_in(acct, si, device, &place, t, rng, out);
+    // The lost phone's authenticator is removed and the new phone's
+    // added, half the time, from a stream of the story's own (seeded by
+    // its start) so that the later stream's draws stay as they were.
+    let mut own = Rng::new(crate::hash::mix64(start as u64) ^ AUTHENTICATOR_STREAM);
+    let move_authenticator = lost_phone && own.chance(MOVE_AUTHENTICATOR);
     if lost_phone && rng.chance(0.6) {
         t += (2 + rng.below(30)) as Millis * MINUTE;
         let session = acct.reported_session(&acct.staff[si].phone_at);
@@ -105,6 +118,18 @@ fn forgotten(
             ..Ev::from("recovery_change", &s.actor, device, &place)
         };
         out.emit(acct, t, &ev);
+    }
+    if move_authenticator {
+        let session = acct.reported_session(&acct.staff[si].phone_at);
+        for action in ["remove_method", "add_method"] {
+            t += (1 + own.below(6)) as Millis * MINUTE;
+            let ev = Ev {
+                change: vec![("action", action.into())],
+                session: session.clone(),
+                ..Ev::from("mfa_change", &s.actor, device, &place)
+            };
+            out.emit(acct, t, &ev);
+        }
     }
     life.told(acct, "forgotten_password", start, t);
     life.ended("forgotten_password");
@@ -200,6 +225,18 @@ mod tests {
     fn a_forgotten_password_is_a_reset_then_a_sign_in_on_the_same_device() {
         let stories = told("forgotten_password");
         assert!(stories.len() >= 5, "only {} stories", stories.len());
+        // Some lost phones move the authenticator: two two-factor changes
+        // from the device that reset the password.
+        let moved = stories.iter().filter(|evs| {
+            let reset = evs.iter().find(|e| e.kind == EventKind::PasswordReset);
+            reset.is_some_and(|r| {
+                evs.iter()
+                    .filter(|e| e.kind == EventKind::MfaChange && e.device == r.device)
+                    .count()
+                    == 2
+            })
+        });
+        assert!(moved.count() >= 1, "no authenticator moved");
         for evs in &stories {
             let reset = evs
                 .iter()
