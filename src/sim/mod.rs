@@ -400,6 +400,22 @@ pub fn simulate(
     })
 }
 
+/// A simulation without takeovers, as its truth and its NDJSON: what the
+/// benign stories' tests read.
+#[cfg(test)]
+pub(crate) fn benign_run(accounts: usize, days: u32, seed: u64) -> (Truth, String) {
+    let cfg = SimConfig {
+        accounts,
+        days,
+        seed,
+        attack_share: 0.0,
+        ..Default::default()
+    };
+    let mut buf = Vec::new();
+    let truth = simulate(&cfg, &mut buf, &mut |_| {}).unwrap();
+    (truth, String::from_utf8(buf).unwrap())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

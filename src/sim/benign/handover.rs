@@ -155,23 +155,13 @@ fn removal(
 
 #[cfg(test)]
 mod tests {
-    use crate::sim::{SimConfig, simulate};
     use crate::time::parse_rfc3339;
     use serde_json::Value;
 
     #[test]
     fn a_successor_granted_admin_later_removes_the_predecessor() {
-        let cfg = SimConfig {
-            accounts: 150,
-            days: 60,
-            seed: 11,
-            attack_share: 0.0,
-            ..Default::default()
-        };
-        let mut buf = Vec::new();
-        let truth = simulate(&cfg, &mut buf, &mut |_| {}).unwrap();
-        let events: Vec<Value> = String::from_utf8(buf)
-            .unwrap()
+        let (truth, text) = crate::sim::benign_run(150, 60, 11);
+        let events: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();

@@ -122,23 +122,13 @@ mod tests {
 #[cfg(test)]
 mod story_tests {
     use crate::detect::signals::agent_key;
-    use crate::sim::{SimConfig, simulate};
     use crate::time::parse_rfc3339;
     use serde_json::Value;
     use std::collections::HashMap;
 
     #[test]
     fn the_known_laptop_signs_in_with_an_agent_family_it_never_used() {
-        let cfg = SimConfig {
-            accounts: 60,
-            days: 40,
-            seed: 4,
-            attack_share: 0.0,
-            ..Default::default()
-        };
-        let mut buf = Vec::new();
-        let truth = simulate(&cfg, &mut buf, &mut |_| {}).unwrap();
-        let text = String::from_utf8(buf).unwrap();
+        let (truth, text) = crate::sim::benign_run(60, 40, 4);
         let starts: Vec<(String, i64)> = truth
             .benign
             .iter()

@@ -170,7 +170,6 @@ fn stale(acct: &mut Account, life: &mut Life, si: usize, d: Today, rng: &mut Rng
 #[cfg(test)]
 mod tests {
     use crate::decode::{EventKind, Outcome, decode};
-    use crate::sim::{SimConfig, simulate};
     use crate::time::parse_rfc3339;
 
     /// What these tests read of an event.
@@ -185,16 +184,7 @@ mod tests {
 
     /// Each story's window of its account's events.
     fn told(behaviour: &str) -> Vec<Vec<Seen>> {
-        let cfg = SimConfig {
-            accounts: 80,
-            days: 60,
-            seed: 5,
-            attack_share: 0.0,
-            ..Default::default()
-        };
-        let mut buf = Vec::new();
-        let truth = simulate(&cfg, &mut buf, &mut |_| {}).unwrap();
-        let text = String::from_utf8(buf).unwrap();
+        let (truth, text) = crate::sim::benign_run(80, 60, 5);
         let events: Vec<_> = text
             .lines()
             .map(|l| decode(l.as_bytes()).unwrap())
