@@ -985,10 +985,10 @@ fn open_case(ev: &Event<'_>, st: &AccountState, stats: &mut Stats) -> Box<Case> 
 /// Lock-out cluster: three distinct lock-out kinds (two-factor, recovery,
 /// password, admin) within the short window, made by one party (the same
 /// actor or device, or someone that party granted a role), add
-/// `security_cluster`. One party: an intruder locks
-/// the owners out from the session it holds, while two colleagues each
-/// doing one thing in the same hour (a phone re-enrolled, a newcomer given
-/// a role from the office) are no lock-out. On kawal's simulation, seeds
+/// `security_cluster`. One party: an intruder locks the owners out from
+/// the session it holds, while two colleagues each doing one thing in the
+/// same hour (a phone re-enrolled, a newcomer given a role from the
+/// office) are no lock-out. On kawal's simulation, seeds
 /// 1-3 of 2026-11-27, every lock-out cluster of a takeover (38, all SIM
 /// swaps) was one party's and every false page with a cluster at high (7)
 /// was two people's.
