@@ -156,6 +156,16 @@ fn check(a: &Alert, n: &Named) -> BTreeSet<&'static str> {
         step(a, "reenable_two_factor");
         checked.insert("two-factor");
     }
+    // A reset through recovery, then the phone's factors: ask the person
+    // on another channel (a SIM swap and a lost phone look the same).
+    if has("password_reset") && (has("mfa_disabled") || has("mfa_method_removed")) {
+        assert!(
+            step(a, "verify_phone_number").contains("other than their phone number"),
+            "{:?}",
+            a.recovery
+        );
+        checked.insert("phone number");
+    }
     checked
 }
 
@@ -192,7 +202,15 @@ fn steps_name_the_evidence_of_every_attack_style() {
     }
     // The steps that name something were exercised: each by some style.
     let all: BTreeSet<&str> = styles.values().flatten().copied().collect();
-    for what in ["device", "actor", "app", "recovery", "two-factor", "posts"] {
+    for what in [
+        "device",
+        "actor",
+        "app",
+        "recovery",
+        "two-factor",
+        "phone number",
+        "posts",
+    ] {
         assert!(
             all.contains(what),
             "no takeover exercised the {what} step: {styles:?}"

@@ -169,6 +169,27 @@ pub fn steps(account: &str, case: &Case, sev: Severity) -> Vec<Step> {
         );
     }
 
+    // A reset through recovery, then two-factor or the recovery phone
+    // changed: how a SIM swap takes an account, and how a person who lost
+    // a phone gets back in. The events cannot tell the two apart (on
+    // kawal's simulation the lost phones were half the false pages at
+    // high); the person can, reached on another channel than the number.
+    let recovery_phone = ev
+        .any(Sig::RecoveryChanged)
+        .filter(|(f, _)| f.is_empty() || *f == "phone");
+    let second = ev
+        .first(&[Sig::MfaDisabled, Sig::MfaMethodRemoved])
+        .or(recovery_phone);
+    if let (Some((_, at)), Some(_)) = (ev.any(Sig::PasswordReset), second) {
+        plan.add(
+            "verify_phone_number",
+            format!(
+                "The password was reset through recovery at {} and two-factor or the recovery phone changed after it: a SIM swap does this, and so does someone who lost their phone. Reach the person in person or on a channel other than their phone number; if it was not them, ask their carrier whether the number was moved to a new SIM",
+                t(at)
+            ),
+        );
+    }
+
     let mut text = String::from("Reset the password from a device the team has used before");
     if let Some((d, _)) = device.filter(|(d, _)| !d.is_empty()) {
         let _ = write!(text, " (not {d})");
