@@ -122,6 +122,22 @@ fn cli_simulate_replay_evaluate() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["levels"].as_array().unwrap().len(), 4);
     assert!(report["levels"][2]["recall"].as_f64().unwrap() > 0.5);
+    // Every signal is listed; those that served a true alert say for
+    // which styles.
+    let signals = report["signals"].as_object().unwrap();
+    assert!(signals.contains_key("new_device") && signals.contains_key("session_moved"));
+    assert!(signals.values().any(
+        |u| u["true_alerts"].as_u64() > Some(0) && !u["styles"].as_array().unwrap().is_empty()
+    ));
+    // The text report ends with the signal table.
+    let out = kawal()
+        .args(["evaluate", "--truth"])
+        .arg(d.join("truth.json"))
+        .arg("--alerts")
+        .arg(d.join("alerts.ndjson"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signals in alerts (any severity):"));
 }
 
 #[test]

@@ -91,7 +91,7 @@ pub fn main(args: Args) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report.render());
+        print!("{}", report.render_with_signals());
     }
     Ok(())
 }
