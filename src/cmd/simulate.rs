@@ -31,7 +31,7 @@ pub struct Args {
     /// oauth_consent, sim_swap_slow, admin_hijack, cookie_theft,
     /// local_proxy. Stories: agency, phone_replacement, cloud_desktop,
     /// scheduled_api, new_app, travel_new_device, forgotten_password,
-    /// stale_password.
+    /// stale_password, handover, new_browser.
     #[arg(long, value_delimiter = ',')]
     pub without: Vec<String>,
     /// Output folder for events.ndjson and truth.json.
