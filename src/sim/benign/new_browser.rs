@@ -8,6 +8,7 @@
 //! benign event in the simulation fired it.
 
 use super::{Life, Today, signins};
+use crate::detect::signals::agent_key;
 use crate::sim::Rng;
 use crate::sim::people::{Account, Out};
 use crate::time::DAY;
@@ -84,21 +85,15 @@ fn switch(ua: &str, rng: &mut Rng) -> Option<String> {
     Some(t.replace("{v}", &rng.range(118, 131).to_string()))
 }
 
-/// Whether `ua` was made from `template` (equal but for the version).
+/// Whether `ua` was made from `template` (equal but for the version),
+/// by the detector's own notion of an agent family (`agent_key`).
 fn same_family(template: &str, ua: &str) -> bool {
-    let strip = |s: &str| -> String {
-        s.replace("{v}", "")
-            .chars()
-            .filter(|c| !c.is_ascii_digit())
-            .collect()
-    };
-    strip(template) == strip(ua)
+    agent_key(&template.replace("{v}", "")) == agent_key(ua)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::signals::agent_key;
 
     #[test]
     fn a_switch_keeps_the_system_and_changes_the_agent_key() {
