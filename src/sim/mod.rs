@@ -293,8 +293,8 @@ fn generate_account(
     let mut life = Life::new(cfg, rng);
     // Stories added later draw from a stream of their own, so that they
     // leave the others' events as they were.
-    let mut later = Rng::new(cfg.seed ^ crate::hash::mix64(no as u64 + 1) ^ LATER_STREAM);
     let stream = |salt: u64| Rng::new(cfg.seed ^ crate::hash::mix64(no as u64 + 1) ^ salt);
+    let mut later = stream(LATER_STREAM);
     let (mut handover, mut browser) = (stream(HANDOVER_STREAM), stream(BROWSER_STREAM));
 
     for day in 0..cfg.days {
