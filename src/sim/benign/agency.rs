@@ -105,6 +105,13 @@ pub(crate) fn day(acct: &mut Account, life: &mut Life, d: Today, rng: &mut Rng, 
         return;
     }
     let plan = life.agency.as_ref().expect("agency");
+    // When the tool was authorised, on the first day: nobody's posts go
+    // through it before then (a platform refuses an app it has not been
+    // granted), so a colleague who starts earlier posts from the web.
+    // Until 2026-11-28 the second member's tool posts could come first,
+    // which made the first sign of the tool a post through an app nobody
+    // had granted: 3 of seed 1's 7 agency false alerts at high.
+    let mut authorised: Option<Millis> = None;
     for (i, (actor, laptop)) in plan.members.iter().enumerate() {
         let at = t0 + (1 + rng.below(3)) as Millis * HOUR + rng.below(600) as Millis * SECOND;
         let here = place(plan, rng);
@@ -129,6 +136,7 @@ pub(crate) fn day(acct: &mut Account, life: &mut Life, d: Today, rng: &mut Rng, 
                 ..Ev::from("app_authorization", who, device, &from)
             };
             out.emit(acct, t, &grant);
+            authorised = Some(t);
         }
         for _ in 0..rng.range(1, 5) {
             t += (10 + rng.below(90)) as Millis * 60 * SECOND;
@@ -137,7 +145,8 @@ pub(crate) fn day(acct: &mut Account, life: &mut Life, d: Today, rng: &mut Rng, 
             } else {
                 vec![super::posting::usual_link(acct, rng)]
             };
-            let ev = if rng.chance(0.6) {
+            let granted = d.day != plan.first || authorised.is_some_and(|a| a < t);
+            let ev = if rng.chance(0.6) && granted {
                 super::posting::tool_post(acct, actor, plan.tool, links, rng)
             } else {
                 Ev {
@@ -153,4 +162,68 @@ pub(crate) fn day(acct: &mut Account, life: &mut Life, d: Today, rng: &mut Rng, 
     }
     let end = d.start.max(last) + DAY;
     life.told(acct, "agency", d.start, end);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::decode::{EventKind, decode};
+    use std::collections::HashMap;
+
+    /// A platform refuses an app it has not been granted: on every
+    /// account, no post goes through an app before the app's first
+    /// grant there (the agency's tool and the others alike), and some
+    /// agencies do post through their tool.
+    #[test]
+    fn no_post_goes_through_an_app_before_it_is_granted() {
+        let (truth, text) = crate::sim::benign_run(120, 40, 7);
+        let agencies = truth
+            .benign
+            .iter()
+            .filter(|s| s.behaviour == "agency")
+            .count();
+        assert!(agencies >= 3, "only {agencies} agencies");
+        let mut events: Vec<_> = text
+            .lines()
+            .map(|l| decode(l.as_bytes()).unwrap())
+            .collect();
+        events.sort_by_key(|e| e.time);
+        // (account, app) -> time of the first grant.
+        let mut granted: HashMap<(String, String), i64> = HashMap::new();
+        let mut tool_posts = 0;
+        for e in &events {
+            match e.kind {
+                EventKind::AppAuthorization => {
+                    let app = e.change.app.as_deref().unwrap_or("").to_lowercase();
+                    granted
+                        .entry((e.account.to_string(), app))
+                        .or_insert(e.time);
+                }
+                EventKind::Post => {
+                    let Some(client) = e.post.as_ref().and_then(|p| p.client.as_deref()) else {
+                        continue;
+                    };
+                    let key = (e.account.to_string(), client.to_lowercase());
+                    if let Some(at) = granted.get(&key) {
+                        assert!(*at <= e.time, "{key:?} posted before its grant");
+                        tool_posts += 1;
+                    } else {
+                        // Apps the account never granted are its usual
+                        // posting clients (web, phone apps, the
+                        // management tools it had from the start), never
+                        // an agency's tool.
+                        let story = truth.benign.iter().any(|s| {
+                            s.account == e.account.as_ref()
+                                && s.behaviour == "agency"
+                                && crate::sim::world::AGENCY_TOOLS
+                                    .iter()
+                                    .any(|t| t.eq_ignore_ascii_case(client))
+                        });
+                        assert!(!story, "{key:?} posted through an ungranted agency tool");
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(tool_posts > 0, "no post through a granted app");
+    }
 }
