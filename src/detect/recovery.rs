@@ -18,7 +18,7 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::budget::{MAX_QUOTED, capped};
-use super::score::{Case, Severity};
+use super::score::{Case, CaseSignal, Severity};
 use super::signals::{Access, Hit, Sig, url_host};
 use super::state::AccountState;
 use crate::decode::{Event, NO_COUNTRY};
@@ -174,13 +174,16 @@ pub fn steps(account: &str, case: &Case, sev: Severity) -> Vec<Step> {
     // a phone gets back in. The events cannot tell the two apart (on
     // kawal's simulation the lost phones were half the false pages at
     // high); the person can, reached on another channel than the number.
-    let recovery_phone = ev
-        .any(Sig::RecoveryChanged)
-        .filter(|(f, _)| f.is_empty() || *f == "phone");
-    let second = ev
-        .first(&[Sig::MfaDisabled, Sig::MfaMethodRemoved])
-        .or(recovery_phone);
-    if let (Some((_, at)), Some(_)) = (ev.any(Sig::PasswordReset), second) {
+    // Only changes at or after the reset count, as the step says: a
+    // recovery phone updated days before a reset is no part of one.
+    if let Some((_, at)) = ev.any(Sig::PasswordReset)
+        && ev.since(at, |s| match s.sig {
+            Sig::MfaDisabled | Sig::MfaMethodRemoved => true,
+            // A sequence copy names no field.
+            Sig::RecoveryChanged => !s.sequence && (s.subject.is_empty() || s.subject == "phone"),
+            _ => false,
+        })
+    {
         plan.add(
             "verify_phone_number",
             format!(
@@ -354,6 +357,11 @@ impl<'a> Evidence<'a> {
             .map(|s| (s.subject.as_str(), s.at))
     }
 
+    /// Whether evidence at or after `at` is of a kind `wanted` accepts.
+    fn since(&self, at: i64, wanted: impl Fn(&CaseSignal) -> bool) -> bool {
+        self.case.signals.iter().any(|s| s.at >= at && wanted(s))
+    }
+
     /// The earliest evidence of `sig` itself (not its sequence copy, whose
     /// subject is empty).
     fn any(&self, sig: Sig) -> Option<(&'a str, i64)> {
@@ -384,4 +392,54 @@ impl<'a> Evidence<'a> {
 /// `s`, or `unnamed` when the evidence did not name it.
 fn or<'a>(s: &'a str, unnamed: &'a str) -> &'a str {
     if s.is_empty() { unnamed } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::MINUTE;
+
+    fn evidence(sig: Sig, at: i64, subject: &str) -> CaseSignal {
+        CaseSignal {
+            sig,
+            sequence: false,
+            contribution: 2.0,
+            detail: String::new(),
+            phrase: String::new(),
+            at,
+            subject: subject.to_string(),
+            key: 0,
+            access: [0; 6],
+        }
+    }
+
+    fn has_verify(signals: Vec<CaseSignal>) -> bool {
+        let mut case = Case::new(1, 0);
+        case.signals = signals;
+        steps("x:acct", &case, Severity::High)
+            .iter()
+            .any(|s| s.action == "verify_phone_number")
+    }
+
+    /// The step says "changed after it": a phone's factors changed after a
+    /// reset ask for it, the same changes before the reset do not, and a
+    /// recovery email is no phone.
+    #[test]
+    fn verify_phone_number_needs_a_phone_change_after_the_reset() {
+        let reset = evidence(Sig::PasswordReset, 10 * MINUTE, "");
+        for (sig, subject) in [
+            (Sig::MfaMethodRemoved, ""),
+            (Sig::MfaDisabled, ""),
+            (Sig::RecoveryChanged, "phone"),
+        ] {
+            let after = evidence(sig, 20 * MINUTE, subject);
+            let before = evidence(sig, 5 * MINUTE, subject);
+            assert!(has_verify(vec![reset.clone(), after]), "{sig:?} after");
+            assert!(!has_verify(vec![before, reset.clone()]), "{sig:?} before");
+        }
+        let email = evidence(Sig::RecoveryChanged, 20 * MINUTE, "email");
+        assert!(!has_verify(vec![reset.clone(), email]));
+        let alone = evidence(Sig::MfaMethodRemoved, 20 * MINUTE, "");
+        assert!(!has_verify(vec![alone]));
+    }
 }
