@@ -18,11 +18,16 @@ impl Plan {
     }
 }
 
-/// The admin who acts for the account: the first active admin.
+/// The admin who acts for the account: the first active admin, else
+/// (the admins have all left) the first active member of staff. Until
+/// 2026-11-28 it fell back to the first member of staff, who could have
+/// left and then went on changing the profile.
 pub(crate) fn admin(acct: &Account) -> usize {
+    let active = |s: &&crate::sim::people::Staff| s.left.is_none();
     acct.staff
         .iter()
-        .position(|s| s.admin && s.left.is_none())
+        .position(|s| s.admin && active(&s))
+        .or_else(|| acct.staff.iter().position(|s| active(&s)))
         .unwrap_or(0)
 }
 
