@@ -475,29 +475,73 @@ pub fn decode(bytes: &[u8]) -> Result<Event<'_>, DecodeError> {
         .map_err(|_| DecodeError::invalid(ErrorKind::BadJson, "not UTF-8"))?;
     // The fast path takes plain events; serde takes the rest, and gives
     // the canonical error for invalid ones (see `fast`).
-    let w = match fast::parse(text) {
-        Some(w) => w,
-        None => serde_json::from_str(text).map_err(|e| DecodeError::from_json_in(e, text))?,
+    let mut ev = Event::blank();
+    if let Some(raw) = fast::parse_into(text, &mut ev) {
+        finish(&mut ev, raw.time, raw.outcome)?;
+        return Ok(ev);
+    }
+    let w: Wire<'_> = serde_json::from_str(text).map_err(|e| DecodeError::from_json_in(e, text))?;
+    let mut ev = Event {
+        id: w.id,
+        time: 0,
+        account: w.account,
+        kind: EventKind::Other,
+        type_name: w.kind,
+        actor: w.actor,
+        outcome: None,
+        source: w.source.unwrap_or_default(),
+        device: w.device.unwrap_or_default(),
+        post: w.post,
+        change: w.change.unwrap_or_default(),
     };
-    validate(w)
+    finish(&mut ev, w.time, w.outcome)?;
+    Ok(ev)
 }
 
-fn validate(w: Wire<'_>) -> Result<Event<'_>, DecodeError> {
+impl Event<'_> {
+    /// An event with every field empty, for the fast path to fill.
+    fn blank() -> Self {
+        Event {
+            id: Cow::Borrowed(""),
+            time: 0,
+            account: Cow::Borrowed(""),
+            kind: EventKind::Other,
+            type_name: Cow::Borrowed(""),
+            actor: None,
+            outcome: None,
+            source: Source::default(),
+            device: Device::default(),
+            post: None,
+            change: Change::default(),
+        }
+    }
+}
+
+/// Validates a read event in place: its time and outcome as written go
+/// in as values, its type is named, its ranges are checked. The checks
+/// run in one order for both paths, so an event gets the same error
+/// whichever read it.
+#[inline]
+fn finish<'a>(
+    ev: &mut Event<'a>,
+    time: Cow<'a, str>,
+    outcome: Option<Cow<'a, str>>,
+) -> Result<(), DecodeError> {
     use ErrorKind::*;
-    if w.id.is_empty() {
+    if ev.id.is_empty() {
         return Err(DecodeError::invalid(BadValue, "empty id"));
     }
-    if w.account.is_empty() {
+    if ev.account.is_empty() {
         return Err(DecodeError::invalid(BadValue, "empty account"));
     }
-    if w.kind.is_empty() {
+    if ev.type_name.is_empty() {
         return Err(DecodeError::invalid(BadValue, "empty type"));
     }
-    let time = parse_rfc3339(&w.time).ok_or(DecodeError::invalid(
+    ev.time = parse_rfc3339(&time).ok_or(DecodeError::invalid(
         BadTime,
         "time: not an RFC 3339 date-time (like 2026-03-02T08:15:27Z)",
     ))?;
-    let outcome = match w.outcome.as_deref() {
+    ev.outcome = match outcome.as_deref() {
         None => None,
         Some("success") => Some(Outcome::Success),
         Some("failure") => Some(Outcome::Failure),
@@ -508,7 +552,7 @@ fn validate(w: Wire<'_>) -> Result<Event<'_>, DecodeError> {
             ));
         }
     };
-    let source = w.source.unwrap_or_default();
+    let source = &ev.source;
     if let Some(lat) = source.lat
         && !(-90.0..=90.0).contains(&lat)
     {
@@ -533,20 +577,8 @@ fn validate(w: Wire<'_>) -> Result<Event<'_>, DecodeError> {
             ));
         }
     }
-    let kind = EventKind::parse(&w.kind);
-    Ok(Event {
-        id: w.id,
-        time,
-        account: w.account,
-        kind,
-        type_name: w.kind,
-        actor: w.actor,
-        outcome,
-        source,
-        device: w.device.unwrap_or_default(),
-        post: w.post,
-        change: w.change.unwrap_or_default(),
-    })
+    ev.kind = EventKind::parse(&ev.type_name);
+    Ok(())
 }
 
 /// Country code packed into 10 bits (`AA` = 0 .. `ZZ` = 675); 0xFFFF = none.
