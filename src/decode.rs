@@ -499,8 +499,9 @@ pub fn decode(bytes: &[u8]) -> Result<Event<'_>, DecodeError> {
 }
 
 impl Event<'_> {
-    /// An event with every field empty, for the fast path to fill.
-    fn blank() -> Self {
+    /// An event with every field empty, for the fast path and the
+    /// adapters to fill.
+    pub(crate) fn blank() -> Self {
         Event {
             id: Cow::Borrowed(""),
             time: 0,

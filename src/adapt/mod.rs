@@ -29,9 +29,7 @@ use std::io::{self, BufRead, Read};
 
 use serde_json::Value;
 
-use crate::decode::{
-    Change, Device, Event, EventKind, MAX_EVENT_BYTES, NO_COUNTRY, Outcome, Source, country_code,
-};
+use crate::decode::{Event, EventKind, MAX_EVENT_BYTES, NO_COUNTRY, Outcome, country_code};
 use crate::time::{Millis, parse_rfc3339};
 
 pub use input::Input;
@@ -265,12 +263,7 @@ pub(crate) fn event<'v>(
         account,
         kind,
         type_name: Cow::Borrowed(kind.as_str()),
-        actor: None,
-        outcome: None,
-        source: Source::default(),
-        device: Device::default(),
-        post: None,
-        change: Change::default(),
+        ..Event::blank()
     }
 }
 
