@@ -483,16 +483,14 @@ pub fn decode(bytes: &[u8]) -> Result<Event<'_>, DecodeError> {
     let w: Wire<'_> = serde_json::from_str(text).map_err(|e| DecodeError::from_json_in(e, text))?;
     let mut ev = Event {
         id: w.id,
-        time: 0,
         account: w.account,
-        kind: EventKind::Other,
         type_name: w.kind,
         actor: w.actor,
-        outcome: None,
         source: w.source.unwrap_or_default(),
         device: w.device.unwrap_or_default(),
         post: w.post,
         change: w.change.unwrap_or_default(),
+        ..Event::blank()
     };
     finish(&mut ev, w.time, w.outcome)?;
     Ok(ev)
