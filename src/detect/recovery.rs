@@ -400,17 +400,7 @@ mod tests {
     use crate::time::MINUTE;
 
     fn evidence(sig: Sig, at: i64, subject: &str) -> CaseSignal {
-        CaseSignal {
-            sig,
-            sequence: false,
-            contribution: 2.0,
-            detail: String::new(),
-            phrase: String::new(),
-            at,
-            subject: subject.to_string(),
-            key: 0,
-            access: [0; 6],
-        }
+        CaseSignal::bare(sig, 2.0, at, subject)
     }
 
     fn has_verify(signals: Vec<CaseSignal>) -> bool {

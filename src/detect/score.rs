@@ -224,6 +224,23 @@ impl<'de> Deserialize<'de> for CaseSignal {
 }
 
 impl CaseSignal {
+    /// Evidence of `sig` worth `contribution` at `at` about `subject`,
+    /// with no explanation and no baseline keys: what tests build cases of.
+    #[cfg(test)]
+    pub(crate) fn bare(sig: Sig, contribution: f64, at: Millis, subject: &str) -> CaseSignal {
+        CaseSignal {
+            sig,
+            sequence: false,
+            contribution,
+            detail: String::new(),
+            phrase: String::new(),
+            at,
+            subject: subject.to_string(),
+            key: 0,
+            access: [0; 6],
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         if self.sequence {
             self.sig.sequence_name()
@@ -483,17 +500,7 @@ mod tests {
     use super::*;
 
     fn sig(sig: Sig, c: f64) -> CaseSignal {
-        CaseSignal {
-            sig,
-            sequence: false,
-            contribution: c,
-            detail: String::new(),
-            phrase: String::new(),
-            at: 0,
-            subject: String::new(),
-            key: 0,
-            access: [0; 6],
-        }
+        CaseSignal::bare(sig, c, 0, "")
     }
 
     /// A case of `signals` (signal, contribution, device key), scored.
