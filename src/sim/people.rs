@@ -75,6 +75,15 @@ pub(crate) struct Ev<'a> {
     pub(crate) session: Option<String>,
 }
 
+/// The `change` of a role grant: `target` given `role`.
+pub(crate) fn role_grant<'a>(target: &str, role: &str) -> Vec<(&'a str, String)> {
+    vec![
+        ("action", "grant".into()),
+        ("target", target.to_string()),
+        ("role", role.to_string()),
+    ]
+}
+
 impl<'a> Ev<'a> {
     /// An event of `kind` by `actor` on `device` from `place`.
     pub(crate) fn from(kind: &'a str, actor: &'a str, device: &'a Device, place: &Place) -> Ev<'a> {

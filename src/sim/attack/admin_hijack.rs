@@ -48,11 +48,7 @@ pub(crate) fn run(a: &Attack<'_>, tr: &mut Trail, rng: &mut Rng, out: &mut Out) 
         kind: "role_change",
         actor: Some(&admin.actor),
         device: Some(&a.device),
-        change: vec![
-            ("action", "grant".into()),
-            ("target", outsider.clone()),
-            ("role", "admin".into()),
-        ],
+        change: role_grant(&outsider, "admin"),
         ..ctx.clone()
     };
     tr.emit(out, a.acct, at, &e);
@@ -68,11 +64,7 @@ pub(crate) fn run(a: &Attack<'_>, tr: &mut Trail, rng: &mut Rng, out: &mut Out) 
             kind: "role_change",
             actor: Some(&outsider),
             device: Some(&a.device),
-            change: vec![
-                ("action", "grant".into()),
-                ("target", backup),
-                ("role", "admin".into()),
-            ],
+            change: role_grant(&backup, "admin"),
             ..ctx.clone()
         };
         tr.emit(out, a.acct, at, &e);

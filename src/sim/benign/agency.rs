@@ -8,7 +8,9 @@
 
 use super::{Life, Today, staff};
 use crate::sim::Rng;
-use crate::sim::people::{Account, Device, Ev, Out, Place, ip_in, new_device, session_id};
+use crate::sim::people::{
+    Account, Device, Ev, Out, Place, ip_in, new_device, role_grant, session_id,
+};
 use crate::sim::world::{AGENCY_NETS, AGENCY_TOOLS, City, FIRST_NAMES, Net};
 use crate::time::{DAY, HOUR, Millis, SECOND};
 
@@ -79,11 +81,7 @@ pub(crate) fn day(acct: &mut Account, life: &mut Life, d: Today, rng: &mut Rng, 
     if d.day == plan.first {
         for (actor, _) in &plan.members {
             let grant = Ev {
-                change: vec![
-                    ("action", "grant".into()),
-                    ("target", actor.clone()),
-                    ("role", "editor".into()),
-                ],
+                change: role_grant(actor, "editor"),
                 ..Ev::from("role_change", &admin.actor, &admin.laptop, &office)
             };
             out.emit(acct, t0, &grant);

@@ -17,7 +17,7 @@
 
 use super::{Life, Today, signins, staff};
 use crate::sim::Rng;
-use crate::sim::people::{Account, Ev, Out, new_staff};
+use crate::sim::people::{Account, Ev, Out, new_staff, role_grant};
 use crate::time::{MINUTE, Millis};
 
 /// Chance per account and day that its lead hands over: about one
@@ -90,11 +90,7 @@ fn grant(
     successor.admin = true;
     let session = acct.reported_session(&old.laptop_at);
     let ev = Ev {
-        change: vec![
-            ("action", "grant".into()),
-            ("target", successor.actor.clone()),
-            ("role", "admin".into()),
-        ],
+        change: role_grant(&successor.actor, "admin"),
         session,
         ..Ev::from("role_change", &old.actor, &old.laptop, &place)
     };
@@ -136,11 +132,7 @@ fn assistant(
     let s = &acct.staff[boss];
     let at = t + (5 + rng.below(40) as Millis) * MINUTE;
     let ev = Ev {
-        change: vec![
-            ("action", "grant".into()),
-            ("target", helper.actor.clone()),
-            ("role", "editor".into()),
-        ],
+        change: role_grant(&helper.actor, "editor"),
         session: acct.reported_session(&s.laptop_at),
         ..Ev::from("role_change", &s.actor, &s.laptop, office)
     };

@@ -3,7 +3,7 @@
 
 use super::Today;
 use crate::sim::Rng;
-use crate::sim::people::{Account, Ev, Out, new_staff};
+use crate::sim::people::{Account, Ev, Out, new_staff, role_grant};
 use crate::time::MINUTE;
 
 pub(crate) struct Plan {
@@ -23,11 +23,10 @@ impl Plan {
 /// 2026-11-28 it fell back to the first member of staff, who could have
 /// left and then went on changing the profile.
 pub(crate) fn admin(acct: &Account) -> usize {
-    let active = |s: &&crate::sim::people::Staff| s.left.is_none();
     acct.staff
         .iter()
-        .position(|s| s.admin && active(&s))
-        .or_else(|| acct.staff.iter().position(|s| active(&s)))
+        .position(|s| s.admin && s.left.is_none())
+        .or_else(|| acct.staff.iter().position(|s| s.left.is_none()))
         .unwrap_or(0)
 }
 
@@ -43,11 +42,7 @@ pub(crate) fn day(acct: &mut Account, plan: &mut Plan, d: Today, rng: &mut Rng, 
     let place = acct.office(rng);
     let role = if rng.chance(0.2) { "admin" } else { "editor" };
     let grant = Ev {
-        change: vec![
-            ("action", "grant".into()),
-            ("target", newcomer.actor.clone()),
-            ("role", role.into()),
-        ],
+        change: role_grant(&newcomer.actor, role),
         ..Ev::from("role_change", &admin.actor, &admin.laptop, &place)
     };
     out.emit(acct, at, &grant);
