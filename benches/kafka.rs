@@ -107,6 +107,12 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // kawal's own warnings (and more with RUST_LOG=info: rebalances,
+    // assignments) on standard error, beside the bench's lines.
+    kawal::telemetry::init(&kawal::config::LogConfig {
+        format: "text".into(),
+        level: "warn".into(),
+    });
     let accounts: usize = env_or("KAWAL_BENCH_ACCOUNTS", 1000);
     let days: u32 = env_or("KAWAL_BENCH_DAYS", 30);
     let rate: f64 = env_or("KAWAL_BENCH_RATE", 50_000.0);

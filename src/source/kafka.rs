@@ -42,6 +42,7 @@
 //! `message.timeout.ms`) stops the worker without storing the failed
 //! batch's offsets: a restart re-reads it, so nothing is lost.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -275,6 +276,7 @@ pub fn start_with_metrics(
                 parts: Vec::new(),
                 parked: Vec::new(),
                 replaying: Vec::new(),
+                revoked: Vec::new(),
                 retired: Stats::default(),
             }),
             keeper: Keeper::new(cfg, Arc::clone(&metrics))?,
@@ -546,6 +548,11 @@ struct Delivery {
     /// (topic index, partition, committed offset). Their alerts were
     /// delivered before the restart; they rebuild state only.
     replaying: Vec<(u16, i32, i64)>,
+    /// Partitions revoked since the worker last looked: messages of
+    /// theirs that it polled before the revoke and still holds unhandled
+    /// (see [`LOOKAHEAD`]) are dropped, never handled by a worker that
+    /// no longer owns them.
+    revoked: Vec<i32>,
     /// Final stats of detectors given up.
     retired: Stats,
 }
@@ -817,6 +824,7 @@ impl WorkerContext {
             .partition(|p| parts.contains(&p.partition));
         d.parts = kept;
         d.replaying.retain(|(_, p, _)| !parts.contains(p));
+        d.revoked.extend_from_slice(&parts);
         for mut part in gone {
             if drained.is_ok() {
                 self.keeper.save_now(&mut part);
@@ -940,6 +948,40 @@ impl WorkerContext {
             }
         }
     }
+}
+
+/// How many polled messages a worker holds before handling the oldest,
+/// so that each message's account is hinted into cache ahead of its turn
+/// ([`crate::detect::Detector::hint`] loads in two steps; the replay looks
+/// the same two lines ahead). Holding adds no wait: the held messages are
+/// handled as soon as a poll finds nothing more, before the batch closes.
+const LOOKAHEAD: usize = 2;
+
+/// Drops the held messages of partitions revoked since the last look.
+/// They were polled before the revoke and not handled, so their offsets
+/// were neither noted nor committed: the partition's next owner (or this
+/// worker, given it back at its committed offset) reads them again.
+fn forget_revoked(worker: usize, d: &mut Delivery, held: &mut VecDeque<BorrowedMessage<'_>>) {
+    let dropped = drop_revoked(&mut d.revoked, held);
+    if dropped > 0 {
+        tracing::info!(
+            worker,
+            dropped,
+            "held messages of revoked partitions dropped; their next owner reads them"
+        );
+    }
+}
+
+/// The held messages of the `revoked` partitions go (the others keep
+/// their order), and `revoked` is cleared; returns how many went.
+fn drop_revoked<M: Message>(revoked: &mut Vec<i32>, held: &mut VecDeque<M>) -> usize {
+    if revoked.is_empty() {
+        return 0;
+    }
+    let before = held.len();
+    held.retain(|m| !revoked.contains(&m.partition()));
+    revoked.clear();
+    before - held.len()
 }
 
 /// Sets where `topic`/`p` starts reading in the assignment `tpl`, if it
@@ -1074,6 +1116,7 @@ impl Worker {
         let mut last_snapshot = Instant::now();
         let mut batch_started = Instant::now();
         let mut in_batch = 0usize;
+        let mut held = VecDeque::with_capacity(LOOKAHEAD + 1);
         let result = loop {
             if self.stop.load(Ordering::Acquire) {
                 break Ok(());
@@ -1084,6 +1127,11 @@ impl Worker {
                 Duration::ZERO
             };
             let polled = consumer.poll(timeout);
+            if !matches!(polled, Some(Ok(_))) {
+                // The poll may have run a revoke (`take` looks too).
+                let mut d = consumer.context().delivery.lock().expect("delivery");
+                forget_revoked(consumer.context().id, &mut d, &mut held);
+            }
             let got = match polled {
                 Some(Ok(msg)) => {
                     if in_batch == 0 {
@@ -1091,7 +1139,7 @@ impl Worker {
                         self.batch_wall_ms = wall_clock_ms();
                     }
                     in_batch += 1;
-                    if let Err(e) = self.handle(consumer, &msg) {
+                    if let Err(e) = self.take(consumer.context(), msg, &mut held) {
                         break Err(e);
                     }
                     true
@@ -1112,6 +1160,9 @@ impl Worker {
                     && (!got
                         || (in_batch.is_multiple_of(64) && batch_started.elapsed() >= linger)));
             if full {
+                if let Err(e) = self.handle_held(consumer.context(), &mut held) {
+                    break Err(e);
+                }
                 if let Err(e) = self.close_batch(consumer, batch_started) {
                     break Err(e);
                 }
@@ -1138,12 +1189,21 @@ impl Worker {
                 }
             }
         };
-        // Shutdown or failure: close what is open, drain, commit.
+        // Shutdown or failure: close what is open, drain, commit. Held
+        // messages are handled on a shutdown (they were fetched, and the
+        // shutdown snapshot then reflects them); after a failure they are
+        // left, unhandled and uncommitted, for the next owner.
         let closed = if in_batch > 0 {
-            self.close_batch(consumer, batch_started)
+            let held = if result.is_ok() {
+                self.handle_held(consumer.context(), &mut held)
+            } else {
+                Ok(())
+            };
+            held.and_then(|()| self.close_batch(consumer, batch_started))
         } else {
             Ok(())
         };
+        drop(held);
         let ctx = consumer.context();
         let mut d = ctx.delivery.lock().expect("delivery");
         let drained = d.drain_and_commit(self.id, &ctx.topics, consumer, &self.metrics);
@@ -1170,23 +1230,73 @@ impl Worker {
         result.and(closed).and(drained).map(|()| end)
     }
 
-    fn handle(
+    /// Holds a polled message and hints its account to its partition's
+    /// detector; handles the oldest held message once more than
+    /// [`LOOKAHEAD`] wait, so each account's state is on its way into
+    /// cache two messages before its event is processed.
+    fn take<'c>(
         &mut self,
-        consumer: &BaseConsumer<WorkerContext>,
-        msg: &BorrowedMessage<'_>,
+        ctx: &WorkerContext,
+        msg: BorrowedMessage<'c>,
+        held: &mut VecDeque<BorrowedMessage<'c>>,
     ) -> Result<(), SourceError> {
-        self.local.messages += 1;
-        let ctx = consumer.context();
-        let topic = ctx
-            .topics
-            .iter()
-            .position(|t| t == msg.topic())
-            .unwrap_or(0) as u16;
         // One uncontended lock a message: the open batch and the
         // partitions' detectors must be where the rebalance callback can
         // reach them (see `Delivery::open`, `Delivery::parts`).
         let mut d = ctx.delivery.lock().expect("delivery");
         let d = &mut *d;
+        // The poll that returned `msg` may have run a revoke: what was
+        // polled before it of the partitions that went is not ours now.
+        forget_revoked(ctx.id, d, held);
+        // Events are keyed by account (`kawal produce`, the relay); for
+        // another producer's records the payload is scanned. A wrong or
+        // missing account only costs the hint, never a result.
+        let account = msg
+            .key()
+            .or_else(|| msg.payload().and_then(crate::source::ndjson::scan_account));
+        if let (Some(account), Some(part)) = (
+            account,
+            d.parts.iter_mut().find(|p| p.partition == msg.partition()),
+        ) {
+            part.det.hint(account);
+        }
+        held.push_back(msg);
+        if held.len() > LOOKAHEAD
+            && let Some(oldest) = held.pop_front()
+        {
+            self.handle(ctx, d, &oldest)?;
+        }
+        Ok(())
+    }
+
+    /// Handles every held message, oldest first (before a batch closes).
+    fn handle_held(
+        &mut self,
+        ctx: &WorkerContext,
+        held: &mut VecDeque<BorrowedMessage<'_>>,
+    ) -> Result<(), SourceError> {
+        if held.is_empty() {
+            return Ok(());
+        }
+        let mut d = ctx.delivery.lock().expect("delivery");
+        while let Some(msg) = held.pop_front() {
+            self.handle(ctx, &mut d, &msg)?;
+        }
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        ctx: &WorkerContext,
+        d: &mut Delivery,
+        msg: &BorrowedMessage<'_>,
+    ) -> Result<(), SourceError> {
+        self.local.messages += 1;
+        let topic = ctx
+            .topics
+            .iter()
+            .position(|t| t == msg.topic())
+            .unwrap_or(0) as u16;
         let (partition, offset) = (msg.partition(), msg.offset());
         note_offset(&mut d.open.offsets, topic, partition, offset);
         let replayed = d.replayed(topic, partition, offset);
@@ -1466,5 +1576,40 @@ mod tests {
         bad.release(false);
         assert_eq!(t.settle(), Err(1));
         assert!(t.done.is_empty());
+    }
+
+    #[test]
+    fn a_revoke_drops_only_the_held_messages_of_the_partitions_that_went() {
+        use rdkafka::Timestamp;
+        use rdkafka::message::OwnedMessage;
+        let msg = |partition: i32, offset: i64| {
+            OwnedMessage::new(
+                None,
+                None,
+                "events".into(),
+                Timestamp::NotAvailable,
+                partition,
+                offset,
+                None,
+            )
+        };
+        let mut held: VecDeque<OwnedMessage> = [msg(0, 5), msg(1, 9), msg(0, 6), msg(2, 1)]
+            .into_iter()
+            .collect();
+        let mut revoked = Vec::new();
+        assert_eq!(drop_revoked(&mut revoked, &mut held), 0);
+        assert_eq!(held.len(), 4, "no revoke, nothing dropped");
+        revoked.extend([0, 3]);
+        assert_eq!(drop_revoked(&mut revoked, &mut held), 2);
+        let left: Vec<(i32, i64)> = held.iter().map(|m| (m.partition(), m.offset())).collect();
+        assert_eq!(left, vec![(1, 9), (2, 1)], "the rest keep their order");
+        assert!(revoked.is_empty(), "a revoke is acted on once");
+        held.push_back(msg(0, 7));
+        assert_eq!(
+            drop_revoked(&mut revoked, &mut held),
+            0,
+            "polled after the revoke: kept"
+        );
+        assert_eq!(held.len(), 3);
     }
 }
