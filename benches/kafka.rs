@@ -100,6 +100,17 @@ fn config(brokers: &str, topic: &str, alerts: &str, group: &str) -> Config {
     cfg.kafka.group_id = group.into();
     // Each round is a fresh group reading from the start: no state.
     cfg.state.topic = String::new();
+    if std::env::var("KAWAL_BENCH_BROKERS").is_err()
+        && !cfg.kafka.consumer.contains_key("session.timeout.ms")
+    {
+        // librdkafka's mock coordinator sometimes holds a new group's
+        // second assignment until a session times out: one round in seven
+        // stalled 44 s with the default 45 s (docs/BENCHMARKS.md), none in
+        // 32 with 6 s. The tests shorten it for the same coordinator.
+        cfg.kafka
+            .consumer
+            .insert("session.timeout.ms".into(), "6000".into());
+    }
     cfg
 }
 
