@@ -49,6 +49,9 @@ fn producer(brokers: &str) -> ThreadedProducer<DefaultProducerContext> {
     let mut cfg = Config::default();
     cfg.kafka.brokers = brokers.into();
     client_config(&cfg.kafka, Role::Producer)
+        // Its default context would print 3 KB of statistics at info
+        // every 5 s into the bench's log (kawal's own clients do not).
+        .set("statistics.interval.ms", "0")
         .create()
         .expect("producer")
 }
