@@ -366,19 +366,25 @@ format = "json"
         got.len() - unique.len()
     );
 
-    // Baselines: what the next start would load equals an uninterrupted
-    // replay's state, partition by partition, byte for byte.
-    let mut rcfg = Config::default();
-    rcfg.replay.partitions = PARTITIONS as u32;
+    // Baselines: what the next start would load, byte for byte.
     let mut cfg = config(&brokers, 1);
     cfg.kafka.group_id = "kawal-crash".into();
     cfg.state.dir = state.display().to_string();
-    let keeper = Keeper::new(&cfg, Arc::new(Metrics::new())).unwrap();
+    assert_baselines_are_the_replays(&cfg, seeds.path());
+}
+
+/// What the next start under `cfg` would load equals the state an
+/// uninterrupted replay saved in `seeds`, partition by partition, byte for
+/// byte.
+fn assert_baselines_are_the_replays(cfg: &Config, seeds: &std::path::Path) {
+    let mut rcfg = Config::default();
+    rcfg.replay.partitions = PARTITIONS as u32;
+    let keeper = Keeper::new(cfg, Arc::new(Metrics::new())).unwrap();
     for p in 0..PARTITIONS {
         let live = keeper.restore(p);
         assert!(live.start.is_some(), "partition {p} has a snapshot");
         let (replayed, _) =
-            kawal::state::load_dir(seeds.path(), &kawal::state::Layout::Partition(p), &rcfg)
+            kawal::state::load_dir(seeds, &kawal::state::Layout::Partition(p), &rcfg)
                 .unwrap()
                 .expect("replay saved every partition");
         assert!(
@@ -662,19 +668,5 @@ fn partitions_change_hands_mid_backlog_and_no_event_is_lost_or_handled_twice() {
     let seeds = tempfile::tempdir().unwrap();
     let expected = replay_ids_saving(&events, PARTITIONS as u32, Some(seeds.path()));
     assert_eq!(delivered_ids(&brokers, expected.len()), expected);
-    let mut rcfg = Config::default();
-    rcfg.replay.partitions = PARTITIONS as u32;
-    let keeper = Keeper::new(&cfg, Arc::new(Metrics::new())).unwrap();
-    for p in 0..PARTITIONS {
-        let live = keeper.restore(p);
-        assert!(live.start.is_some(), "partition {p} has a snapshot");
-        let (replayed, _) =
-            kawal::state::load_dir(seeds.path(), &kawal::state::Layout::Partition(p), &rcfg)
-                .unwrap()
-                .expect("replay saved every partition");
-        assert!(
-            live.part.det.state_bytes_exact() == replayed.state_bytes_exact(),
-            "partition {p}: baselines differ from the uninterrupted run's"
-        );
-    }
+    assert_baselines_are_the_replays(&cfg, seeds.path());
 }
