@@ -615,9 +615,12 @@ impl kawal::sink::Sink for Slow {
 /// (librdkafka pauses the assignment before it hands over a rebalance,
 /// so in the runs watched the worker had already handled what it held;
 /// a unit test covers the dropping itself.) The alerts and the final
-/// baselines are those of one uninterrupted run, byte for byte.
+/// baselines are those of one uninterrupted run, byte for byte, and the
+/// group's commits reach the end of every partition: the broker refuses
+/// commits while the group rebalances, and a worker with nothing new to
+/// commit must still try again (it did not, and 2 of 3 runs ended with a
+/// partition's committed offset short for good; 16 of 16 passed after).
 #[test]
-#[ignore = "fails about one run in three: every event is handled (47,309 by the first instance and 1,216 by the second, of 48,525 in one failure), but the group's committed offsets stay short (42,894) for the whole wait; not yet explained, see the note on issue 10. Run with --ignored"]
 fn partitions_change_hands_mid_backlog_and_no_event_is_lost_or_handled_twice() {
     let (_c, brokers) = cluster(PARTITIONS);
     let events = month(120, 26);
@@ -653,10 +656,20 @@ fn partitions_change_hands_mid_backlog_and_no_event_is_lost_or_handled_twice() {
         .sum::<i64>()
         < sent as i64
     {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the group never committed every event"
-        );
+        if started.elapsed() > Duration::from_secs(120) {
+            let short: Vec<String> = (0..PARTITIONS)
+                .map(|p| {
+                    format!(
+                        "{p}: {:?}/{}",
+                        committed(&brokers, p),
+                        end_offset(&brokers, p)
+                    )
+                })
+                .collect();
+            panic!(
+                "the group never committed every event (committed/end per partition: {short:?})"
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(

@@ -261,3 +261,14 @@ impl kawal::sink::Sink for Hanging {
         Ok(())
     }
 }
+
+/// The end (high watermark) of `partition` of the events topic.
+pub fn end_offset(brokers: &str, partition: i32) -> i64 {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    c.fetch_watermarks(EVENTS, partition, Duration::from_secs(10))
+        .unwrap()
+        .1
+}
