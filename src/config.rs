@@ -170,6 +170,7 @@ pub struct DetectConfig {
     pub vouch_window: String,
     pub onboarding_window: String,
     pub vouched_weight: f64,
+    pub repage_after: String,
 }
 
 impl DetectConfig {
@@ -187,6 +188,9 @@ impl DetectConfig {
     }
     pub fn onboarding_window_ms(&self) -> Millis {
         parse_duration(&self.onboarding_window).unwrap_or(0)
+    }
+    pub fn repage_after_ms(&self) -> Millis {
+        parse_duration(&self.repage_after).unwrap_or(0)
     }
 }
 
@@ -729,6 +733,7 @@ impl Config {
         dur("detect.evidence_half_life", &self.detect.evidence_half_life);
         dur("detect.vouch_window", &self.detect.vouch_window);
         dur("detect.onboarding_window", &self.detect.onboarding_window);
+        dur("detect.repage_after", &self.detect.repage_after);
         dur("kafka.batch_linger", &self.kafka.batch_linger);
         dur("kafka.commit_interval", &self.kafka.commit_interval);
         dur("kafka.drain_timeout", &self.kafka.drain_timeout);

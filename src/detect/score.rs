@@ -260,7 +260,7 @@ impl CaseSignal {
 }
 
 /// An account's open incident.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Case {
     /// Incident id (stable: account and first evidence event).
     pub id: u64,
@@ -279,6 +279,61 @@ pub struct Case {
     /// possibly the intruder's, so they never count as familiar (nor as an
     /// onboarded newcomer) while the case lives.
     pub tentative: Vec<u32>,
+    /// Event time of the case's latest alert at high or above (0: none).
+    pub paged: Millis,
+    /// The network, address range and device keys of the event that
+    /// raised that alert: the party the page was about.
+    pub paged_by: [u32; 3],
+}
+
+/// [`Case`] as formats 1 to 7 laid it out (without `paged` and
+/// `paged_by`, added in format 8: an older snapshot's case that paged
+/// reads as paged at its `last` by nobody known, which never pages again
+/// for another party, as before format 8).
+#[derive(Deserialize)]
+struct CaseV7 {
+    id: u64,
+    opened: Millis,
+    last: Millis,
+    risky_access: Option<(Millis, f64)>,
+    signals: Vec<CaseSignal>,
+    events: Vec<String>,
+    lockouts: Vec<Lockout>,
+    emitted: Option<Severity>,
+    score: f64,
+    tentative: Vec<u32>,
+}
+
+impl<'de> Deserialize<'de> for Case {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // The layout is positional (postcard): format 8 is format 7's
+        // fields followed by `paged` and `paged_by`.
+        let (v, paged, paged_by) = if reading() < 8 {
+            let v = CaseV7::deserialize(d)?;
+            let paged = if v.emitted >= Some(Severity::High) {
+                v.last
+            } else {
+                0
+            };
+            (v, paged, [0; 3])
+        } else {
+            <(CaseV7, Millis, [u32; 3])>::deserialize(d)?
+        };
+        Ok(Case {
+            id: v.id,
+            opened: v.opened,
+            last: v.last,
+            risky_access: v.risky_access,
+            signals: v.signals,
+            events: v.events,
+            lockouts: v.lockouts,
+            emitted: v.emitted,
+            score: v.score,
+            tentative: v.tentative,
+            paged,
+            paged_by,
+        })
+    }
 }
 
 /// Evidence that has faded below this (in nats, at the time of the
@@ -387,6 +442,8 @@ impl Case {
             emitted: None,
             score: 0.0,
             tentative: Vec::new(),
+            paged: 0,
+            paged_by: [0; 3],
         }
     }
 

@@ -44,8 +44,11 @@ use crate::config::Config;
 /// tables evicted (`Slots::evicted`); formats 1 to 5 read with none.
 /// Format 7 adds who made each lock-out change of an open case (actor and
 /// device keys, `score::Lockout`); formats 1 to 6 read with neither,
-/// which counts their changes together, as they were counted.
-pub const STATE_FORMAT: u32 = 7;
+/// which counts their changes together, as they were counted. Format 8
+/// adds when an open case last paged and the party it paged about
+/// (`Case::paged`, `Case::paged_by`); formats 1 to 7 read a case that
+/// paged as paged at its `last` by a party unknown (it never pages again).
+pub const STATE_FORMAT: u32 = 8;
 
 /// The head of every format. Format 4 follows it with the population's
 /// linked domains and the count of linking accounts (`Tail`); formats 1

@@ -377,6 +377,116 @@ fn sequence_escalates_to_critical_within_one_incident() {
     assert!(third.is_empty(), "{third:#?}");
 }
 
+/// A critical page left open without a verdict (the case a first
+/// attacker opened), then, after a quiet night, a second party signs in
+/// from elsewhere on another device and disables two-factor. Escalation
+/// alone raises nothing (the incident is already critical); with
+/// `repage_after` the incident pages again for the newcomer.
+fn paged_then_a_stranger_the_next_day(cfg: Config) -> (Vec<Alert>, Vec<Alert>) {
+    let mut r = Run::with(cfg);
+    r.warm(35);
+    let at = t0() + 36 * DAY + 2 * HOUR;
+    let mut first = r.feed(
+        ev("att-1", at, "login")
+            .ok()
+            .from(&LAGOS_HOSTING)
+            .device("d-evil", "Firefox/115.0"),
+    );
+    first.extend(
+        r.feed(
+            ev("att-2", at + 4 * MINUTE, "mfa_change")
+                .from(&LAGOS_HOSTING)
+                .device("d-evil", "Firefox/115.0")
+                .with(r#""change":{"action":"disable"}"#),
+        ),
+    );
+    let next = at + 20 * HOUR;
+    let mut second = r.feed(
+        ev("two-1", next, "login")
+            .ok()
+            .from(&TOKYO_HOTEL)
+            .device("d-other", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"),
+    );
+    second.extend(
+        r.feed(
+            ev("two-2", next + 3 * MINUTE, "recovery_change")
+                .from(&TOKYO_HOTEL)
+                .device("d-other", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
+                .with(r#""change":{"field":"email"}"#),
+        ),
+    );
+    (first, second)
+}
+
+#[test]
+fn an_open_incident_pages_again_for_a_stranger_after_a_quiet_night() {
+    let (first, second) = paged_then_a_stranger_the_next_day(Config::default());
+    assert_eq!(
+        first.last().map(|a| a.severity),
+        Some(Severity::Critical),
+        "{first:#?}"
+    );
+    let again: Vec<&Alert> = second
+        .iter()
+        .filter(|a| a.severity >= Severity::High)
+        .collect();
+    assert_eq!(again.len(), 1, "one new page: {second:#?}");
+    let a = again[0];
+    assert_eq!(a.incident, first[0].incident, "the same incident");
+    assert!(
+        a.events.iter().any(|e| e.starts_with("two-")),
+        "the page carries the new evidence: {a:#?}"
+    );
+    assert!(
+        a.signals.iter().any(|s| s.detail.contains("JP")),
+        "and explains it: {a:#?}"
+    );
+
+    // Without re-paging, the same stream raises nothing at high for the
+    // second party: the takeover is absorbed by the open incident.
+    let mut never = Config::default();
+    never.detect.repage_after = "3650d".into();
+    let (_, masked) = paged_then_a_stranger_the_next_day(never);
+    assert!(
+        masked.iter().all(|a| a.severity < Severity::High),
+        "{masked:#?}"
+    );
+}
+
+#[test]
+fn the_party_an_incident_paged_for_does_not_page_it_again_the_next_day() {
+    let mut r = Run::new();
+    r.warm(35);
+    let at = t0() + 36 * DAY + 2 * HOUR;
+    let first = r.feed(
+        ev("att-1", at, "login")
+            .ok()
+            .from(&LAGOS_HOSTING)
+            .device("d-evil", "Firefox/115.0"),
+    );
+    assert!(first[0].severity >= Severity::High, "{first:#?}");
+    // The same device and address, 20 hours later: the incident already
+    // paged for them, so more of it escalates only.
+    let next = at + 20 * HOUR;
+    let out = r.feed(
+        ev("att-2", next, "login")
+            .ok()
+            .from(&LAGOS_HOSTING)
+            .device("d-evil", "Firefox/115.0"),
+    );
+    assert!(out.is_empty(), "{out:#?}");
+    let out = r.feed(
+        ev("att-3", next + 2 * MINUTE, "recovery_change")
+            .from(&LAGOS_HOSTING)
+            .device("d-evil", "Firefox/115.0")
+            .with(r#""change":{"field":"email"}"#),
+    );
+    assert!(
+        out.iter().all(|a| a.severity > first[0].severity),
+        "only an escalation: {out:#?}"
+    );
+}
+
 #[test]
 fn business_trip_on_the_staff_laptop_stays_quiet() {
     let mut r = Run::new();

@@ -202,6 +202,9 @@ fn golden_state_file_still_reads_as_written() {
         known > 0,
         "{held} lock-out changes, {known} with who made them"
     );
+    // ... and cases that paged, with the party they paged about (format 8).
+    let (paged, known) = back.paged_cases();
+    assert!(known > 0, "{paged} paged cases, {known} knowing by whom");
     let again = take(&back, &taken(0));
     assert!(
         again.chunks == snap.chunks,
@@ -265,6 +268,27 @@ fn format_5_state_still_loads() {
 #[test]
 fn format_6_state_still_loads() {
     older_state_still_loads(6);
+}
+
+/// A snapshot written before cases kept when and by whom they paged
+/// (format 7) still loads: a case that paged reads as paged at its last
+/// evidence by a party unknown, so it never pages again for another party
+/// (as under format 7), and written back it is format 8.
+#[test]
+fn format_7_state_still_loads() {
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/state-format-7.kawal-state");
+    let snap = read_file(&golden).unwrap().expect("the older golden file");
+    assert_eq!(snap.manifest.format, 7);
+    let back = restore(&snap, Config::default()).unwrap();
+    assert_eq!(back.accounts(), 31);
+    let (paged, known) = back.paged_cases();
+    assert!(paged > 0, "the file holds cases that paged");
+    assert_eq!(known, 0, "none knows by whom");
+    let again = take(&back, &taken(0));
+    assert_eq!(again.manifest.format, crate::detect::snapshot::STATE_FORMAT);
+    let twice = restore(&again, Config::default()).unwrap();
+    assert_eq!(twice.paged_cases(), (paged, 0));
 }
 
 /// A keeper writing only local copies, in `dir`.

@@ -456,6 +456,8 @@ pub struct Model {
     pub short_ms: Millis,
     pub onboarding_ms: Millis,
     pub long_ms: Millis,
+    /// `detect.repage_after`.
+    pub repage_ms: Millis,
     burst_ms: Millis,
     vouch_ms: Millis,
 }
@@ -693,6 +695,7 @@ impl Model {
             short_ms: cfg.detect.short_window_ms(),
             onboarding_ms: cfg.detect.onboarding_window_ms(),
             long_ms: cfg.detect.long_window_ms(),
+            repage_ms: cfg.detect.repage_after_ms(),
             burst_ms: cfg.posting.burst_window_ms(),
             vouch_ms: cfg.detect.vouch_window_ms(),
             cfg,
