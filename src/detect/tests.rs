@@ -377,43 +377,66 @@ fn sequence_escalates_to_critical_within_one_incident() {
     assert!(third.is_empty(), "{third:#?}");
 }
 
+/// A party signing in from `place` on `device` and, `after` later, making
+/// a security change (`kind`, `change`): both events' alerts.
+#[allow(clippy::too_many_arguments)]
+fn sign_in_and_change(
+    r: &mut Run,
+    ids: [&str; 2],
+    at: Millis,
+    place: &Place,
+    device: &'static str,
+    after: Millis,
+    kind: &'static str,
+    change: &str,
+) -> Vec<Alert> {
+    let agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0";
+    let mut out = r.feed(
+        ev(ids[0], at, "login")
+            .ok()
+            .from(place)
+            .device(device, agent),
+    );
+    out.extend(
+        r.feed(
+            ev(ids[1], at + after, kind)
+                .from(place)
+                .device(device, agent)
+                .with(change),
+        ),
+    );
+    out
+}
+
 /// A critical page left open without a verdict (the case a first
-/// attacker opened), then, after a quiet night, a second party signs in
-/// from elsewhere on another device and disables two-factor. Escalation
-/// alone raises nothing (the incident is already critical); with
-/// `repage_after` the incident pages again for the newcomer.
+/// attacker opened by signing in and disabling two-factor), then, after
+/// a quiet night, a second party signs in from elsewhere on another
+/// device and changes the recovery email. Escalation alone raises
+/// nothing (the incident is already critical); with `repage_after` the
+/// incident pages again for the newcomer.
 fn paged_then_a_stranger_the_next_day(cfg: Config) -> (Vec<Alert>, Vec<Alert>) {
     let mut r = Run::with(cfg);
     r.warm(35);
     let at = t0() + 36 * DAY + 2 * HOUR;
-    let mut first = r.feed(
-        ev("att-1", at, "login")
-            .ok()
-            .from(&LAGOS_HOSTING)
-            .device("d-evil", "Firefox/115.0"),
+    let first = sign_in_and_change(
+        &mut r,
+        ["att-1", "att-2"],
+        at,
+        &LAGOS_HOSTING,
+        "d-evil",
+        4 * MINUTE,
+        "mfa_change",
+        r#""change":{"action":"disable"}"#,
     );
-    first.extend(
-        r.feed(
-            ev("att-2", at + 4 * MINUTE, "mfa_change")
-                .from(&LAGOS_HOSTING)
-                .device("d-evil", "Firefox/115.0")
-                .with(r#""change":{"action":"disable"}"#),
-        ),
-    );
-    let next = at + 20 * HOUR;
-    let mut second = r.feed(
-        ev("two-1", next, "login")
-            .ok()
-            .from(&TOKYO_HOTEL)
-            .device("d-other", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"),
-    );
-    second.extend(
-        r.feed(
-            ev("two-2", next + 3 * MINUTE, "recovery_change")
-                .from(&TOKYO_HOTEL)
-                .device("d-other", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
-                .with(r#""change":{"field":"email"}"#),
-        ),
+    let second = sign_in_and_change(
+        &mut r,
+        ["two-1", "two-2"],
+        at + 20 * HOUR,
+        &TOKYO_HOTEL,
+        "d-other",
+        3 * MINUTE,
+        "recovery_change",
+        r#""change":{"field":"email"}"#,
     );
     (first, second)
 }
@@ -465,21 +488,18 @@ fn the_party_an_incident_paged_for_does_not_page_it_again_the_next_day() {
             .device("d-evil", "Firefox/115.0"),
     );
     assert!(first[0].severity >= Severity::High, "{first:#?}");
-    // The same device and address, 20 hours later: the incident already
-    // paged for them, so more of it escalates only.
-    let next = at + 20 * HOUR;
-    let out = r.feed(
-        ev("att-2", next, "login")
-            .ok()
-            .from(&LAGOS_HOSTING)
-            .device("d-evil", "Firefox/115.0"),
-    );
-    assert!(out.is_empty(), "{out:#?}");
-    let out = r.feed(
-        ev("att-3", next + 2 * MINUTE, "recovery_change")
-            .from(&LAGOS_HOSTING)
-            .device("d-evil", "Firefox/115.0")
-            .with(r#""change":{"field":"email"}"#),
+    // The same device and address, 20 hours later, changing the recovery
+    // email: the incident already paged for them, so more of it only
+    // escalates (the same change by a stranger pages again, above).
+    let out = sign_in_and_change(
+        &mut r,
+        ["att-2", "att-3"],
+        at + 20 * HOUR,
+        &LAGOS_HOSTING,
+        "d-evil",
+        2 * MINUTE,
+        "recovery_change",
+        r#""change":{"field":"email"}"#,
     );
     assert!(
         out.iter().all(|a| a.severity > first[0].severity),
