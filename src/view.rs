@@ -272,10 +272,21 @@ pub fn render(i: &Incident, out: &mut String) {
     );
     let _ = writeln!(out, "  {}", clean(&head.summary));
     if i.alerts.len() > 1 {
+        // A step that does not rise above the incident's severity so far
+        // is a page again for another party (`detect.repage_after`).
+        let mut reached = None;
         let steps: Vec<String> = i
             .alerts
             .iter()
-            .map(|a| format!("{} at {}", a.severity.as_str(), short_time(&a.time)))
+            .map(|a| {
+                let again = if Some(a.severity) <= reached {
+                    " again"
+                } else {
+                    ""
+                };
+                reached = reached.max(Some(a.severity));
+                format!("{}{again} at {}", a.severity.as_str(), short_time(&a.time))
+            })
             .collect();
         let _ = writeln!(out, "  escalations: {}", steps.join(" -> "));
     }
@@ -390,6 +401,34 @@ mod tests {
         );
         assert!(text.contains("(9 min)"), "{text}");
         assert!(text.contains("2 incidents (1 critical, 0 high, 1 medium, 0 low), 4 alerts"));
+    }
+
+    #[test]
+    fn a_page_again_reads_as_such_among_the_escalations() {
+        let alerts = vec![
+            alert("a0", "inc-a", "x:a", Severity::High, "2026-03-01T10:00:00Z"),
+            alert(
+                "a1",
+                "inc-a",
+                "x:a",
+                Severity::Critical,
+                "2026-03-01T10:05:00Z",
+            ),
+            alert(
+                "a2",
+                "inc-a",
+                "x:a",
+                Severity::Critical,
+                "2026-03-03T08:00:00Z",
+            ),
+        ];
+        let text = render_all(&incidents(alerts, &Filter::default()));
+        assert!(
+            text.contains(
+                "escalations: high at 2026-03-01 10:00:00 -> critical at 2026-03-01 10:05:00 -> critical again at 2026-03-03 08:00:00"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
