@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -105,6 +105,7 @@ impl Relay {
                 line: Vec::with_capacity(1024),
                 consumer_errors: 0,
             },
+            unconfirmed: false,
         };
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -132,6 +133,10 @@ impl Relay {
 struct Relayer {
     consumer: BaseConsumer,
     work: Work,
+    /// Offsets stored that the broker has not confirmed committed (a
+    /// commit refused while the group rebalanced): committed again on
+    /// the next batch, also an empty one.
+    unconfirmed: bool,
 }
 
 /// Everything but the consumer (whose messages borrow it while handled).
@@ -197,6 +202,9 @@ impl Relayer {
             next.insert((msg.topic().to_owned(), msg.partition()), msg.offset() + 1);
         }
         if next.is_empty() {
+            if self.unconfirmed {
+                self.commit_stored();
+            }
             return Ok(());
         }
         // Every event and dead letter of the batch acknowledged, or none
@@ -212,17 +220,40 @@ impl Relayer {
         for ((t, p), o) in &next {
             tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
         }
-        // A commit refused because the group is rebalancing (another
-        // instance joined) is not a failure of the relay: the partitions'
-        // new owner reads those records again and re-produces them (at
-        // least once; the detector skips an account's repeated event ids).
-        match self.consumer.commit(&tpl, CommitMode::Sync) {
-            Ok(()) => w.stats.commits += 1,
+        // Stored, then committed with whatever else is stored: librdkafka
+        // stores offsets only for partitions still assigned (a partition
+        // revoked meanwhile is its new owner's, which reads those records
+        // again: at least once, and the detector skips an account's
+        // repeated event ids), and commits only offsets above those it
+        // had confirmed.
+        if let Err(e) = self.consumer.store_offsets(&tpl) {
+            tracing::debug!(error = %e, "relay: offsets not stored (partitions revoked)");
+        }
+        self.commit_stored();
+        Ok(())
+    }
+
+    /// Commits the stored offsets. A commit refused because the group is
+    /// rebalancing (another instance joined or left) is not a failure of
+    /// the relay: it is tried again with the next batch, also an empty
+    /// one. Until 2026-12-08 a refused commit was dropped, and a
+    /// partition's last records stayed uncommitted for good (their lag
+    /// never zero, re-read by a restart), as in the detector's workers.
+    fn commit_stored(&mut self) {
+        match self.consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => {
+                self.work.stats.commits += 1;
+                self.unconfirmed = false;
+            }
+            // Nothing stored above what was confirmed.
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => self.unconfirmed = false,
             Err(e) => {
-                tracing::warn!(error = %e, "relay: commit refused (a rebalance?); the records' next owner reads them again")
+                if !self.unconfirmed {
+                    tracing::warn!(error = %e, "relay: commit refused (a rebalance?); trying again with the next batch");
+                }
+                self.unconfirmed = true;
             }
         }
-        Ok(())
     }
 }
 
