@@ -163,6 +163,11 @@ impl Relayer {
         while !stop.load(Ordering::Relaxed) {
             self.one_batch(stop)?;
         }
+        // One last try for offsets refused on the way out (else a restart
+        // reads their records again).
+        if self.unconfirmed {
+            self.commit_stored();
+        }
         let st = &self.work.stats;
         tracing::info!(records = st.records, events = st.events, "relay done");
         Ok(st.clone())
