@@ -840,7 +840,6 @@ fn evaluate(
     // a case kept that case (and so the network's tentativeness) alive
     // for weeks on its own weak signals (kawal's simulation, seed 1: 201
     // of 556 false alerts came from cases two days old or more).
-    let party = paged_by(acc.keys());
     if opens {
         case.last = case.last.max(ev.time);
     }
@@ -862,8 +861,10 @@ fn evaluate(
     case.add_event(&ev.id, cfg.detect.max_evidence);
     case.rescore(ev.time, half_life);
     let severity = case.severity(&cfg.severity, ev.time, half_life);
+    let party = paged_by(acc.keys());
     if let Some(sev) = severity
-        && (Some(sev) > case.emitted || (opens && pages_again(model, &case, ev.time, party, sev)))
+        && (Some(sev) > case.emitted
+            || (opens && pages_again(model, &case, ev.time, half_life, party, sev)))
     {
         case.emitted = case.emitted.max(Some(sev));
         if sev >= Severity::High {
@@ -897,7 +898,14 @@ fn paged_by(k: score::AccessKeys) -> [u32; 3] {
 /// other than the paged one since the page reaches high on its own.
 /// Without it an incident left open without a verdict absorbed a takeover
 /// the next day (see the configuration's comment for what it measured).
-fn pages_again(model: &Model, case: &Case, now: Millis, party: [u32; 3], sev: Severity) -> bool {
+fn pages_again(
+    model: &Model,
+    case: &Case,
+    now: Millis,
+    half_life: Millis,
+    party: [u32; 3],
+    sev: Severity,
+) -> bool {
     let same = |p: [u32; 3]| p.iter().zip(case.paged_by).any(|(&a, b)| a != 0 && a == b);
     if sev < Severity::High
         || case.emitted < Some(Severity::High)
@@ -915,7 +923,6 @@ fn pages_again(model: &Model, case: &Case, now: Millis, party: [u32; 3], sev: Se
     fresh
         .signals
         .retain(|s| s.at > case.paged && !same(paged_by(s.access)));
-    let half_life = model.cfg.detect.evidence_half_life_ms();
     fresh.rescore(now, half_life);
     fresh.severity(&model.cfg.severity, now, half_life) >= Some(Severity::High)
 }

@@ -234,12 +234,17 @@ fn format_3_state_still_loads() {
     older_state_still_loads(3);
 }
 
-fn older_state_still_loads(format: u32) {
+/// The golden file of an older `format`, restored by this build.
+fn restore_older(format: u32) -> Detector {
     let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("tests/data/state-format-{format}.kawal-state"));
     let snap = read_file(&golden).unwrap().expect("the older golden file");
     assert_eq!(snap.manifest.format, format);
-    let back = restore(&snap, Config::default()).unwrap();
+    restore(&snap, Config::default()).unwrap()
+}
+
+fn older_state_still_loads(format: u32) {
+    let back = restore_older(format);
     assert_eq!(back.accounts(), 30);
     // Cases are where the layouts differed first: some must be in the file.
     assert!(back.open_cases() > 0);
@@ -276,11 +281,7 @@ fn format_6_state_still_loads() {
 /// (as under format 7), and written back it is format 8.
 #[test]
 fn format_7_state_still_loads() {
-    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/state-format-7.kawal-state");
-    let snap = read_file(&golden).unwrap().expect("the older golden file");
-    assert_eq!(snap.manifest.format, 7);
-    let back = restore(&snap, Config::default()).unwrap();
+    let back = restore_older(7);
     assert_eq!(back.accounts(), 31);
     let (paged, known) = back.paged_cases();
     assert!(paged > 0, "the file holds cases that paged");
