@@ -374,6 +374,29 @@ impl Detector {
         (held.len(), known.count())
     }
 
+    /// Lock-out changes held in open cases that were resets at home, and
+    /// open cases with a reset from elsewhere (format 9 on).
+    #[cfg(test)]
+    pub(crate) fn resets(&self) -> (usize, usize) {
+        let all = || self.states.iter().filter_map(|s| s.case.as_ref());
+        let home = all()
+            .flat_map(|c| c.lockouts.iter())
+            .filter(|l| l.sig == Sig::PasswordReset && l.familiar);
+        (home.count(), all().filter(|c| c.reset_elsewhere).count())
+    }
+
+    /// Open cases holding a password reset, as a lock-out change or as
+    /// evidence.
+    #[cfg(test)]
+    pub(crate) fn cases_with_resets(&self) -> usize {
+        let all = self.states.iter().filter_map(|s| s.case.as_ref());
+        all.filter(|c| {
+            c.lockouts.iter().any(|l| l.sig == Sig::PasswordReset)
+                || c.signals.iter().any(|s| s.sig == Sig::PasswordReset)
+        })
+        .count()
+    }
+
     /// Open cases that paged (high or above), and how many of them know
     /// the party they paged about (format 8 on).
     #[cfg(test)]
@@ -1068,6 +1091,10 @@ fn lockout_cluster(
         _ => 0,
     };
     for h in hits[..n_before].iter().filter(|h| h.sig.is_lockout()) {
+        let familiar = h.familiar_lockout();
+        if h.sig == Sig::PasswordReset && !familiar {
+            case.reset_elsewhere = true;
+        }
         case.lockouts.push(score::Lockout {
             sig: h.sig,
             at: ev.time,
@@ -1075,6 +1102,7 @@ fn lockout_cluster(
             actor: acc.actor,
             device: acc.device,
             target,
+            familiar,
         });
     }
     case.lockouts.retain(|l| ev.time - l.at <= model.short_ms);
@@ -1085,14 +1113,19 @@ fn lockout_cluster(
     }
     // The party with the most kinds of change (at most MAX_LOCKOUTS
     // changes: the pairs are few, and only a case's events get here).
-    let mut kinds: Vec<(Sig, f64)> = Vec::new();
-    let mut party: Vec<(Sig, f64)> = Vec::new();
+    // Each kind keeps its highest raw weight and whether all its changes
+    // were familiar.
+    let mut kinds: Vec<(Sig, f64, bool)> = Vec::new();
+    let mut party: Vec<(Sig, f64, bool)> = Vec::new();
     for me in &case.lockouts {
         party.clear();
         for l in case.lockouts.iter().filter(|l| l.same_party(me)) {
-            match party.iter_mut().find(|(k, _)| *k == l.sig) {
-                Some((_, r)) => *r = r.max(l.raw),
-                None => party.push((l.sig, l.raw)),
+            match party.iter_mut().find(|(k, _, _)| *k == l.sig) {
+                Some((_, r, f)) => {
+                    *r = r.max(l.raw);
+                    *f &= l.familiar;
+                }
+                None => party.push((l.sig, l.raw, l.familiar)),
             }
         }
         if party.len() > kinds.len() {
@@ -1100,12 +1133,25 @@ fn lockout_cluster(
         }
     }
     if kinds.len() >= 3 {
-        let sum: f64 = kinds.iter().map(|(_, r)| r).sum();
+        let sum: f64 = kinds.iter().map(|(_, r, _)| r).sum();
+        // A reset at home, then the recovery phone and the authenticator
+        // moved from there: a lost phone replaced by its owner. The
+        // cluster counts at the re-enrolment weight; one change from
+        // elsewhere (or a role change) and it counts fully. Without a
+        // reset at home it counts fully too: the re-enrolment test is
+        // the network, which a residential proxy on the staff's own
+        // provider passes, while the reset's is the address range.
+        let home_reset = kinds.iter().any(|(k, _, _)| *k == Sig::PasswordReset);
+        let factor = if home_reset && kinds.iter().all(|(_, _, f)| *f) {
+            model.cfg.weights.familiar_change
+        } else {
+            1.0
+        };
         hits.push(Hit {
             sig: Sig::SecurityCluster,
-            c: model.cfg.weights.security_cluster + 0.5 * sum,
+            c: (model.cfg.weights.security_cluster + 0.5 * sum) * factor,
             a: kinds.len() as f64,
-            b: 0.0,
+            b: factor,
             raw: 0.0,
         });
     }

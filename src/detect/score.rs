@@ -109,6 +109,11 @@ pub struct Lockout {
     pub actor: u32,
     pub device: u32,
     pub target: u32,
+    /// Made by the account's own people where they work (a reset by an
+    /// established actor from a fixed-line place the account uses, or a
+    /// re-enrolment: see `Model::familiar_change`). A cluster of such
+    /// changes only is a phone replaced, not a lock-out.
+    pub familiar: bool,
 }
 
 impl Lockout {
@@ -133,17 +138,22 @@ impl Lockout {
 impl Serialize for Lockout {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let l = self;
-        (l.sig, l.at, l.raw, l.actor, l.device, l.target).serialize(s)
+        (l.sig, l.at, l.raw, l.actor, l.device, l.target, l.familiar).serialize(s)
     }
 }
 
 /// Formats 1 to 6 wrote (kind, time, raw weight): those read with no
 /// actor, device or target, which counts them with every other change.
+/// Formats 7 and 8 had no `familiar`: those read as not familiar, which
+/// counts their clusters fully, as those formats did.
 impl<'de> Deserialize<'de> for Lockout {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (sig, at, raw, actor, device, target) = if reading() < 7 {
+        let (sig, at, raw, actor, device, target, familiar) = if reading() < 7 {
             let (sig, at, raw) = Deserialize::deserialize(d)?;
-            (sig, at, raw, 0, 0, 0)
+            (sig, at, raw, 0, 0, 0, false)
+        } else if reading() < 9 {
+            let (sig, at, raw, actor, device, target) = Deserialize::deserialize(d)?;
+            (sig, at, raw, actor, device, target, false)
         } else {
             Deserialize::deserialize(d)?
         };
@@ -154,6 +164,7 @@ impl<'de> Deserialize<'de> for Lockout {
             actor,
             device,
             target,
+            familiar,
         })
     }
 }
@@ -284,6 +295,11 @@ pub struct Case {
     /// The network, address range and device keys of the event that
     /// raised that alert: the party the page was about.
     pub paged_by: [u32; 3],
+    /// A password reset in this case was made by someone other than an
+    /// established actor at a fixed-line place the account uses: a SIM
+    /// swap's or a phished recovery's first step, after which no security
+    /// change counts as re-enrolment (see `Model::familiar_change`).
+    pub reset_elsewhere: bool,
 }
 
 /// [`Case`] as formats 1 to 7 laid it out (without `paged` and
@@ -307,18 +323,28 @@ struct CaseV7 {
 impl<'de> Deserialize<'de> for Case {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // The layout is positional (postcard): format 8 is format 7's
-        // fields followed by `paged` and `paged_by`.
-        let (v, paged, paged_by) = if reading() < 8 {
+        // fields followed by `paged` and `paged_by`; format 9 adds
+        // `reset_elsewhere`. Before format 9 every reset counted as made
+        // elsewhere, so an older case with one in its record still does.
+        let (v, paged, paged_by, reset_elsewhere) = if reading() < 8 {
             let v = CaseV7::deserialize(d)?;
             let paged = if v.emitted >= Some(Severity::High) {
                 v.last
             } else {
                 0
             };
-            (v, paged, [0; 3])
+            (v, paged, [0; 3], None)
+        } else if reading() < 9 {
+            let (v, paged, paged_by) = <(CaseV7, Millis, [u32; 3])>::deserialize(d)?;
+            (v, paged, paged_by, None)
         } else {
-            <(CaseV7, Millis, [u32; 3])>::deserialize(d)?
+            let (v, paged, paged_by, r) = <(CaseV7, Millis, [u32; 3], bool)>::deserialize(d)?;
+            (v, paged, paged_by, Some(r))
         };
+        let reset_elsewhere = reset_elsewhere.unwrap_or_else(|| {
+            v.lockouts.iter().any(|l| l.sig == Sig::PasswordReset)
+                || v.signals.iter().any(|s| s.sig == Sig::PasswordReset)
+        });
         Ok(Case {
             id: v.id,
             opened: v.opened,
@@ -332,6 +358,7 @@ impl<'de> Deserialize<'de> for Case {
             tentative: v.tentative,
             paged,
             paged_by,
+            reset_elsewhere,
         })
     }
 }
@@ -444,6 +471,7 @@ impl Case {
             tentative: Vec::new(),
             paged: 0,
             paged_by: [0; 3],
+            reset_elsewhere: false,
         }
     }
 
@@ -798,5 +826,61 @@ mod lockout_tests {
         // Format 7 round-trips all six.
         let bytes = postcard::to_allocvec(&grant).unwrap();
         assert_eq!(postcard::from_bytes::<Lockout>(&bytes).unwrap(), grant);
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    /// A case as format 8 wrote it, holding one reset as a lock-out change
+    /// (`with_reset`) or none.
+    fn format_8_case(with_reset: bool) -> Vec<u8> {
+        let lockouts: Vec<(Sig, Millis, f64, u32, u32, u32)> = if with_reset {
+            vec![(Sig::PasswordReset, 5, 1.5, 7, 8, 0)]
+        } else {
+            vec![(Sig::MfaDisabled, 5, 2.0, 7, 8, 0)]
+        };
+        let signals: Vec<CaseSignal> = Vec::new();
+        let body = (
+            (
+                1u64,
+                2 as Millis,
+                5 as Millis,
+                None::<(Millis, f64)>,
+                signals,
+            ),
+            (Vec::<String>::new(), lockouts, None::<Severity>, 3.0f64),
+            (Vec::<u32>::new(), 0 as Millis, [0u32; 3]),
+        );
+        postcard::to_allocvec(&body).unwrap()
+    }
+
+    /// Before format 9 every reset counted as made elsewhere: a case of
+    /// format 8 with one still does, and its changes are not familiar.
+    #[test]
+    fn a_format_8_case_with_a_reset_reads_as_reset_elsewhere() {
+        for with_reset in [true, false] {
+            let bytes = format_8_case(with_reset);
+            let case: Case = reading_format(8, || postcard::from_bytes(&bytes)).unwrap();
+            assert_eq!(case.reset_elsewhere, with_reset);
+            assert_eq!(case.lockouts.len(), 1);
+            assert!(!case.lockouts[0].familiar);
+            assert_eq!((case.lockouts[0].actor, case.lockouts[0].device), (7, 8));
+        }
+        // The current format writes both and reads them back.
+        let mut case = Case::new(1, 2);
+        case.reset_elsewhere = true;
+        case.lockouts.push(Lockout {
+            sig: Sig::PasswordReset,
+            at: 5,
+            raw: 1.5,
+            actor: 7,
+            device: 8,
+            target: 0,
+            familiar: true,
+        });
+        let bytes = postcard::to_allocvec(&case).unwrap();
+        assert_eq!(postcard::from_bytes::<Case>(&bytes).unwrap(), case);
     }
 }

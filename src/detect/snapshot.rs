@@ -48,7 +48,12 @@ use crate::config::Config;
 /// adds when an open case last paged and the party it paged about
 /// (`Case::paged`, `Case::paged_by`); formats 1 to 7 read a case that
 /// paged as paged at its `last` by a party unknown (it never pages again).
-pub const STATE_FORMAT: u32 = 8;
+/// Format 9 adds whether each lock-out change was the account's own
+/// people where they work (`Lockout::familiar`) and whether a case's
+/// password reset came from elsewhere (`Case::reset_elsewhere`); formats
+/// 1 to 8 read every change as unfamiliar and every reset as from
+/// elsewhere, as they were counted.
+pub const STATE_FORMAT: u32 = 9;
 
 /// The head of every format. Format 4 follows it with the population's
 /// linked domains and the count of linking accounts (`Tail`); formats 1

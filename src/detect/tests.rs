@@ -1952,6 +1952,68 @@ fn a_phone_replaced_at_the_office_is_not_a_page_but_from_abroad_it_is() {
     );
 }
 
+/// Rina lost her phone: from `place`, on a new phone, she resets the
+/// password through recovery, signs in, updates the recovery phone and
+/// moves the authenticator (one method removed, one added): a SIM swap's
+/// lock-out cluster, by the account's own person.
+fn lost_phone(r: &mut Run, place: &Place) -> Vec<Alert> {
+    let at = t0() + 36 * DAY + 3 * HOUR;
+    const NEW_PHONE: (&str, &str) = ("d-phone-3", "Twitter-iPhone/10.2 iOS/17.5");
+    let steps = [
+        ("password_reset", ""),
+        ("login", r#""outcome":"success""#),
+        ("recovery_change", r#""change":{"field":"phone"}"#),
+        ("mfa_change", r#""change":{"action":"remove_method"}"#),
+        ("mfa_change", r#""change":{"action":"add_method"}"#),
+    ];
+    let mut out = Vec::new();
+    for (i, (kind, extra)) in steps.into_iter().enumerate() {
+        let e = ev(format!("lp-{i}"), at + 4 * i as i64 * MINUTE, kind)
+            .from(place)
+            .device(NEW_PHONE.0, NEW_PHONE.1);
+        out.extend(r.feed(if extra.is_empty() { e } else { e.with(extra) }));
+    }
+    out
+}
+
+#[test]
+fn a_phone_lost_and_replaced_at_the_office_is_no_page_but_through_a_proxy_on_its_provider_it_is() {
+    let mut r = Run::new();
+    r.warm(35);
+    let office = lost_phone(&mut r, &OFFICE);
+    assert!(max_severity(&office) < Some(Severity::High), "{office:#?}");
+    // The case still holds the cluster, at the re-enrolment weight.
+    let case = r.det.state(ACCT).unwrap().case.as_ref().expect("a case");
+    let cluster = case
+        .signals
+        .iter()
+        .find(|s| s.sig == Sig::SecurityCluster)
+        .expect("the lock-out cluster is still counted");
+    assert!(cluster.detail.contains("counted at 35%"), "{cluster:#?}");
+
+    // The same steps through a residential proxy on the office's own
+    // provider, in a range the account never used: the network is
+    // familiar, the line is not.
+    let proxy = Place {
+        ip: "36.72.201.5",
+        ..OFFICE
+    };
+    let mut r = Run::new();
+    r.warm(35);
+    let proxied = lost_phone(&mut r, &proxy);
+    assert!(
+        max_severity(&proxied) >= Some(Severity::High),
+        "{proxied:#?}"
+    );
+    let last = proxied.last().unwrap();
+    assert!(
+        last.signals
+            .iter()
+            .all(|s| !s.detail.contains("counted at") && !s.detail.contains("re-enrolment")),
+        "{last:#?}"
+    );
+}
+
 /// Andi signs in from a hotel in Tokyo on a new laptop (a trip): a risky
 /// access that opens a case.
 fn andis_trip(r: &mut Run, at: Millis) {

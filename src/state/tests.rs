@@ -24,12 +24,31 @@ fn detector(seed: u64) -> Detector {
     det
 }
 
-/// `det` with an open case holding a lock-out change (two-factor
-/// switched off by a known actor on a device), so that a snapshot carries
-/// one: the simulation's small runs end with none.
+/// `det` with an open case holding lock-out changes (a reset at home, one
+/// from elsewhere, two-factor switched off by a known actor on a device),
+/// so that a snapshot carries them: the simulation's small runs end with
+/// none.
 fn with_lockout(mut det: Detector) -> Detector {
-    let line = br#"{"id":"lock-1","time":"2026-02-01T00:00:00Z","account":"x:golden-lockout","type":"mfa_change","actor":"staff:rina","device":{"id":"d-golden"},"change":{"action":"disable"}}"#;
     let mut out = Vec::new();
+    // Rina signs in from the office for twelve days, then resets the
+    // password there on a new phone: a lock-out change made at home
+    // (format 9).
+    let src = r#""source":{"ip":"36.72.14.9","asn":7713,"as_org":"PT Telekomunikasi Indonesia","country":"ID"}"#;
+    for d in 0..12 {
+        let line = format!(
+            r#"{{"id":"in-{d}","time":"2026-01-{:02}T02:00:00Z","account":"x:golden-lockout","type":"login","outcome":"success","actor":"staff:rina","device":{{"id":"d-laptop"}},{src}}}"#,
+            d + 18
+        );
+        det.process(&decode(line.as_bytes()).unwrap(), &mut out);
+    }
+    let reset = format!(
+        r#"{{"id":"reset-1","time":"2026-01-31T23:50:00Z","account":"x:golden-lockout","type":"password_reset","actor":"staff:rina","device":{{"id":"d-phone-2"}},{src}}}"#
+    );
+    det.process(&decode(reset.as_bytes()).unwrap(), &mut out);
+    // ... and someone resets it again from abroad: a reset from elsewhere.
+    let line = br#"{"id":"reset-2","time":"2026-01-31T23:55:00Z","account":"x:golden-lockout","type":"password_reset","actor":"staff:rina","device":{"id":"d-phone-9"},"source":{"ip":"102.89.1.2","asn":29465,"as_org":"MTN Nigeria","country":"NG"}}"#;
+    det.process(&decode(line).unwrap(), &mut out);
+    let line = br#"{"id":"lock-1","time":"2026-02-01T00:00:00Z","account":"x:golden-lockout","type":"mfa_change","actor":"staff:rina","device":{"id":"d-golden"},"change":{"action":"disable"}}"#;
     det.process(&decode(line).unwrap(), &mut out);
     det
 }
@@ -205,6 +224,14 @@ fn golden_state_file_still_reads_as_written() {
     // ... and cases that paged, with the party they paged about (format 8).
     let (paged, known) = back.paged_cases();
     assert!(known > 0, "{paged} paged cases, {known} knowing by whom");
+    // ... and a reset made at home, in a case with no reset from
+    // elsewhere (format 9).
+    let (home, elsewhere) = back.resets();
+    assert!(home > 0, "{home} resets at home");
+    assert!(
+        elsewhere > 0,
+        "{elsewhere} cases with a reset from elsewhere"
+    );
     let again = take(&back, &taken(0));
     assert!(
         again.chunks == snap.chunks,
@@ -290,6 +317,27 @@ fn format_7_state_still_loads() {
     assert_eq!(again.manifest.format, crate::detect::snapshot::STATE_FORMAT);
     let twice = restore(&again, Config::default()).unwrap();
     assert_eq!(twice.paged_cases(), (paged, 0));
+}
+
+/// A snapshot written before resets at home were told apart (format 8)
+/// still loads: every reset in it counts as made elsewhere, as it did.
+#[test]
+fn format_8_state_still_loads() {
+    let back = restore_older(8);
+    assert_eq!(back.accounts(), 31);
+    let (held, _) = back.lockouts();
+    assert!(held > 0, "the file holds lock-out changes");
+    let (home, elsewhere) = back.resets();
+    assert_eq!(home, 0, "no lock-out change of format 8 is familiar");
+    assert_eq!(
+        elsewhere,
+        back.cases_with_resets(),
+        "every reset is from elsewhere"
+    );
+    let again = take(&back, &taken(0));
+    assert_eq!(again.manifest.format, crate::detect::snapshot::STATE_FORMAT);
+    let twice = restore(&again, Config::default()).unwrap();
+    assert_eq!(twice.resets(), (home, elsewhere));
 }
 
 /// A keeper writing only local copies, in `dir`.

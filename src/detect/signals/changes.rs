@@ -60,24 +60,47 @@ impl Model {
     /// Whether a security change is the account's own people re-enrolling:
     /// by an established actor (an admin, or ten actions or more), from a
     /// network the account uses (three uses or more, not first seen in
-    /// the open case), in a case with no reset through recovery and no
-    /// replayed session. A phone replacement looks like this; a SIM swap
-    /// starts with a reset, a stolen session or phished password comes
-    /// from somewhere the account does not work.
+    /// the open case), in a case with no replayed session and no reset
+    /// through recovery other than one at home ([`Model::reset_at_home`]).
+    /// A phone replacement looks like this; a SIM swap starts with a reset
+    /// from the swapped phone or a proxy, a stolen session or phished
+    /// password comes from somewhere the account does not work.
     pub(super) fn familiar_change(&self, acc: &Access, st: &AccountState) -> bool {
         let case = st.case.as_ref();
         // (A reset counts even when familiar context cancelled its score:
-        // the case's lock-out record keeps every reset of the short window.)
+        // the case records it whatever its contribution.)
         let alarming = case.is_some_and(|c| {
-            c.lockouts.iter().any(|l| l.sig == Sig::PasswordReset)
-                || c.signals.iter().any(|s| {
-                    matches!(
-                        s.sig,
-                        Sig::PasswordReset | Sig::SessionWithoutSignIn | Sig::SessionMoved
-                    )
-                })
+            c.reset_elsewhere
+                || c.signals
+                    .iter()
+                    .any(|s| matches!(s.sig, Sig::SessionWithoutSignIn | Sig::SessionMoved))
         });
         self.established(acc.actor, st) && self.familiar_place(acc, st) && !alarming
+    }
+
+    /// Whether a password reset is the account's own person at home or
+    /// at the office: an established actor, from an IP range the account
+    /// has used (`familiar.ip_range_uses`) on a fixed-line network (not a
+    /// mobile carrier, not hosting), neither first seen in the open case.
+    ///
+    /// Someone who lost their phone resets the password, moves the
+    /// recovery phone and the authenticator: a SIM swap's three lock-out
+    /// changes, by the same person. What the SIM swapper does not hold is
+    /// the victim's home or office line: they act from the phone they
+    /// took the number to, on a carrier, or from wherever they are. The
+    /// range, not the network, because one broadband provider can carry
+    /// most of a country's homes (a residential proxy on it would pass a
+    /// network test); carriers' ranges are shared pools (CGNAT), so a
+    /// carrier range says nothing of who holds it.
+    pub fn reset_at_home(&self, acc: &Access, st: &AccountState) -> bool {
+        let tentative = |k| st.case.as_ref().is_some_and(|c| c.is_tentative(k));
+        acc.located
+            && !acc.mobile
+            && !acc.hosting
+            && acc.ip_range != 0
+            && st.ip_ranges.count(acc.ip_range) >= self.cfg.familiar.ip_range_uses
+            && !tentative(acc.ip_range)
+            && self.established(acc.actor, st)
     }
 
     /// An admin, or an actor with ten actions or more on the account.
@@ -152,7 +175,15 @@ impl Model {
                 w.recovery_changed,
                 re_enrol,
             )),
-            EventKind::PasswordReset => hits.push(Hit::new(Sig::PasswordReset, w.password_reset)),
+            // Counted fully wherever it comes from (a reset is a reset); at
+            // home it marks what follows as the owner's re-enrolment.
+            EventKind::PasswordReset => {
+                let home = self.reset_at_home(acc, st);
+                hits.push(
+                    Hit::new(Sig::PasswordReset, w.password_reset)
+                        .with(f64::from(u8::from(home)), 0.0),
+                )
+            }
             EventKind::PasswordChange => {
                 hits.push(Hit::new(Sig::PasswordChanged, w.password_changed))
             }
@@ -260,6 +291,12 @@ impl Model {
             Sig::PasswordReset => {
                 detail.push_str("password reset through recovery");
                 phrase.push_str("password reset");
+                if h.a > 0.0 {
+                    detail.push_str(
+                        " by an established actor from an IP range the account uses \
+                         (not a mobile or hosting network)",
+                    );
+                }
             }
             Sig::PasswordChanged => {
                 detail.push_str("password changed");
@@ -309,6 +346,14 @@ impl Model {
                     self.short_ms / MINUTE
                 );
                 let _ = write!(phrase, "{} security changes in quick succession", h.a);
+                if h.b < 1.0 {
+                    let _ = write!(
+                        detail,
+                        ", all by an established actor where the account's people work \
+                         (counted at {:.0}%: likely a phone replaced after a lost one)",
+                        h.b * 100.0
+                    );
+                }
             }
             _ => return false,
         }

@@ -304,6 +304,18 @@ impl Hit {
         self.b = b;
         self
     }
+    /// Whether this lock-out change was the account's own people where
+    /// they work: a reset at home (`a` is 1, see `Model::reset_at_home`)
+    /// or a security change counted as re-enrolment (`a`, its factor,
+    /// below 1). Role grants and revocations never are.
+    pub fn familiar_lockout(&self) -> bool {
+        match self.sig {
+            Sig::PasswordReset => self.a > 0.0,
+            Sig::MfaDisabled | Sig::MfaMethodRemoved | Sig::RecoveryChanged => self.a < 1.0,
+            _ => false,
+        }
+    }
+
     /// A change that re-enrolment may explain, counted at `weight` times
     /// `factor` (1: not re-enrolment); `a` keeps the factor for the
     /// explanation, and `raw` the full weight, which a lock-out cluster
