@@ -80,8 +80,8 @@ impl Model {
 
     /// Whether a password reset is the account's own person at home or
     /// at the office: an established actor, from an IP range the account
-    /// has used (`familiar.ip_range_uses`) on a fixed-line network (not a
-    /// mobile carrier, not hosting), neither first seen in the open case.
+    /// has used (`familiar.ip_range_uses`) and not first seen in the open
+    /// case, on a fixed-line network (not a mobile carrier, not hosting).
     ///
     /// Someone who lost their phone resets the password, moves the
     /// recovery phone and the authenticator: a SIM swap's three lock-out
