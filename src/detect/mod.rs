@@ -361,15 +361,19 @@ impl Detector {
 
     /// Accounts with an open case (under suspicion).
     pub fn open_cases(&self) -> usize {
-        self.states.iter().filter(|s| s.case.is_some()).count()
+        self.cases().count()
+    }
+
+    /// The open cases.
+    fn cases(&self) -> impl Iterator<Item = &Case> {
+        self.states.iter().filter_map(|s| s.case.as_deref())
     }
 
     /// Lock-out changes held in open cases, and how many of them say who
     /// made them (the state tests check that a snapshot carries both).
     #[cfg(test)]
     pub(crate) fn lockouts(&self) -> (usize, usize) {
-        let all = self.states.iter().filter_map(|s| s.case.as_ref());
-        let held: Vec<_> = all.flat_map(|c| c.lockouts.iter()).collect();
+        let held: Vec<_> = self.cases().flat_map(|c| c.lockouts.iter()).collect();
         let known = held.iter().filter(|l| l.actor != 0 || l.device != 0);
         (held.len(), known.count())
     }
@@ -378,31 +382,30 @@ impl Detector {
     /// open cases with a reset from elsewhere (format 9 on).
     #[cfg(test)]
     pub(crate) fn resets(&self) -> (usize, usize) {
-        let all = || self.states.iter().filter_map(|s| s.case.as_ref());
-        let home = all()
+        let home = self
+            .cases()
             .flat_map(|c| c.lockouts.iter())
             .filter(|l| l.sig == Sig::PasswordReset && l.familiar);
-        (home.count(), all().filter(|c| c.reset_elsewhere).count())
+        (
+            home.count(),
+            self.cases().filter(|c| c.reset_elsewhere).count(),
+        )
     }
 
-    /// Open cases holding a password reset, as a lock-out change or as
-    /// evidence.
+    /// Open cases holding a password reset (see [`Case::holds_reset`]).
     #[cfg(test)]
     pub(crate) fn cases_with_resets(&self) -> usize {
-        let all = self.states.iter().filter_map(|s| s.case.as_ref());
-        all.filter(|c| {
-            c.lockouts.iter().any(|l| l.sig == Sig::PasswordReset)
-                || c.signals.iter().any(|s| s.sig == Sig::PasswordReset)
-        })
-        .count()
+        self.cases().filter(|c| c.holds_reset()).count()
     }
 
     /// Open cases that paged (high or above), and how many of them know
     /// the party they paged about (format 8 on).
     #[cfg(test)]
     pub(crate) fn paged_cases(&self) -> (usize, usize) {
-        let all = self.states.iter().filter_map(|s| s.case.as_ref());
-        let paged: Vec<_> = all.filter(|c| c.emitted >= Some(Severity::High)).collect();
+        let paged: Vec<_> = self
+            .cases()
+            .filter(|c| c.emitted >= Some(Severity::High))
+            .collect();
         let known = paged.iter().filter(|c| c.paged_by != [0; 3]);
         (paged.len(), known.count())
     }
@@ -411,9 +414,7 @@ impl Detector {
         let slab = self.states.len() * std::mem::size_of::<AccountState>();
         let index = self.index.bytes();
         let cases: usize = self
-            .states
-            .iter()
-            .filter_map(|s| s.case.as_ref())
+            .cases()
             .map(|c| {
                 std::mem::size_of::<Case>()
                     + c.events.iter().map(|e| e.len() + 24).sum::<usize>()

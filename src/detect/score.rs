@@ -341,11 +341,7 @@ impl<'de> Deserialize<'de> for Case {
             let (v, paged, paged_by, r) = <(CaseV7, Millis, [u32; 3], bool)>::deserialize(d)?;
             (v, paged, paged_by, Some(r))
         };
-        let reset_elsewhere = reset_elsewhere.unwrap_or_else(|| {
-            v.lockouts.iter().any(|l| l.sig == Sig::PasswordReset)
-                || v.signals.iter().any(|s| s.sig == Sig::PasswordReset)
-        });
-        Ok(Case {
+        let mut case = Case {
             id: v.id,
             opened: v.opened,
             last: v.last,
@@ -358,8 +354,10 @@ impl<'de> Deserialize<'de> for Case {
             tentative: v.tentative,
             paged,
             paged_by,
-            reset_elsewhere,
-        })
+            reset_elsewhere: false,
+        };
+        case.reset_elsewhere = reset_elsewhere.unwrap_or_else(|| case.holds_reset());
+        Ok(case)
     }
 }
 
@@ -473,6 +471,14 @@ impl Case {
             paged_by: [0; 3],
             reset_elsewhere: false,
         }
+    }
+
+    /// Whether a password reset is in the case's record, as a lock-out
+    /// change or as evidence (before format 9, every such reset counted
+    /// as made elsewhere).
+    pub fn holds_reset(&self) -> bool {
+        self.lockouts.iter().any(|l| l.sig == Sig::PasswordReset)
+            || self.signals.iter().any(|s| s.sig == Sig::PasswordReset)
     }
 
     /// Keeps the strongest showing of each signal name, as it stands now.

@@ -305,7 +305,7 @@ fn format_6_state_still_loads() {
 /// A snapshot written before cases kept when and by whom they paged
 /// (format 7) still loads: a case that paged reads as paged at its last
 /// evidence by a party unknown, so it never pages again for another party
-/// (as under format 7), and written back it is format 8.
+/// (as under format 7), and written back it is the current format.
 #[test]
 fn format_7_state_still_loads() {
     let back = restore_older(7);
